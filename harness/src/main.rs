@@ -1,1 +1,22 @@
-fn main() {}
+//! `lab`: the command-line front door of looplab.
+//!
+//! Exit status (a contract, see DESIGN.md): 0 fine, 1 a regression found by `check`, 2 any
+//! error, with a one-line reason on stderr.
+
+mod cli;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lab: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

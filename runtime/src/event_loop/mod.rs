@@ -261,6 +261,11 @@ impl EventLoop {
         next.map(|due| due.saturating_sub(self.time_ms.get()))
     }
 
+    /// How many iterations have started (libuv's `loop_count`); cheap, unlike [`Self::metrics`].
+    pub fn iteration(&self) -> u64 {
+        self.metrics.borrow().iterations
+    }
+
     /// The cached loop time in milliseconds (libuv's `loop->time`).
     pub fn now(&self) -> u64 {
         self.time_ms.get()

@@ -1,0 +1,189 @@
+//! Command-line arguments and what each command does.
+//!
+//! Commands available so far: the default run (the classic experiments), `experiment`, `bench`
+//! and `list`. The rest of DESIGN.md's contract (sweep, report, check, ...) arrives with the
+//! harness; until then clap rejects those names as unknown commands rather than pretending.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use looplab_workloads::bench::{self, BenchParams, BENCHES};
+use looplab_workloads::experiments::{
+    self, multitask, ordering, staircase, MultitaskConfig, StaircaseConfig, EXPERIMENTS,
+};
+
+use crate::output;
+
+/// looplab: Node.js's event loop, thread pool, workers and cluster rebuilt in Rust, and a lab
+/// that measures them. Without a command, runs the classic experiments and prints their tables.
+#[derive(Parser, Debug)]
+#[command(name = "lab", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a classic experiment (staircase, multitask, ordering) and check Node's shape.
+    Experiment(ExperimentArgs),
+    /// Run a micro-benchmark of the runtime (pool-roundtrip, timers, immediates, ticks, pbkdf2,
+    /// fs-read).
+    Bench(BenchArgs),
+    /// List experiments and benches.
+    List,
+}
+
+#[derive(Args, Debug)]
+struct ExperimentArgs {
+    /// staircase, multitask or ordering.
+    name: String,
+    /// Pool threads (1..=1024).
+    #[arg(long)]
+    pool: Option<usize>,
+    /// Number of hashes (staircase).
+    #[arg(long)]
+    calls: Option<usize>,
+    /// PBKDF2 iterations per hash.
+    #[arg(long)]
+    iterations: Option<u64>,
+    /// PBKDF2 key length in bytes.
+    #[arg(long)]
+    keylen: Option<usize>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Bench name (see `lab list`).
+    name: String,
+    /// Operations.
+    #[arg(long)]
+    n: Option<u64>,
+    /// Items in flight (pool-roundtrip) or concurrent reads (fs-read).
+    #[arg(long, alias = "concurrency")]
+    inflight: Option<u64>,
+    /// Pool threads (1..=1024).
+    #[arg(long)]
+    pool: Option<usize>,
+    /// PBKDF2 iterations.
+    #[arg(long)]
+    iterations: Option<u64>,
+    /// PBKDF2 key length.
+    #[arg(long)]
+    keylen: Option<usize>,
+    /// Repetitions of single-shot benches.
+    #[arg(long)]
+    runs: Option<usize>,
+    /// File size in bytes (fs-read).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => default_run(),
+        Some(Command::Experiment(args)) => experiment(&args),
+        Some(Command::Bench(args)) => run_bench(&args),
+        Some(Command::List) => {
+            print!("{}", output::list(&EXPERIMENTS, &BENCHES));
+            Ok(())
+        }
+    }
+}
+
+fn experiment(args: &ExperimentArgs) -> Result<()> {
+    let report = match args.name.as_str() {
+        "staircase" => {
+            let d = StaircaseConfig::default();
+            staircase(&StaircaseConfig {
+                pool: args.pool.unwrap_or(d.pool),
+                calls: args.calls.unwrap_or(d.calls),
+                iterations: args.iterations.unwrap_or(d.iterations),
+                keylen: args.keylen.unwrap_or(d.keylen),
+            })?
+        }
+        "multitask" => {
+            let d = MultitaskConfig::default();
+            multitask(&MultitaskConfig {
+                pool: args.pool.unwrap_or(d.pool),
+                iterations: args.iterations.unwrap_or(d.iterations),
+                keylen: args.keylen.unwrap_or(d.keylen),
+            })?
+        }
+        "ordering" => ordering()?,
+        other => bail!(
+            "unknown experiment `{other}`; choose one of: {}",
+            EXPERIMENTS.map(|e| e.0).join(", ")
+        ),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&output::experiment_json(&report))?
+        );
+    } else {
+        print!("{}", output::experiment_text(&report));
+    }
+    Ok(())
+}
+
+fn run_bench(args: &BenchArgs) -> Result<()> {
+    if !BENCHES.iter().any(|b| b.0 == args.name) {
+        bail!(
+            "unknown bench `{}`; choose one of: {}",
+            args.name,
+            BENCHES.map(|b| b.0).join(", ")
+        );
+    }
+    let d = BenchParams::defaults(&args.name);
+    let params = BenchParams {
+        n: args.n.unwrap_or(d.n),
+        inflight: args.inflight.unwrap_or(d.inflight),
+        pool: args.pool.unwrap_or(d.pool),
+        iterations: args.iterations.unwrap_or(d.iterations),
+        keylen: args.keylen.unwrap_or(d.keylen),
+        runs: args.runs.unwrap_or(d.runs),
+        size: args.size.unwrap_or(d.size),
+    };
+    let result = bench::run(&args.name, &params).with_context(|| format!("bench {}", args.name))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        print!("{}", output::bench_text(&result));
+    }
+    Ok(())
+}
+
+/// The main job for now: every classic experiment over the pool sizes NODE_MODEL.md measured.
+fn default_run() -> Result<()> {
+    let mut reports = Vec::new();
+    for pool in [1, 2, 4, 5] {
+        reports.push(staircase(&StaircaseConfig {
+            pool,
+            ..StaircaseConfig::default()
+        })?);
+    }
+    for pool in 1..=5 {
+        reports.push(multitask(&MultitaskConfig {
+            pool,
+            ..MultitaskConfig::default()
+        })?);
+    }
+    reports.push(ordering()?);
+    for report in &reports {
+        print!("{}\n", output::experiment_text(report));
+    }
+    print!("{}", output::summary(&reports));
+    let mismatches = reports.iter().filter(|r| !r.matches_node()).count();
+    if mismatches > 0 {
+        eprintln!("lab: {mismatches} experiment run(s) did not have Node's shape (see above)");
+    }
+    let _ = experiments::EXPERIMENTS;
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! Micro-benchmarks of the runtime itself, the same jobs as the Node.js twins in
+//! `scripts/node/` so the two can be compared on one machine in one sitting.
+//!
+//! Each bench runs one bounded job and reports `ops_per_s` (or `ms` for single-shot work) with
+//! its parameters, in the JSON shape the Node twins print.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool, WorkSpec};
+use serde::Serialize;
+
+use crate::experiments::ExperimentError;
+
+/// The benches `lab bench` knows, with what each measures.
+pub const BENCHES: [(&str, &str); 6] = [
+    (
+        "pool-roundtrip",
+        "N empty work items through the pool, K in flight, pool size P",
+    ),
+    (
+        "timers",
+        "N set_timeout(1) scheduled from the main program, until the last fired",
+    ),
+    (
+        "immediates",
+        "N set_immediate from the main program, until the last ran",
+    ),
+    (
+        "ticks",
+        "N next_tick from the main program, until the last ran",
+    ),
+    (
+        "pbkdf2",
+        "one PBKDF2-HMAC-SHA512 hash (median of R runs), sync and through the pool",
+    ),
+    (
+        "fs-read",
+        "N read_file of a file of S bytes, C in flight, pool size P, in a temp dir",
+    ),
+];
+
+/// Parameters for every bench; each bench uses the ones it needs.
+#[derive(Clone, Debug)]
+pub struct BenchParams {
+    /// Operations (items, timers, reads).
+    pub n: u64,
+    /// Work items or reads in flight.
+    pub inflight: u64,
+    /// Pool size.
+    pub pool: usize,
+    /// PBKDF2 iterations.
+    pub iterations: u64,
+    /// PBKDF2 key length.
+    pub keylen: usize,
+    /// Repetitions for single-shot benches.
+    pub runs: usize,
+    /// File size in bytes.
+    pub size: usize,
+}
+
+impl BenchParams {
+    /// The defaults of the named bench (matching its Node twin's defaults).
+    pub fn defaults(bench: &str) -> Self {
+        let mut p = BenchParams {
+            n: 1_000_000,
+            inflight: 1024,
+            pool: 4,
+            iterations: 100_000,
+            keylen: 64,
+            runs: 7,
+            size: 65_536,
+        };
+        match bench {
+            "pool-roundtrip" => p.n = 200_000,
+            "fs-read" => {
+                p.n = 2000;
+                p.inflight = 16;
+            }
+            _ => {}
+        }
+        p
+    }
+}
+
+/// One bench result, shaped like the Node twins' JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// Bench name.
+    pub bench: String,
+    /// Always `looplab` (the Node twins say `node`).
+    pub runtime: &'static str,
+    /// Parameters used.
+    pub params: serde_json::Value,
+    /// Throughput, for repeated-operation benches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ops_per_s: Option<f64>,
+    /// Median time, for single-shot benches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ms: Option<f64>,
+    /// Median time through the pool, for `pbkdf2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub async_ms: Option<f64>,
+    /// Every run's value, for single-shot benches.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<f64>,
+}
+
+fn new_loop(pool: usize) -> Result<EventLoop, ExperimentError> {
+    let pool = ThreadPool::with_size(pool)?;
+    EventLoop::with_pool(pool).map_err(super::experiments::io_err("create the event loop"))
+}
+
+fn throughput(bench: &str, params: serde_json::Value, n: u64, seconds: f64) -> BenchResult {
+    BenchResult {
+        bench: bench.into(),
+        runtime: "looplab",
+        params,
+        ops_per_s: Some(n as f64 / seconds),
+        ms: None,
+        async_ms: None,
+        runs: Vec::new(),
+    }
+}
+
+/// Runs the named bench.
+pub fn run(bench: &str, p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+    if p.n == 0 || p.inflight == 0 || p.runs == 0 {
+        return Err(ExperimentError::Param {
+            name: "n, inflight and runs",
+            value: format!("{}, {}, {}", p.n, p.inflight, p.runs),
+            hint: "use values of at least 1",
+        });
+    }
+    match bench {
+        "pool-roundtrip" => pool_roundtrip(p),
+        "timers" => scheduled(bench, p.n, |lp, cb| {
+            lp.set_timeout(1, cb);
+        }),
+        "immediates" => scheduled(bench, p.n, |lp, cb| {
+            lp.set_immediate(cb);
+        }),
+        "ticks" => scheduled(bench, p.n, |lp, cb| lp.next_tick(cb)),
+        "pbkdf2" => pbkdf2(p),
+        "fs-read" => fs_read(p),
+        other => Err(ExperimentError::Param {
+            name: "bench",
+            value: other.into(),
+            hint: "run `lab list` to see the benches",
+        }),
+    }
+}
+
+/// Keeps `inflight` items in the pool until `total` completed; returns the seconds it took.
+fn pump(lp: &EventLoop, total: u64, inflight: u64) -> f64 {
+    fn submit(lp: &EventLoop, submitted: Rc<Cell<u64>>, total: u64) {
+        submitted.set(submitted.get() + 1);
+        lp.queue_work(
+            WorkSpec::cpu("empty"),
+            || (),
+            move |lp, ()| {
+                if submitted.get() < total {
+                    submit(lp, submitted, total);
+                }
+            },
+        );
+    }
+    let submitted = Rc::new(Cell::new(0));
+    let start = Instant::now();
+    for _ in 0..inflight.min(total) {
+        submit(lp, Rc::clone(&submitted), total);
+    }
+    lp.run(RunMode::Default);
+    start.elapsed().as_secs_f64()
+}
+
+fn pool_roundtrip(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+    let lp = new_loop(p.pool)?;
+    pump(&lp, 10_000, p.inflight);
+    let seconds = pump(&lp, p.n, p.inflight);
+    let params = serde_json::json!({ "n": p.n, "inflight": p.inflight, "pool": p.pool });
+    Ok(throughput("pool-roundtrip", params, p.n, seconds))
+}
+
+fn scheduled(
+    bench: &str,
+    n: u64,
+    schedule: impl Fn(&EventLoop, Box<dyn FnOnce(&EventLoop)>),
+) -> Result<BenchResult, ExperimentError> {
+    let lp = new_loop(1)?;
+    let count = Rc::new(Cell::new(0u64));
+    let finished = Rc::new(Cell::new(None));
+    let start = Instant::now();
+    for _ in 0..n {
+        let (count, finished) = (Rc::clone(&count), Rc::clone(&finished));
+        schedule(
+            &lp,
+            Box::new(move |_| {
+                count.set(count.get() + 1);
+                if count.get() == n {
+                    finished.set(Some(start.elapsed()));
+                }
+            }),
+        );
+    }
+    lp.run(RunMode::Default);
+    let elapsed = finished.get().ok_or(ExperimentError::Incomplete {
+        missing: (n - count.get()) as usize,
+        detail: format!("{bench} callbacks"),
+    })?;
+    Ok(throughput(
+        bench,
+        serde_json::json!({ "n": n }),
+        n,
+        elapsed.as_secs_f64(),
+    ))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn pbkdf2(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+    let mut sync = Vec::with_capacity(p.runs);
+    for _ in 0..p.runs {
+        let start = Instant::now();
+        std::hint::black_box(crypto::pbkdf2_sync(b"a", b"b", p.iterations, p.keylen)?);
+        sync.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let lp = new_loop(4)?;
+    let mut asynchronous = Vec::with_capacity(p.runs);
+    for _ in 0..p.runs {
+        let took = Rc::new(Cell::new(0.0));
+        let (out, start) = (Rc::clone(&took), Instant::now());
+        crypto::pbkdf2(&lp, b"a", b"b", p.iterations, p.keylen, move |_, _| {
+            out.set(start.elapsed().as_secs_f64() * 1e3)
+        })?;
+        lp.run(RunMode::Default);
+        asynchronous.push(took.get());
+    }
+    let runs = sync.clone();
+    Ok(BenchResult {
+        bench: "pbkdf2".into(),
+        runtime: "looplab",
+        params: serde_json::json!({ "iterations": p.iterations, "keylen": p.keylen, "runs": p.runs }),
+        ops_per_s: None,
+        ms: Some(median(&mut sync)),
+        async_ms: Some(median(&mut asynchronous)),
+        runs,
+    })
+}
+
+fn fs_read(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+    use super::experiments::io_err;
+    let dir = tempfile::Builder::new()
+        .prefix("looplab-")
+        .tempdir()
+        .map_err(io_err("create a temp dir"))?;
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, vec![7u8; p.size])
+        .map_err(io_err(format!("write {}", path.display())))?;
+    let lp = new_loop(p.pool)?;
+    let errors = Rc::new(Cell::new(0u64));
+    let issued = Rc::new(Cell::new(0u64));
+
+    fn read_next(
+        lp: &EventLoop,
+        path: Rc<std::path::PathBuf>,
+        issued: Rc<Cell<u64>>,
+        errors: Rc<Cell<u64>>,
+        n: u64,
+        size: usize,
+    ) {
+        issued.set(issued.get() + 1);
+        let p2 = Rc::clone(&path);
+        fs::read_file(lp, path.as_path(), move |lp, result| {
+            if result.map(|b| b.len()).ok() != Some(size) {
+                errors.set(errors.get() + 1);
+            }
+            if issued.get() < n {
+                read_next(lp, p2, issued, errors, n, size);
+            }
+        });
+    }
+    let path = Rc::new(path);
+    let start = Instant::now();
+    for _ in 0..p.inflight.min(p.n) {
+        read_next(
+            &lp,
+            Rc::clone(&path),
+            Rc::clone(&issued),
+            Rc::clone(&errors),
+            p.n,
+            p.size,
+        );
+    }
+    lp.run(RunMode::Default);
+    let seconds = start.elapsed().as_secs_f64();
+    if errors.get() > 0 {
+        return Err(ExperimentError::Incomplete {
+            missing: errors.get() as usize,
+            detail: format!(
+                "reads of {} returned an error or a wrong length",
+                path.display()
+            ),
+        });
+    }
+    let params =
+        serde_json::json!({ "n": p.n, "size": p.size, "concurrency": p.inflight, "pool": p.pool });
+    Ok(throughput("fs-read", params, p.n, seconds))
+}

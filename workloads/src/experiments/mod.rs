@@ -1,0 +1,118 @@
+//! The classic experiments of NODE_MODEL.md section 5, run on the runtime.
+//!
+//! Each experiment returns an [`ExperimentReport`]: every completion (label, ms since start,
+//! thread) in the order it happened, and [`ShapeCheck`]s stating whether the result has the shape
+//! real Node 20 produces. The checks look at orders and groupings, never at absolute times.
+
+mod multitask;
+mod ordering;
+mod staircase;
+
+use serde::Serialize;
+
+pub use multitask::{multitask, MultitaskConfig};
+pub use ordering::ordering;
+pub use staircase::{staircase, waves, StaircaseConfig};
+
+/// Names of the experiments `lab experiment` knows.
+pub const EXPERIMENTS: [(&str, &str); 3] = [
+    (
+        "staircase",
+        "6 async PBKDF2 hashes on a pool of N threads: completions come in waves of N",
+    ),
+    (
+        "multitask",
+        "a TCP request, a file read and 4 hashes: where the read lands depends on the pool size",
+    ),
+    (
+        "ordering",
+        "sync, next-tick, microtask, timeout(0) and immediate, from main and inside a file read",
+    ),
+];
+
+/// One completion as the loop saw it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Completion {
+    /// What finished.
+    pub label: String,
+    /// Milliseconds since the experiment started.
+    pub ms: f64,
+    /// Where the work ran: `main` (the loop thread) or `pool-N`.
+    pub thread: String,
+    /// Extra context: the wave of a hash, the loop iteration of a callback, trips of a read.
+    pub note: String,
+}
+
+/// Whether one expected property of Node's behaviour holds in this run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ShapeCheck {
+    /// The rule, as a sentence.
+    pub rule: String,
+    /// Whether this run satisfies it.
+    pub holds: bool,
+    /// What was observed.
+    pub observed: String,
+}
+
+/// The outcome of one experiment run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExperimentReport {
+    /// Experiment name.
+    pub experiment: String,
+    /// Parameters as (name, value) pairs.
+    pub params: Vec<(&'static str, String)>,
+    /// Completions in the order they happened.
+    pub completions: Vec<Completion>,
+    /// Shape checks against Node's behaviour.
+    pub checks: Vec<ShapeCheck>,
+}
+
+impl ExperimentReport {
+    /// Whether every check holds.
+    pub fn matches_node(&self) -> bool {
+        self.checks.iter().all(|c| c.holds)
+    }
+}
+
+/// Failures that stop an experiment.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// Invalid parameter.
+    #[error(transparent)]
+    Runtime(#[from] looplab_runtime::RuntimeError),
+    /// The OS refused something (a socket, a temp file, the event loop's epoll).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A parameter outside its range.
+    #[error("{name} {value} is out of range; {hint}")]
+    Param {
+        /// Parameter name.
+        name: &'static str,
+        /// Given value.
+        value: String,
+        /// How to fix it.
+        hint: &'static str,
+    },
+    /// Some awaited work never completed.
+    #[error("the experiment ended with {missing} of its operations unfinished: {detail}")]
+    Incomplete {
+        /// How many.
+        missing: usize,
+        /// Which.
+        detail: String,
+    },
+}
+
+pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExperimentError {
+    let what = what.into();
+    move |source| ExperimentError::Io { what, source }
+}
+
+pub(crate) fn ms_since(start: std::time::Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}

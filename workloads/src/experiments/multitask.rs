@@ -1,0 +1,229 @@
+//! NODE_MODEL.md 5 (b): one HTTP request to a local server, one `fs.readFile`, four
+//! `crypto.pbkdf2`, issued in that order on a pool of `pool` threads.
+//!
+//! Node's shape: the request finishes first (sockets never touch the pool); the file read
+//! finishes right after hash number `5 - pool` for pools of 1 to 4 (its later trips queue behind
+//! the hashes still waiting), and before every hash with 5 threads or more.
+//!
+//! The server is a plain thread on 127.0.0.1 answering one request; it is joined before the
+//! experiment returns, and gives up after 10 s so nothing can hang.
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use looplab_runtime::tcp::{ReadEvent, TcpStream};
+use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool};
+
+use super::{io_err, ms_since, Completion, ExperimentError, ExperimentReport, ShapeCheck};
+
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+/// Parameters of the multitask experiment.
+#[derive(Clone, Debug)]
+pub struct MultitaskConfig {
+    /// Pool threads.
+    pub pool: usize,
+    /// PBKDF2 iterations per hash.
+    pub iterations: u64,
+    /// Key length in bytes (the course uses 512).
+    pub keylen: usize,
+}
+
+impl Default for MultitaskConfig {
+    fn default() -> Self {
+        Self {
+            pool: 4,
+            iterations: 100_000,
+            keylen: 512,
+        }
+    }
+}
+
+/// Serves one HTTP request on 127.0.0.1 from a thread.
+fn start_server() -> Result<(SocketAddr, JoinHandle<()>), ExperimentError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err("bind 127.0.0.1"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io_err("read the server address"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io_err("configure the server socket"))?;
+    let handle = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut socket, _)) => {
+                    let _ = socket.set_nonblocking(false);
+                    let _ = socket.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match socket.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = socket.write_all(RESPONSE);
+                    return;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    });
+    Ok((addr, handle))
+}
+
+type Log = Rc<RefCell<Vec<(String, f64)>>>;
+
+fn request(lp: &EventLoop, addr: SocketAddr, log: Log, start: Instant) {
+    TcpStream::connect(lp, addr, move |lp, stream| {
+        let Ok(stream) = stream else {
+            log.borrow_mut()
+                .push(("Request failed".into(), ms_since(start)));
+            return;
+        };
+        let get = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".to_vec();
+        stream.write(lp, get, |_, _| {});
+        let mut body = Vec::new();
+        let reader = stream.clone();
+        stream.read_start(lp, move |lp, event| match event {
+            ReadEvent::Data(bytes) => body.extend_from_slice(bytes),
+            ReadEvent::Eof | ReadEvent::Error(_) => {
+                let label = if body.ends_with(b"ok") {
+                    "Request"
+                } else {
+                    "Request failed"
+                };
+                log.borrow_mut().push((label.into(), ms_since(start)));
+                reader.close(lp, |_| {});
+            }
+        });
+    });
+}
+
+/// Runs the multitask experiment and checks its shape.
+pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, ExperimentError> {
+    let pool = ThreadPool::with_size(config.pool)?;
+    pool.enable_timeline();
+    let lp = EventLoop::with_pool(pool.clone()).map_err(io_err("create the event loop"))?;
+    let dir = tempfile::tempdir().map_err(io_err("create a temp dir"))?;
+    let file = dir.path().join("multitask.js");
+    std::fs::write(&file, vec![b'x'; 4096]).map_err(io_err("write the file to read"))?;
+    let (addr, server) = start_server()?;
+
+    let log: Log = Rc::default();
+    let start = Instant::now();
+    request(&lp, addr, Rc::clone(&log), start);
+    let fs_log = Rc::clone(&log);
+    fs::read_file(&lp, &file, move |_, result| {
+        let label = if result.is_ok() { "FS" } else { "FS failed" };
+        fs_log.borrow_mut().push((label.into(), ms_since(start)));
+    });
+    for n in 1..=4 {
+        let log = Rc::clone(&log);
+        crypto::pbkdf2(
+            &lp,
+            b"a",
+            b"b",
+            config.iterations,
+            config.keylen,
+            move |_, _| {
+                log.borrow_mut()
+                    .push((format!("Hash {n}"), ms_since(start)));
+            },
+        )?;
+    }
+    lp.run(RunMode::Default);
+    let _ = server.join();
+
+    let log = log.take();
+    if log.len() != 6 {
+        return Err(ExperimentError::Incomplete {
+            missing: 6 - log.len().min(6),
+            detail: format!(
+                "finished: {:?}",
+                log.iter().map(|l| &l.0).collect::<Vec<_>>()
+            ),
+        });
+    }
+    let timeline = pool.take_timeline();
+    let thread_of = |name: &str| -> Vec<String> {
+        timeline
+            .iter()
+            .filter(|t| t.name == name)
+            .map(|t| format!("pool-{}", t.timing.thread))
+            .collect()
+    };
+    let hash_threads = thread_of("pbkdf2");
+    let trips: Vec<String> = timeline
+        .iter()
+        .filter(|t| t.name.starts_with("fs."))
+        .map(|t| format!("{}@{}", &t.name[3..], t.timing.thread))
+        .collect();
+    let completions: Vec<Completion> = log
+        .iter()
+        .map(|(label, ms)| {
+            let (thread, note) = match label.as_str() {
+                "FS" | "FS failed" => ("pool".to_string(), format!("trips {}", trips.join(" "))),
+                l if l.starts_with("Hash ") => {
+                    let n: usize = l[5..].parse().unwrap_or(1);
+                    let thread = hash_threads.get(n - 1).cloned().unwrap_or_default();
+                    (thread, String::new())
+                }
+                _ => (
+                    "main".to_string(),
+                    "socket I/O in poll, no pool".to_string(),
+                ),
+            };
+            Completion {
+                label: label.clone(),
+                ms: *ms,
+                thread,
+                note,
+            }
+        })
+        .collect();
+    let checks = shape_checks(config.pool, &log);
+    Ok(ExperimentReport {
+        experiment: "multitask".into(),
+        params: vec![
+            ("pool", config.pool.to_string()),
+            ("iterations", config.iterations.to_string()),
+            ("keylen", config.keylen.to_string()),
+        ],
+        completions,
+        checks,
+    })
+}
+
+fn shape_checks(pool: usize, log: &[(String, f64)]) -> Vec<ShapeCheck> {
+    let order: Vec<&str> = log.iter().map(|(l, _)| l.as_str()).collect();
+    let fs_pos = order.iter().position(|l| *l == "FS");
+    let hashes_before = fs_pos.map(|p| order[..p].iter().filter(|l| l.starts_with("Hash")).count());
+    // Pool n <= 4: FS right after hash number 5 - n, so 5 - n hashes before it; n >= 5: none.
+    let expected_before = if pool >= 5 { 0 } else { 5 - pool };
+    vec![
+        ShapeCheck {
+            rule: "the request finishes first (sockets never use the pool)".into(),
+            holds: order.first() == Some(&"Request"),
+            observed: format!("first: {}", order.first().unwrap_or(&"nothing")),
+        },
+        ShapeCheck {
+            rule: if pool >= 5 {
+                "the file read finishes before every hash (a free thread for each trip)".into()
+            } else {
+                format!("the file read finishes right after hash completion number {expected_before} (5 - pool)")
+            },
+            holds: hashes_before == Some(expected_before),
+            observed: format!(
+                "{} hash(es) finished before the file read; order: {}",
+                hashes_before.map_or("?".into(), |h| h.to_string()),
+                order.join(", ")
+            ),
+        },
+    ]
+}

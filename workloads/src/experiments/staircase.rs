@@ -1,0 +1,136 @@
+//! NODE_MODEL.md 5 (a): `calls` × `crypto.pbkdf2('a', 'b', iterations, keylen, 'sha512')` on a
+//! pool of `pool` threads. Node's shape: completions come in waves equal to the pool size.
+//!
+//! Waves are computed from the pool timeline, not from clock gaps: a task's wave is one more
+//! than the latest wave among the tasks that had *finished* when it *started*. With a FIFO
+//! queue and identical tasks this groups them exactly as the queue released them.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use looplab_runtime::pool::TaskRecord;
+use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool};
+
+use super::{io_err, ms_since, Completion, ExperimentError, ExperimentReport, ShapeCheck};
+
+/// Parameters of the staircase.
+#[derive(Clone, Debug)]
+pub struct StaircaseConfig {
+    /// Pool threads.
+    pub pool: usize,
+    /// Number of hashes.
+    pub calls: usize,
+    /// PBKDF2 iterations per hash.
+    pub iterations: u64,
+    /// Key length in bytes (the course uses 512).
+    pub keylen: usize,
+}
+
+impl Default for StaircaseConfig {
+    fn default() -> Self {
+        Self {
+            pool: 4,
+            calls: 6,
+            iterations: 100_000,
+            keylen: 512,
+        }
+    }
+}
+
+/// The wave of each task (1-based), by the rule in the module documentation.
+pub fn waves(timeline: &[TaskRecord]) -> Vec<usize> {
+    let mut wave = vec![0usize; timeline.len()];
+    for (i, task) in timeline.iter().enumerate() {
+        let before = timeline
+            .iter()
+            .enumerate()
+            .filter(|(_, other)| other.timing.finished <= task.timing.started)
+            .map(|(j, _)| wave[j])
+            .max()
+            .unwrap_or(0);
+        wave[i] = before + 1;
+    }
+    wave
+}
+
+/// Sizes of consecutive waves, e.g. `[4, 2]`.
+fn wave_sizes(waves: &[usize]) -> Vec<usize> {
+    let top = waves.iter().copied().max().unwrap_or(0);
+    (1..=top)
+        .map(|w| waves.iter().filter(|&&x| x == w).count())
+        .collect()
+}
+
+/// Runs the staircase and checks its shape.
+pub fn staircase(config: &StaircaseConfig) -> Result<ExperimentReport, ExperimentError> {
+    if config.calls == 0 {
+        return Err(ExperimentError::Param {
+            name: "calls",
+            value: "0".into(),
+            hint: "use at least 1 call",
+        });
+    }
+    let pool = ThreadPool::with_size(config.pool)?;
+    pool.enable_timeline();
+    let lp = EventLoop::with_pool(pool.clone()).map_err(io_err("create the event loop"))?;
+    let done: Rc<RefCell<Vec<(usize, f64)>>> = Rc::default();
+    let start = Instant::now();
+    for call in 1..=config.calls {
+        let done = Rc::clone(&done);
+        crypto::pbkdf2(
+            &lp,
+            b"a",
+            b"b",
+            config.iterations,
+            config.keylen,
+            move |_, _| {
+                done.borrow_mut().push((call, ms_since(start)));
+            },
+        )?;
+    }
+    lp.run(RunMode::Default);
+    let timeline = pool.take_timeline();
+    let done = done.take();
+    if done.len() != config.calls || timeline.len() != config.calls {
+        return Err(ExperimentError::Incomplete {
+            missing: config.calls - done.len().min(config.calls),
+            detail: "hashes".into(),
+        });
+    }
+    // Timeline records are in submission order, so record i is hash i + 1.
+    let wave = waves(&timeline);
+    let completions = done
+        .iter()
+        .map(|&(call, ms)| Completion {
+            label: format!("hash {call}"),
+            ms,
+            thread: format!("pool-{}", timeline[call - 1].timing.thread),
+            note: format!("wave {}", wave[call - 1]),
+        })
+        .collect();
+    let observed = wave_sizes(&wave);
+    let expected: Vec<usize> = (0..config.calls)
+        .step_by(config.pool)
+        .map(|first| config.pool.min(config.calls - first))
+        .collect();
+    let checks = vec![ShapeCheck {
+        rule: format!(
+            "completions come in waves of the pool size ({})",
+            config.pool
+        ),
+        holds: observed == expected,
+        observed: format!("wave sizes {observed:?}, expected {expected:?}"),
+    }];
+    Ok(ExperimentReport {
+        experiment: "staircase".into(),
+        params: vec![
+            ("pool", config.pool.to_string()),
+            ("calls", config.calls.to_string()),
+            ("iterations", config.iterations.to_string()),
+            ("keylen", config.keylen.to_string()),
+        ],
+        completions,
+        checks,
+    })
+}
