@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use looplab_workloads::bench::{self, BenchParams, BENCHES};
 use looplab_workloads::experiments::{
-    self, multitask, ordering, staircase, MultitaskConfig, StaircaseConfig, EXPERIMENTS,
+    multitask, ordering, staircase, ExperimentError, ExperimentReport, MultitaskConfig,
+    StaircaseConfig, EXPERIMENTS,
 };
 
 use crate::output;
@@ -160,30 +161,37 @@ fn run_bench(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The main job for now: every classic experiment over the pool sizes NODE_MODEL.md measured.
+/// The main job for now: every classic experiment over the pool sizes NODE_MODEL.md measured,
+/// each printed as soon as it finishes, then a summary.
 fn default_run() -> Result<()> {
-    let mut reports = Vec::new();
+    let mut runs: Vec<Box<dyn Fn() -> Result<ExperimentReport, ExperimentError>>> = Vec::new();
     for pool in [1, 2, 4, 5] {
-        reports.push(staircase(&StaircaseConfig {
-            pool,
-            ..StaircaseConfig::default()
-        })?);
+        runs.push(Box::new(move || {
+            staircase(&StaircaseConfig {
+                pool,
+                ..StaircaseConfig::default()
+            })
+        }));
     }
     for pool in 1..=5 {
-        reports.push(multitask(&MultitaskConfig {
-            pool,
-            ..MultitaskConfig::default()
-        })?);
+        runs.push(Box::new(move || {
+            multitask(&MultitaskConfig {
+                pool,
+                ..MultitaskConfig::default()
+            })
+        }));
     }
-    reports.push(ordering()?);
-    for report in &reports {
-        print!("{}\n", output::experiment_text(report));
+    runs.push(Box::new(ordering));
+    let mut reports = Vec::new();
+    for run in runs {
+        let report = run()?;
+        println!("{}", output::experiment_text(&report));
+        reports.push(report);
     }
     print!("{}", output::summary(&reports));
     let mismatches = reports.iter().filter(|r| !r.matches_node()).count();
     if mismatches > 0 {
         eprintln!("lab: {mismatches} experiment run(s) did not have Node's shape (see above)");
     }
-    let _ = experiments::EXPERIMENTS;
     Ok(())
 }

@@ -14,11 +14,15 @@ const ITEMS: u64 = 20_000;
 
 fn submit(lp: &EventLoop, submitted: Rc<Cell<u64>>) {
     submitted.set(submitted.get() + 1);
-    lp.queue_work(WorkSpec::cpu("empty"), || black_box(()), move |lp, ()| {
-        if submitted.get() < ITEMS {
-            submit(lp, submitted);
-        }
-    });
+    lp.queue_work(
+        WorkSpec::cpu("empty"),
+        || black_box(()),
+        move |lp, ()| {
+            if submitted.get() < ITEMS {
+                submit(lp, submitted);
+            }
+        },
+    );
 }
 
 fn roundtrip(c: &mut Criterion) {

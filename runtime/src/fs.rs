@@ -4,6 +4,7 @@
 //! completion on the loop, so each re-enters the *tail* of the queue:
 //! 1. open; 2. fstat; 3. reads of `min(512 KiB, remaining)` until the size is reached or EOF
 //!    (64 KiB reads until EOF when the size is 0 or unknown, as for `/proc` files); 4. close.
+//!
 //! A small file therefore takes 4 trips. `write_file` is open, writes of at most 512 KiB, close.
 //! Errors reach the callback as `io::Error` naming the operation and the path; after a failed
 //! read or write the file is still closed (another trip) before the callback runs.

@@ -66,9 +66,11 @@ impl CompletionSink for Remote {
     }
 }
 
+type AsyncCallback = RefCell<Box<dyn FnMut(&EventLoop)>>;
+
 pub(crate) struct AsyncState {
     pending: Arc<AtomicBool>,
-    callback: RefCell<Box<dyn FnMut(&EventLoop)>>,
+    callback: AsyncCallback,
     referenced: Cell<bool>,
     closed: Cell<bool>,
 }

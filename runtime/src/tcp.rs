@@ -303,10 +303,11 @@ impl IoWatcher for Inner {
         if self.state.borrow().closed {
             return;
         }
-        if self.state.borrow().connecting.is_some() {
-            if !(ready.writable || ready.error || ready.read_closed) || !self.finish_connect(lp) {
-                return;
-            }
+        let connecting = self.state.borrow().connecting.is_some();
+        if connecting
+            && (!(ready.writable || ready.error || ready.read_closed) || !self.finish_connect(lp))
+        {
+            return;
         }
         if ready.writable {
             self.flush(lp, false);

@@ -15,6 +15,7 @@ use std::rc::Rc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use looplab_runtime::pool::TaskRecord;
 use looplab_runtime::tcp::{ReadEvent, TcpStream};
 use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool};
 
@@ -187,7 +188,7 @@ pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, Experimen
             }
         })
         .collect();
-    let checks = shape_checks(config.pool, &log);
+    let checks = shape_checks(config.pool, &log, &timeline);
     Ok(ExperimentReport {
         experiment: "multitask".into(),
         params: vec![
@@ -200,12 +201,39 @@ pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, Experimen
     })
 }
 
-fn shape_checks(pool: usize, log: &[(String, f64)]) -> Vec<ShapeCheck> {
+fn shape_checks(pool: usize, log: &[(String, f64)], timeline: &[TaskRecord]) -> Vec<ShapeCheck> {
     let order: Vec<&str> = log.iter().map(|(l, _)| l.as_str()).collect();
     let fs_pos = order.iter().position(|l| *l == "FS");
     let hashes_before = fs_pos.map(|p| order[..p].iter().filter(|l| l.starts_with("Hash")).count());
-    // Pool n <= 4: FS right after hash number 5 - n, so 5 - n hashes before it; n >= 5: none.
-    let expected_before = if pool >= 5 { 0 } else { 5 - pool };
+    // Pool n <= 4: the fstat trip queues behind 4 - n hashes, so it can only start when hash
+    // completion number 5 - n frees a thread; n >= 5: a thread is free at once.
+    let expected = 5_usize.saturating_sub(pool);
+    let fstat_start = timeline
+        .iter()
+        .find(|t| t.name == "fs.fstat")
+        .map(|t| t.timing.started);
+    let waited_for = fstat_start.map(|start| {
+        timeline
+            .iter()
+            .filter(|t| t.name == "pbkdf2" && t.timing.finished <= start)
+            .count()
+    });
+    let order_text = order.join(", ");
+    let completes = if pool >= 5 {
+        ShapeCheck {
+            rule: "the file read completes before every hash".into(),
+            holds: hashes_before == Some(0),
+            observed: format!("order: {order_text}"),
+        }
+    } else {
+        ShapeCheck {
+            rule: format!(
+                "the file read completes after hash completion number {expected} (5 - pool)"
+            ),
+            holds: hashes_before.is_some_and(|h| h >= expected),
+            observed: format!("order: {order_text}"),
+        }
+    };
     vec![
         ShapeCheck {
             rule: "the request finishes first (sockets never use the pool)".into(),
@@ -213,17 +241,16 @@ fn shape_checks(pool: usize, log: &[(String, f64)]) -> Vec<ShapeCheck> {
             observed: format!("first: {}", order.first().unwrap_or(&"nothing")),
         },
         ShapeCheck {
-            rule: if pool >= 5 {
-                "the file read finishes before every hash (a free thread for each trip)".into()
-            } else {
-                format!("the file read finishes right after hash completion number {expected_before} (5 - pool)")
-            },
-            holds: hashes_before == Some(expected_before),
+            rule: format!(
+                "the read's fstat trip waits for exactly {expected} hash completion(s) (queued behind {} hash(es))",
+                4usize.saturating_sub(pool)
+            ),
+            holds: waited_for == Some(expected),
             observed: format!(
-                "{} hash(es) finished before the file read; order: {}",
-                hashes_before.map_or("?".into(), |h| h.to_string()),
-                order.join(", ")
+                "{} hash(es) had finished when fstat started",
+                waited_for.map_or("?".into(), |w| w.to_string())
             ),
         },
+        completes,
     ]
 }

@@ -1,0 +1,136 @@
+//! The real `lab` binary: exit codes, messages and output shapes (the DESIGN.md contract).
+
+use std::process::{Command, Output};
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .output()
+        .expect("the lab binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn list_names_every_experiment_and_bench() {
+    let out = lab(&["list"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for name in [
+        "staircase",
+        "multitask",
+        "ordering",
+        "pool-roundtrip",
+        "timers",
+        "immediates",
+        "ticks",
+        "pbkdf2",
+        "fs-read",
+    ] {
+        assert!(text.contains(name), "missing {name} in:\n{text}");
+    }
+}
+
+#[test]
+fn staircase_json_has_waves_of_the_pool_size() {
+    let out = lab(&[
+        "experiment",
+        "staircase",
+        "--pool",
+        "2",
+        "--calls",
+        "4",
+        "--iterations",
+        "3000",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["experiment"], "staircase");
+    assert_eq!(v["params"]["pool"], 2);
+    assert_eq!(v["matches_node"], true, "{v:#}");
+    let completions = v["completions"].as_array().unwrap();
+    assert_eq!(completions.len(), 4);
+    for c in completions {
+        assert!(c["label"].as_str().unwrap().starts_with("hash "));
+        assert!(c["ms"].as_f64().unwrap() >= 0.0);
+        assert!(c["thread"].as_str().unwrap().starts_with("pool-"));
+    }
+}
+
+#[test]
+fn experiment_text_shows_a_table_and_checks() {
+    let out = lab(&[
+        "experiment",
+        "multitask",
+        "--pool",
+        "5",
+        "--iterations",
+        "5000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("label") && text.contains("thread"), "{text}");
+    assert!(text.contains("Request") && text.contains("FS"), "{text}");
+    assert!(!text.contains("[FAIL]"), "{text}");
+}
+
+#[test]
+fn bad_input_gives_one_line_and_exit_2() {
+    for args in [
+        &["experiment", "staircase", "--pool", "0"][..],
+        &["experiment", "staircase", "--pool", "1025"][..],
+        &["experiment", "nope"][..],
+        &["bench", "nope"][..],
+        &["bench", "ticks", "--n", "0"][..],
+    ] {
+        let out = lab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("lab: error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let err = stderr(&lab(&["experiment", "staircase", "--pool", "0"]));
+    assert!(err.contains("1..=1024"), "{err}");
+}
+
+#[test]
+fn unknown_flags_are_usage_errors() {
+    let out = lab(&["experiment", "staircase", "--poool", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bench_json_has_parameters_and_a_rate() {
+    let out = lab(&["bench", "ticks", "--n", "10000", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["bench"], "ticks");
+    assert_eq!(v["runtime"], "looplab");
+    assert_eq!(v["params"]["n"], 10000);
+    assert!(v["ops_per_s"].as_f64().unwrap() > 0.0);
+
+    let out = lab(&[
+        "bench",
+        "pbkdf2",
+        "--iterations",
+        "1000",
+        "--runs",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(v["ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 3);
+
+    let out = lab(&["bench", "fs-read", "--n", "50", "--size", "1000", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
