@@ -12,6 +12,8 @@ use looplab_workloads::experiments::{
     StaircaseConfig, EXPERIMENTS,
 };
 
+use looplab_runtime::pool::size_from_env;
+
 use crate::output;
 
 /// looplab: Node.js's event loop, thread pool, workers and cluster rebuilt in Rust, and a lab
@@ -38,7 +40,7 @@ enum Command {
 struct ExperimentArgs {
     /// staircase, multitask or ordering.
     name: String,
-    /// Pool threads (1..=1024).
+    /// Pool threads (1..=1024); default: UV_THREADPOOL_SIZE as libuv reads it, else 4.
     #[arg(long)]
     pool: Option<usize>,
     /// Number of hashes (staircase).
@@ -103,7 +105,7 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
         "staircase" => {
             let d = StaircaseConfig::default();
             staircase(&StaircaseConfig {
-                pool: args.pool.unwrap_or(d.pool),
+                pool: args.pool.unwrap_or_else(size_from_env),
                 calls: args.calls.unwrap_or(d.calls),
                 iterations: args.iterations.unwrap_or(d.iterations),
                 keylen: args.keylen.unwrap_or(d.keylen),
@@ -112,7 +114,7 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
         "multitask" => {
             let d = MultitaskConfig::default();
             multitask(&MultitaskConfig {
-                pool: args.pool.unwrap_or(d.pool),
+                pool: args.pool.unwrap_or_else(size_from_env),
                 iterations: args.iterations.unwrap_or(d.iterations),
                 keylen: args.keylen.unwrap_or(d.keylen),
             })?

@@ -5,6 +5,7 @@
 
 mod cli;
 mod output;
+mod scratch;
 
 use std::process::ExitCode;
 
@@ -12,6 +13,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let _scratch = match scratch::Scratch::install() {
+        Ok(scratch) => scratch,
+        Err(e) => {
+            eprintln!("lab: error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
