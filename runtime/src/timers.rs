@@ -1,15 +1,22 @@
-//! Timers: a binary min-heap keyed by (due time, start sequence), as in libuv `src/timer.c`.
+//! Timers ordered by (due time, start sequence), as libuv's heap in `src/timer.c`, stored the
+//! way Node's `lib/internal/timers.js` stores them: one FIFO list per duration, and a binary
+//! min-heap holding each non-empty list's head.
 //!
 //! Invariants:
-//! 1. Equal due times fire in start order, because every start takes the next sequence number.
-//! 2. A heap entry is live only while its slot still holds the same sequence number; clearing
-//!    or re-arming a timer leaves the old entry behind as garbage that is skipped when popped
+//! 1. Within a list every entry has the same duration and a later start than the one before it
+//!    (the clock is monotonic, sequence numbers increase), so each list is sorted by
+//!    (due, sequence) and starting a timer is an O(1) append. The heap over list heads is a
+//!    k-way merge, so timers leave in exact (due, sequence) order: equal due times fire in start
+//!    order, whatever their durations.
+//! 2. An entry is live only while its slot still holds the same sequence number; clearing or
+//!    re-arming a timer leaves the old entry behind as garbage that is skipped when reached
 //!    (lazy deletion keeps `clear` O(1)).
 //! 3. The loop collects *all* due entries before running any callback, so a callback that
 //!    starts a new timer can never make the current pass run forever.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::EventLoop;
 
@@ -64,9 +71,24 @@ pub(crate) struct DueTimer {
     pub repeat_ms: Option<u64>,
 }
 
+/// (due, sequence, slot)
+type Entry = (u64, u64, u32);
+
+/// The timers of one duration, in start order.
+struct TimerList {
+    duration: u64,
+    entries: VecDeque<Entry>,
+}
+
 #[derive(Default)]
 pub(crate) struct TimerHeap {
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    /// One entry per non-empty list: (due, sequence) of its head, and the list index.
+    heads: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    lists: Vec<TimerList>,
+    free_lists: Vec<u32>,
+    by_duration: HashMap<u64, u32>,
+    /// The last (duration, list) looked up: programs tend to start many timers of one duration.
+    last_list: Option<(u64, u32)>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     next_seq: u64,
@@ -74,10 +96,11 @@ pub(crate) struct TimerHeap {
 }
 
 impl TimerHeap {
-    /// Starts a timer due at `due_ms` (absolute, loop clock).
+    /// Starts a timer of `duration_ms` at `now_ms` (loop clock); it is due at their sum.
     pub fn start(
         &mut self,
-        due_ms: u64,
+        now_ms: u64,
+        duration_ms: u64,
         callback: TimerCallback,
         repeat_ms: Option<u64>,
     ) -> TimerId {
@@ -105,15 +128,93 @@ impl TimerHeap {
             slot,
             generation: s.generation,
         };
-        self.arm(slot, due_ms);
+        self.arm(slot, now_ms, duration_ms);
         id
     }
 
-    fn arm(&mut self, slot: u32, due_ms: u64) {
+    fn list_for(&mut self, duration_ms: u64) -> u32 {
+        if let Some((duration, list)) = self.last_list {
+            if duration == duration_ms {
+                return list;
+            }
+        }
+        if let Some(&list) = self.by_duration.get(&duration_ms) {
+            self.last_list = Some((duration_ms, list));
+            return list;
+        }
+        let list = match self.free_lists.pop() {
+            Some(list) => {
+                self.lists[list as usize].duration = duration_ms;
+                list
+            }
+            None => {
+                self.lists.push(TimerList {
+                    duration: duration_ms,
+                    entries: VecDeque::new(),
+                });
+                (self.lists.len() - 1) as u32
+            }
+        };
+        self.by_duration.insert(duration_ms, list);
+        self.last_list = Some((duration_ms, list));
+        list
+    }
+
+    fn arm(&mut self, slot: u32, now_ms: u64, duration_ms: u64) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.slots[slot as usize].armed_seq = Some(seq);
-        self.heap.push(Reverse((due_ms, seq, slot)));
+        let due = now_ms.saturating_add(duration_ms);
+        let list = self.list_for(duration_ms);
+        let entries = &mut self.lists[list as usize].entries;
+        match entries.back() {
+            None => self.heads.push(Reverse((due, seq, list))),
+            // Only a clock that went backwards could break the order; keep it sorted anyway.
+            Some(&(last_due, _, _)) if last_due > due => {
+                let at = entries.partition_point(|e| e.0 <= due);
+                if at == 0 {
+                    // The head changes: its old heap entry becomes garbage, skipped when popped.
+                    self.heads.push(Reverse((due, seq, list)));
+                }
+                entries.insert(at, (due, seq, slot));
+                return;
+            }
+            Some(_) => {}
+        }
+        entries.push_back((due, seq, slot));
+    }
+
+    /// Removes the head of the list the heap's top names and re-keys the heap by the list's new
+    /// head; returns the removed entry, or `None` for a stale heap entry.
+    fn pop_head(&mut self) -> Option<Entry> {
+        let mut top = self.heads.peek_mut()?;
+        let Reverse((due, seq, list)) = *top;
+        let entries = &mut self.lists[list as usize].entries;
+        let head = match entries.front() {
+            Some(&head) if head.0 == due && head.1 == seq => entries.pop_front(),
+            // A heap entry left behind by an out-of-order insert.
+            _ => {
+                PeekMut::pop(top);
+                return None;
+            }
+        };
+        match entries.front() {
+            Some(&(next_due, next_seq, _)) => *top = Reverse((next_due, next_seq, list)),
+            None => {
+                PeekMut::pop(top);
+                let duration = self.lists[list as usize].duration;
+                self.by_duration.remove(&duration);
+                self.free_lists.push(list);
+                if self.last_list == Some((duration, list)) {
+                    self.last_list = None;
+                }
+            }
+        }
+        head
+    }
+
+    fn is_live(&self, slot: u32, seq: u64) -> bool {
+        self.slots[slot as usize].armed_seq == Some(seq)
     }
 
     fn slot_mut(&mut self, id: TimerId) -> Option<&mut Slot> {
@@ -164,26 +265,32 @@ impl TimerHeap {
         self.referenced
     }
 
-    /// Due time of the earliest live timer, discarding stale heap entries on the way.
+    /// Due time of the earliest live timer, discarding cleared entries on the way.
     pub fn next_due(&mut self) -> Option<u64> {
-        while let Some(&Reverse((due, seq, slot))) = self.heap.peek() {
-            if self.slots[slot as usize].armed_seq == Some(seq) {
-                return Some(due);
+        while let Some(&Reverse((due, seq, list))) = self.heads.peek() {
+            let head = self.lists[list as usize].entries.front().copied();
+            match head {
+                Some((d, s, slot)) if d == due && s == seq && self.is_live(slot, seq) => {
+                    return Some(due)
+                }
+                _ => {
+                    self.pop_head();
+                }
             }
-            self.heap.pop();
         }
         None
     }
 
-    /// Pops every live entry due at or before `now_ms` into `out` as (slot, seq), in fire order.
+    /// Takes every live entry due at or before `now_ms` into `out` as (slot, seq), in fire order.
     pub fn collect_due(&mut self, now_ms: u64, out: &mut Vec<(u32, u64)>) {
-        while let Some(&Reverse((due, seq, slot))) = self.heap.peek() {
+        while let Some(&Reverse((due, _, _))) = self.heads.peek() {
             if due > now_ms {
                 break;
             }
-            self.heap.pop();
-            if self.slots[slot as usize].armed_seq == Some(seq) {
-                out.push((slot, seq));
+            if let Some((_, seq, slot)) = self.pop_head() {
+                if self.is_live(slot, seq) {
+                    out.push((slot, seq));
+                }
             }
         }
     }
@@ -212,13 +319,14 @@ impl TimerHeap {
         })
     }
 
-    /// Puts a repeating timer's callback back and arms it again, unless it was cleared meanwhile.
-    pub fn rearm(&mut self, id: TimerId, callback: TimerCallback, due_ms: u64) {
+    /// Puts a repeating timer's callback back and arms it again `repeat_ms` after `start_ms`,
+    /// unless it was cleared meanwhile.
+    pub fn rearm(&mut self, id: TimerId, callback: TimerCallback, start_ms: u64, repeat_ms: u64) {
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
         slot.callback = Some(callback);
-        self.arm(id.slot, due_ms);
+        self.arm(id.slot, start_ms, repeat_ms);
     }
 }
 
@@ -241,8 +349,8 @@ mod tests {
     #[test]
     fn equal_due_times_fire_in_start_order() {
         let mut heap = TimerHeap::default();
-        let ids: Vec<_> = (0..50).map(|_| heap.start(10, once(), None)).collect();
-        let early = heap.start(5, once(), None);
+        let ids: Vec<_> = (0..50).map(|_| heap.start(0, 10, once(), None)).collect();
+        let early = heap.start(0, 5, once(), None);
         let fired = due(&mut heap, 10);
         assert_eq!(fired[0], early.slot);
         let rest: Vec<u32> = ids.iter().map(|id| id.slot).collect();
@@ -252,13 +360,13 @@ mod tests {
     #[test]
     fn cleared_timers_never_fire_and_ids_stay_harmless() {
         let mut heap = TimerHeap::default();
-        let a = heap.start(1, once(), None);
-        let b = heap.start(1, once(), None);
+        let a = heap.start(0, 1, once(), None);
+        let b = heap.start(0, 1, once(), None);
         assert!(heap.clear(a));
         assert!(!heap.clear(a));
         assert_eq!(heap.referenced(), 1);
         // The freed slot is reused; the old id must not touch the new timer.
-        let c = heap.start(1, once(), None);
+        let c = heap.start(0, 1, once(), None);
         assert_eq!(c.slot, a.slot);
         assert!(!heap.clear(a));
         assert!(heap.is_active(c));
@@ -270,7 +378,7 @@ mod tests {
     #[test]
     fn unref_changes_only_the_reference_count() {
         let mut heap = TimerHeap::default();
-        let a = heap.start(3, once(), None);
+        let a = heap.start(0, 3, once(), None);
         heap.set_ref(a, false);
         heap.set_ref(a, false);
         assert_eq!(heap.referenced(), 0);
@@ -282,16 +390,52 @@ mod tests {
     #[test]
     fn repeating_timer_stays_live_until_cleared() {
         let mut heap = TimerHeap::default();
-        let id = heap.start(2, TimerCallback::Repeat(Box::new(|_| {})), Some(2));
+        let id = heap.start(0, 2, TimerCallback::Repeat(Box::new(|_| {})), Some(2));
         let mut out = Vec::new();
         heap.collect_due(2, &mut out);
         let fired = heap.take_due(out[0].0, out[0].1).expect("due");
         assert!(heap.is_active(id));
         assert_eq!(heap.next_due(), None, "not in the heap while firing");
-        heap.rearm(id, fired.callback, 4);
+        heap.rearm(id, fired.callback, 2, 2);
         assert_eq!(heap.next_due(), Some(4));
         heap.clear(id);
         assert_eq!(heap.next_due(), None);
+    }
+
+    #[test]
+    fn equal_due_times_fire_in_start_order_across_durations() {
+        let mut heap = TimerHeap::default();
+        // Started at t=0 for 5 ms, then at t=2 for 3 ms, then at t=0 (late reading) for 5 ms:
+        // all due at 5; start order decides, whatever the list.
+        let a = heap.start(0, 5, once(), None);
+        let b = heap.start(2, 3, once(), None);
+        let c = heap.start(4, 1, once(), None);
+        let d = heap.start(1, 4, once(), None);
+        assert_eq!(due(&mut heap, 5), vec![a.slot, b.slot, c.slot, d.slot]);
+    }
+
+    #[test]
+    fn many_durations_merge_in_due_order() {
+        let mut heap = TimerHeap::default();
+        let mut expected = Vec::new();
+        for i in 0..200u64 {
+            let duration = 1 + (i * 37) % 50;
+            let id = heap.start(i / 10, duration, once(), None);
+            expected.push((i / 10 + duration, id.slot));
+        }
+        expected.sort_by_key(|&(due, _)| due); // stable: start order within a due time
+        let fired = due(&mut heap, 1_000);
+        assert_eq!(fired, expected.iter().map(|e| e.1).collect::<Vec<_>>());
+        assert_eq!(heap.next_due(), None);
+    }
+
+    #[test]
+    fn a_clock_reading_that_goes_backwards_keeps_the_order() {
+        let mut heap = TimerHeap::default();
+        let late = heap.start(10, 5, once(), None);
+        let early = heap.start(3, 5, once(), None);
+        assert_eq!(heap.next_due(), Some(8));
+        assert_eq!(due(&mut heap, 20), vec![early.slot, late.slot]);
     }
 
     #[test]

@@ -82,10 +82,13 @@ impl EventLoop {
         delay_ms: u64,
         callback: impl FnOnce(&EventLoop) + 'static,
     ) -> TimerId {
-        let due = self.update_time() + coerce_delay_ms(delay_ms as f64);
-        self.timers
-            .borrow_mut()
-            .start(due, TimerCallback::Once(Box::new(callback)), None)
+        let now = self.update_time();
+        self.timers.borrow_mut().start(
+            now,
+            coerce_delay_ms(delay_ms as f64),
+            TimerCallback::Once(Box::new(callback)),
+            None,
+        )
     }
 
     /// `setInterval(callback, period)`: runs every `period_ms` (coerced like `set_timeout`) until
@@ -96,10 +99,13 @@ impl EventLoop {
         callback: impl FnMut(&EventLoop) + 'static,
     ) -> TimerId {
         let period = coerce_delay_ms(period_ms as f64);
-        let due = self.update_time() + period;
-        self.timers
-            .borrow_mut()
-            .start(due, TimerCallback::Repeat(Box::new(callback)), Some(period))
+        let now = self.update_time();
+        self.timers.borrow_mut().start(
+            now,
+            period,
+            TimerCallback::Repeat(Box::new(callback)),
+            Some(period),
+        )
     }
 
     /// `clearTimeout` / `clearInterval`; returns whether the timer was still active.

@@ -357,11 +357,12 @@ impl EventLoop {
                     // Node re-inserts an interval relative to the time before its callback ran.
                     let start = self.update_time();
                     callback(self);
-                    let due_ms = start + timer.repeat_ms.unwrap_or(1);
+                    let repeat_ms = timer.repeat_ms.unwrap_or(1);
                     self.timers.borrow_mut().rearm(
                         timer.id,
                         TimerCallback::Repeat(callback),
-                        due_ms,
+                        start,
+                        repeat_ms,
                     );
                 }
             }

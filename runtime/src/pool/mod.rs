@@ -158,6 +158,19 @@ impl Job {
 struct QueueState {
     queue: WorkQueue,
     idle_threads: usize,
+    /// Signals sent to idle threads that have not woken yet. libuv signals on every post while
+    /// any thread is idle; counting these avoids a futex wake per post for a thread that is
+    /// already being woken. Which thread runs what, and in which order, is unchanged.
+    signals_in_flight: usize,
+}
+
+impl QueueState {
+    fn signal_idle(&mut self, cond: &Condvar) {
+        if self.idle_threads > self.signals_in_flight {
+            self.signals_in_flight += 1;
+            cond.notify_one();
+        }
+    }
 }
 
 struct Shared {
@@ -203,6 +216,7 @@ impl ThreadPool {
                 state: Mutex::new(QueueState {
                     queue: WorkQueue::new(size),
                     idle_threads: 0,
+                    signals_in_flight: 0,
                 }),
                 cond: Condvar::new(),
                 timeline_on: AtomicBool::new(false),
@@ -314,8 +328,8 @@ impl ThreadPool {
             queued: Instant::now(),
         };
         let mut state = lock(&self.shared.state);
-        if state.queue.post(job) && state.idle_threads > 0 {
-            self.shared.cond.notify_one();
+        if state.queue.post(job) {
+            state.signal_idle(&self.shared.cond);
         }
     }
 }
@@ -329,14 +343,16 @@ fn worker(shared: &Shared, index: usize) {
                 state.idle_threads += 1;
                 state = shared.cond.wait(state).unwrap_or_else(|e| e.into_inner());
                 state.idle_threads -= 1;
+                state.signals_in_flight = state.signals_in_flight.saturating_sub(1);
             }
             Next::Exit => {
                 shared.cond.notify_all();
                 return;
             }
             Next::Run { job, slow } => {
-                if state.idle_threads > 0 && state.queue.has_runnable() {
-                    shared.cond.notify_one();
+                // libuv signals here only when it re-queued the slow-IO marker.
+                if slow && state.queue.has_runnable() {
+                    state.signal_idle(&shared.cond);
                 }
                 drop(state);
                 run_job(shared, index, job);

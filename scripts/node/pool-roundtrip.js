@@ -1,0 +1,91 @@
+// Node twin of the `pool-roundtrip` bench (runtime/benches/pool.rs, `lab bench pool-roundtrip`):
+// throughput of near-empty work items through the libuv thread pool. Each item is
+// `crypto.randomFill` of a 1-byte Buffer (one Buffer per in-flight slot), so the cost is the
+// round trip: submit, queue, thread wake-up, completion, loop wake-up, callback. K items are kept
+// in flight; each completion submits the next until N were submitted. After an untimed warm-up of
+// 10,000 items, the time from the first submit to the last completion gives ops_per_s = N / s.
+//
+//   node pool-roundtrip.js [--n 200000] [--inflight 1024] [--pool 4]
+//
+// The pool is sized from UV_THREADPOOL_SIZE at its first use, so the script re-executes itself
+// with UV_THREADPOOL_SIZE=P when the variable differs. Gives up (exit 2) after 60 s.
+'use strict';
+const crypto = require('crypto');
+const { spawnSync } = require('child_process');
+
+const NAME = 'pool-roundtrip';
+const LIMIT_MS = 60_000;
+const WARMUP = 10_000;
+
+function fail(msg) {
+  console.error(`${NAME}: ${msg}`);
+  process.exit(2);
+}
+
+function parseArgs(defaults) {
+  const opts = { ...defaults };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i += 2) {
+    const name = argv[i].replace(/^--/, '');
+    if (!argv[i].startsWith('--') || !Object.hasOwn(defaults, name)) {
+      fail(`unknown option ${argv[i]} (options: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
+    }
+    const value = Number(argv[i + 1]);
+    if (!Number.isSafeInteger(value) || value < 1) fail(`--${name} needs a positive integer, got ${argv[i + 1]}`);
+    opts[name] = value;
+  }
+  return opts;
+}
+
+// Runs this script again with UV_THREADPOOL_SIZE=pool and exits with its status.
+function reexec(pool) {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(pool) },
+    timeout: LIMIT_MS + 10_000,
+  });
+  if (r.status === null) fail(`child ${r.error ? r.error.message : 'killed by ' + r.signal}`);
+  process.exit(r.status);
+}
+
+// Keeps `inflight` randomFill calls in the pool until `total` completed; calls done(seconds).
+function pump(total, inflight, done) {
+  const bufs = Array.from({ length: Math.min(inflight, total) }, () => Buffer.alloc(1));
+  let submitted = 0;
+  let completed = 0;
+  const submit = (buf) => {
+    submitted++;
+    crypto.randomFill(buf, onFilled);
+  };
+  function onFilled(err, buf) {
+    if (err) fail(err.message);
+    completed++;
+    if (submitted < total) submit(buf);
+    else if (completed === total) done(Number(process.hrtime.bigint() - start) / 1e9);
+  }
+  const start = process.hrtime.bigint();
+  bufs.forEach(submit);
+}
+
+const opts = parseArgs({ n: 200_000, inflight: 1024, pool: 4 });
+if (opts.pool > 1024) fail(`--pool ${opts.pool}: libuv allows at most 1024 threads`);
+
+if (process.env.UV_THREADPOOL_SIZE !== String(opts.pool)) {
+  reexec(opts.pool);
+} else {
+  let finished = false;
+  setTimeout(() => fail(`gave up after ${LIMIT_MS} ms`), LIMIT_MS).unref();
+  process.on('exit', (code) => {
+    if (!finished && code === 0) {
+      console.error(`${NAME}: the loop ran dry before the last completion`);
+      process.exitCode = 2;
+    }
+  });
+  pump(WARMUP, opts.inflight, () =>
+    pump(opts.n, opts.inflight, (seconds) => {
+      finished = true;
+      const out = { bench: NAME, runtime: 'node', node: process.version, params: opts, ops_per_s: opts.n / seconds };
+      console.log(JSON.stringify(out));
+    }),
+  );
+}
