@@ -78,7 +78,13 @@ fn experiment_text_shows_a_table_and_checks() {
     let text = stdout(&out);
     assert!(text.contains("label") && text.contains("thread"), "{text}");
     assert!(text.contains("Request") && text.contains("FS"), "{text}");
-    assert!(!text.contains("[FAIL]"), "{text}");
+    // The shapes themselves are tested in workloads/tests (with attempts, as they depend on
+    // fair CPU sharing); here only that each check is printed with its verdict.
+    let verdicts = text
+        .lines()
+        .filter(|l| l.starts_with("[ok  ]") || l.starts_with("[FAIL]"))
+        .count();
+    assert_eq!(verdicts, 3, "{text}");
 }
 
 #[test]

@@ -21,6 +21,16 @@ fn check(iterations: u64, keylen: usize) -> Result<u32, RuntimeError> {
     Ok(iterations as u32)
 }
 
+/// The hash itself. Deliberately not generic and not inlined: callers' generic code (like the
+/// work closure of [`pbkdf2`]) is compiled in the caller's crate, at its optimisation level,
+/// while this stays compiled once, optimised, in the runtime.
+#[inline(never)]
+fn derive(password: &[u8], salt: &[u8], rounds: u32, keylen: usize) -> Vec<u8> {
+    let mut key = vec![0u8; keylen];
+    pbkdf2_hmac::<Sha512>(password, salt, rounds, &mut key);
+    key
+}
+
 /// `crypto.pbkdf2Sync(password, salt, iterations, keylen, 'sha512')`, on the calling thread.
 pub fn pbkdf2_sync(
     password: &[u8],
@@ -29,9 +39,7 @@ pub fn pbkdf2_sync(
     keylen: usize,
 ) -> Result<Vec<u8>, RuntimeError> {
     let rounds = check(iterations, keylen)?;
-    let mut key = vec![0u8; keylen];
-    pbkdf2_hmac::<Sha512>(password, salt, rounds, &mut key);
-    Ok(key)
+    Ok(derive(password, salt, rounds, keylen))
 }
 
 /// `crypto.pbkdf2(password, salt, iterations, keylen, 'sha512', callback)`: hashes on the pool
@@ -49,11 +57,7 @@ pub fn pbkdf2(
     let (password, salt) = (password.to_vec(), salt.to_vec());
     lp.queue_work(
         WorkSpec::cpu("pbkdf2"),
-        move || {
-            let mut key = vec![0u8; keylen];
-            pbkdf2_hmac::<Sha512>(&password, &salt, rounds, &mut key);
-            key
-        },
+        move || derive(&password, &salt, rounds, keylen),
         callback,
     );
     Ok(())

@@ -5,18 +5,21 @@
 //! Invariants:
 //! 1. Within a list every entry has the same duration and a later start than the one before it
 //!    (the clock is monotonic, sequence numbers increase), so each list is sorted by
-//!    (due, sequence) and starting a timer is an O(1) append. The heap over list heads is a
-//!    k-way merge, so timers leave in exact (due, sequence) order: equal due times fire in start
-//!    order, whatever their durations.
-//! 2. An entry is live only while its slot still holds the same sequence number; clearing or
+//!    (due, sequence) and starting a timer is an O(1) append. The heap orders lists by their
+//!    head's (due, sequence), so equal due times fire in start order.
+//! 2. A due list runs *every* due timer it holds before the next list is looked at (Node's
+//!    `processTimers` / `listOnTimeout`). When the loop is late, a list's later timer can
+//!    therefore run before another list's earlier one, exactly as in Node: with `X` (5 ms),
+//!    `Z` (8 ms), then 4 ms later `Y` (5 ms), a run at 19 ms fires X, Y, Z.
+//! 3. An entry is live only while its slot still holds the same sequence number; clearing or
 //!    re-arming a timer leaves the old entry behind as garbage that is skipped when reached
 //!    (lazy deletion keeps `clear` O(1)).
-//! 3. The loop collects *all* due entries before running any callback, so a callback that
+//! 4. The loop collects *all* due entries before running any callback, so a callback that
 //!    starts a new timer can never make the current pass run forever.
 
 use std::cmp::Reverse;
-use std::collections::binary_heap::PeekMut;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::num::NonZeroU64;
 
 use crate::EventLoop;
 
@@ -58,9 +61,9 @@ struct Slot {
     generation: u32,
     live: bool,
     /// The sequence number of this timer's current heap entry; `None` while it fires.
-    armed_seq: Option<u64>,
+    armed_seq: Option<NonZeroU64>,
     callback: Option<TimerCallback>,
-    repeat_ms: Option<u64>,
+    repeat_ms: Option<NonZeroU64>,
     referenced: bool,
 }
 
@@ -78,12 +81,17 @@ type Entry = (u64, u64, u32);
 struct TimerList {
     duration: u64,
     entries: VecDeque<Entry>,
+    /// Bumped whenever the list gets a new heap entry; only the entry with the current
+    /// generation is valid, older ones are skipped when they surface.
+    generation: u32,
 }
+
+/// A heap entry: the (due, sequence) of a list's head, the list, and the list's generation.
+type Head = Reverse<(u64, u64, u32, u32)>;
 
 #[derive(Default)]
 pub(crate) struct TimerHeap {
-    /// One entry per non-empty list: (due, sequence) of its head, and the list index.
-    heads: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    heads: BinaryHeap<Head>,
     lists: Vec<TimerList>,
     free_lists: Vec<u32>,
     by_duration: HashMap<u64, u32>,
@@ -121,7 +129,7 @@ impl TimerHeap {
         let s = &mut self.slots[slot as usize];
         s.live = true;
         s.callback = Some(callback);
-        s.repeat_ms = repeat_ms;
+        s.repeat_ms = repeat_ms.and_then(NonZeroU64::new);
         s.referenced = true;
         self.referenced += 1;
         let id = TimerId {
@@ -151,6 +159,7 @@ impl TimerHeap {
                 self.lists.push(TimerList {
                     duration: duration_ms,
                     entries: VecDeque::new(),
+                    generation: 0,
                 });
                 (self.lists.len() - 1) as u32
             }
@@ -161,60 +170,66 @@ impl TimerHeap {
     }
 
     fn arm(&mut self, slot: u32, now_ms: u64, duration_ms: u64) {
-        let seq = self.next_seq;
+        // Sequence numbers start at 1 so a slot can store them as `NonZeroU64`.
         self.next_seq += 1;
-        self.slots[slot as usize].armed_seq = Some(seq);
+        let seq = self.next_seq;
+        self.slots[slot as usize].armed_seq = NonZeroU64::new(seq);
         let due = now_ms.saturating_add(duration_ms);
         let list = self.list_for(duration_ms);
         let entries = &mut self.lists[list as usize].entries;
-        match entries.back() {
-            None => self.heads.push(Reverse((due, seq, list))),
-            // Only a clock that went backwards could break the order; keep it sorted anyway.
-            Some(&(last_due, _, _)) if last_due > due => {
-                let at = entries.partition_point(|e| e.0 <= due);
-                if at == 0 {
-                    // The head changes: its old heap entry becomes garbage, skipped when popped.
-                    self.heads.push(Reverse((due, seq, list)));
-                }
-                entries.insert(at, (due, seq, slot));
-                return;
-            }
-            Some(_) => {}
+        // Only a clock that went backwards could put an entry before the tail; keep it sorted.
+        let at = match entries.back() {
+            Some(&(last_due, _, _)) if last_due > due => entries.partition_point(|e| e.0 <= due),
+            _ => entries.len(),
+        };
+        entries.insert(at, (due, seq, slot));
+        if at == 0 {
+            self.push_head(list);
         }
-        entries.push_back((due, seq, slot));
     }
 
-    /// Removes the head of the list the heap's top names and re-keys the heap by the list's new
-    /// head; returns the removed entry, or `None` for a stale heap entry.
-    fn pop_head(&mut self) -> Option<Entry> {
-        let mut top = self.heads.peek_mut()?;
-        let Reverse((due, seq, list)) = *top;
-        let entries = &mut self.lists[list as usize].entries;
-        let head = match entries.front() {
-            Some(&head) if head.0 == due && head.1 == seq => entries.pop_front(),
-            // A heap entry left behind by an out-of-order insert.
-            _ => {
-                PeekMut::pop(top);
+    /// Gives `list` a heap entry for its current head (invalidating any older one).
+    fn push_head(&mut self, list: u32) {
+        let l = &mut self.lists[list as usize];
+        if let Some(&(due, seq, _)) = l.entries.front() {
+            l.generation = l.generation.wrapping_add(1);
+            self.heads.push(Reverse((due, seq, list, l.generation)));
+        }
+    }
+
+    /// Pops the heap entry of the earliest valid list and returns that list, without touching
+    /// its entries; stale heap entries are dropped on the way.
+    fn pop_earliest_list(&mut self, due_by: Option<u64>) -> Option<u32> {
+        while let Some(&Reverse((due, _, list, generation))) = self.heads.peek() {
+            if self.lists[list as usize].generation != generation {
+                self.heads.pop();
+                continue;
+            }
+            if due_by.is_some_and(|now| due > now) {
                 return None;
             }
-        };
-        match entries.front() {
-            Some(&(next_due, next_seq, _)) => *top = Reverse((next_due, next_seq, list)),
-            None => {
-                PeekMut::pop(top);
-                let duration = self.lists[list as usize].duration;
-                self.by_duration.remove(&duration);
-                self.free_lists.push(list);
-                if self.last_list == Some((duration, list)) {
-                    self.last_list = None;
-                }
-            }
+            self.heads.pop();
+            return Some(list);
         }
-        head
+        None
+    }
+
+    /// After `list` was taken off the heap: back on with its new head, or freed when empty.
+    fn requeue_list(&mut self, list: u32) {
+        if self.lists[list as usize].entries.is_empty() {
+            let duration = self.lists[list as usize].duration;
+            self.by_duration.remove(&duration);
+            self.free_lists.push(list);
+            if self.last_list == Some((duration, list)) {
+                self.last_list = None;
+            }
+        } else {
+            self.push_head(list);
+        }
     }
 
     fn is_live(&self, slot: u32, seq: u64) -> bool {
-        self.slots[slot as usize].armed_seq == Some(seq)
+        self.slots[slot as usize].armed_seq == NonZeroU64::new(seq)
     }
 
     fn slot_mut(&mut self, id: TimerId) -> Option<&mut Slot> {
@@ -267,31 +282,42 @@ impl TimerHeap {
 
     /// Due time of the earliest live timer, discarding cleared entries on the way.
     pub fn next_due(&mut self) -> Option<u64> {
-        while let Some(&Reverse((due, seq, list))) = self.heads.peek() {
-            let head = self.lists[list as usize].entries.front().copied();
-            match head {
-                Some((d, s, slot)) if d == due && s == seq && self.is_live(slot, seq) => {
-                    return Some(due)
-                }
-                _ => {
-                    self.pop_head();
-                }
+        while let Some(&Reverse((due, seq, list, generation))) = self.heads.peek() {
+            let l = &self.lists[list as usize];
+            if l.generation != generation {
+                self.heads.pop();
+                continue;
             }
+            if self.is_live(l.entries[0].2, seq) {
+                return Some(due);
+            }
+            // The head was cleared: drop it and any cleared entries behind it.
+            self.heads.pop();
+            while let Some(&(_, seq, slot)) = self.lists[list as usize].entries.front() {
+                if self.is_live(slot, seq) {
+                    break;
+                }
+                self.lists[list as usize].entries.pop_front();
+            }
+            self.requeue_list(list);
         }
         None
     }
 
-    /// Takes every live entry due at or before `now_ms` into `out` as (slot, seq), in fire order.
+    /// Takes every live entry due at or before `now_ms` into `out` as (slot, seq), in fire
+    /// order: list by list (invariant 2), each list in start order.
     pub fn collect_due(&mut self, now_ms: u64, out: &mut Vec<(u32, u64)>) {
-        while let Some(&Reverse((due, _, _))) = self.heads.peek() {
-            if due > now_ms {
-                break;
-            }
-            if let Some((_, seq, slot)) = self.pop_head() {
+        while let Some(list) = self.pop_earliest_list(Some(now_ms)) {
+            while let Some(&(due, seq, slot)) = self.lists[list as usize].entries.front() {
+                if due > now_ms {
+                    break;
+                }
+                self.lists[list as usize].entries.pop_front();
                 if self.is_live(slot, seq) {
                     out.push((slot, seq));
                 }
             }
+            self.requeue_list(list);
         }
     }
 
@@ -299,7 +325,7 @@ impl TimerHeap {
     /// A one-shot timer is gone after this; a repeating one stays live until `rearm` or `clear`.
     pub fn take_due(&mut self, slot: u32, seq: u64) -> Option<DueTimer> {
         let s = &mut self.slots[slot as usize];
-        if s.armed_seq != Some(seq) {
+        if s.armed_seq != NonZeroU64::new(seq) {
             return None;
         }
         s.armed_seq = None;
@@ -308,7 +334,7 @@ impl TimerHeap {
             generation: s.generation,
         };
         let callback = s.callback.take()?;
-        let repeat_ms = s.repeat_ms;
+        let repeat_ms = s.repeat_ms.map(NonZeroU64::get);
         if repeat_ms.is_none() {
             self.clear(id);
         }
@@ -415,7 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn many_durations_merge_in_due_order() {
+    fn passes_that_keep_up_fire_in_due_order() {
         let mut heap = TimerHeap::default();
         let mut expected = Vec::new();
         for i in 0..200u64 {
@@ -424,9 +450,25 @@ mod tests {
             expected.push((i / 10 + duration, id.slot));
         }
         expected.sort_by_key(|&(due, _)| due); // stable: start order within a due time
-        let fired = due(&mut heap, 1_000);
+        let mut fired = Vec::new();
+        for now in 0..=100 {
+            fired.extend(due(&mut heap, now));
+        }
         assert_eq!(fired, expected.iter().map(|e| e.1).collect::<Vec<_>>());
         assert_eq!(heap.next_due(), None);
+    }
+
+    #[test]
+    fn a_late_pass_runs_each_list_in_turn_like_node() {
+        let mut heap = TimerHeap::default();
+        let x = heap.start(0, 5, once(), None);
+        let z = heap.start(0, 8, once(), None);
+        let y = heap.start(4, 5, once(), None);
+        let w = heap.start(4, 30, once(), None);
+        // At 19 ms: the 5 ms list (X due 5, Y due 9) runs whole before the 8 ms list (Z due 8).
+        assert_eq!(due(&mut heap, 19), vec![x.slot, y.slot, z.slot]);
+        assert!(heap.is_active(w));
+        assert_eq!(heap.next_due(), Some(34));
     }
 
     #[test]

@@ -13,48 +13,15 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawnSync } = require('child_process');
 
 const NAME = 'fs-read';
-const LIMIT_MS = 60_000;
 
 let dir = null;
 function cleanup() {
   if (dir !== null) fs.rmSync(dir, { recursive: true, force: true });
   dir = null;
 }
-
-function fail(msg) {
-  cleanup();
-  console.error(`${NAME}: ${msg}`);
-  process.exit(2);
-}
-
-function parseArgs(defaults) {
-  const opts = { ...defaults };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '');
-    if (!argv[i].startsWith('--') || !Object.hasOwn(defaults, name)) {
-      fail(`unknown option ${argv[i]} (options: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
-    }
-    const value = Number(argv[i + 1]);
-    if (!Number.isSafeInteger(value) || value < 1) fail(`--${name} needs a positive integer, got ${argv[i + 1]}`);
-    opts[name] = value;
-  }
-  return opts;
-}
-
-// Runs this script again with UV_THREADPOOL_SIZE=pool and exits with its status.
-function reexec(pool) {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, UV_THREADPOOL_SIZE: String(pool) },
-    timeout: LIMIT_MS + 10_000,
-  });
-  if (r.status === null) fail(`child ${r.error ? r.error.message : 'killed by ' + r.signal}`);
-  process.exit(r.status);
-}
+const { fail, parseArgs, usePool, giveUpAfterLimit, checkAtExit } = require('./common')(NAME, { cleanup });
 
 function main(opts) {
   const { n, size, concurrency } = opts;
@@ -63,14 +30,9 @@ function main(opts) {
   let errors = 0;
   process.on('uncaughtException', (err) => fail(`uncaught ${err}`));
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => fail(`stopped by ${sig}`));
-  process.on('exit', (code) => {
-    if (completed !== n && code === 0) {
-      console.error(`${NAME}: the loop ran dry after ${completed} of ${n} reads`);
-      process.exitCode = 2;
-    }
-    cleanup();
-  });
-  setTimeout(() => fail(`gave up after ${LIMIT_MS} ms`), LIMIT_MS).unref();
+  checkAtExit(() => completed === n, () => `the loop ran dry after ${completed} of ${n} reads`);
+  process.on('exit', cleanup);
+  giveUpAfterLimit();
 
   dir = fs.mkdtempSync(os.tmpdir() + '/looplab-');
   const file = path.join(dir, 'data.bin');
@@ -103,7 +65,5 @@ function main(opts) {
 }
 
 const opts = parseArgs({ n: 2000, size: 65_536, concurrency: 16, pool: 4 });
-if (opts.pool > 1024) fail(`--pool ${opts.pool}: libuv allows at most 1024 threads`);
-
-if (process.env.UV_THREADPOOL_SIZE !== String(opts.pool)) reexec(opts.pool);
-else main(opts);
+usePool(opts.pool);
+main(opts);

@@ -11,27 +11,7 @@
 const crypto = require('crypto');
 
 const NAME = 'pbkdf2';
-const LIMIT_MS = 60_000;
-
-function fail(msg) {
-  console.error(`${NAME}: ${msg}`);
-  process.exit(2);
-}
-
-function parseArgs(defaults) {
-  const opts = { ...defaults };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '');
-    if (!argv[i].startsWith('--') || !Object.hasOwn(defaults, name)) {
-      fail(`unknown option ${argv[i]} (options: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
-    }
-    const value = Number(argv[i + 1]);
-    if (!Number.isSafeInteger(value) || value < 1) fail(`--${name} needs a positive integer, got ${argv[i + 1]}`);
-    opts[name] = value;
-  }
-  return opts;
-}
+const { LIMIT_MS, fail, parseArgs, checkAtExit } = require('./common')(NAME);
 
 const msSince = (t) => Number(process.hrtime.bigint() - t) / 1e6;
 const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
@@ -50,12 +30,7 @@ for (let i = 0; i < runs; i++) {
 }
 
 const asyncRuns = [];
-process.on('exit', (code) => {
-  if (asyncRuns.length !== runs && code === 0) {
-    console.error(`${NAME}: the loop ran dry after ${asyncRuns.length} of ${runs} async hashes`);
-    process.exitCode = 2;
-  }
-});
+checkAtExit(() => asyncRuns.length === runs, () => `the loop ran dry after ${asyncRuns.length} of ${runs} async hashes`);
 (function next() {
   if (asyncRuns.length === runs) {
     const out = { bench: NAME, runtime: 'node', node: process.version, params: opts };

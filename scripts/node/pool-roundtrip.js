@@ -11,42 +11,11 @@
 // with UV_THREADPOOL_SIZE=P when the variable differs. Gives up (exit 2) after 60 s.
 'use strict';
 const crypto = require('crypto');
-const { spawnSync } = require('child_process');
 
 const NAME = 'pool-roundtrip';
-const LIMIT_MS = 60_000;
+const { fail, parseArgs, usePool, giveUpAfterLimit, checkAtExit } = require('./common')(NAME);
+
 const WARMUP = 10_000;
-
-function fail(msg) {
-  console.error(`${NAME}: ${msg}`);
-  process.exit(2);
-}
-
-function parseArgs(defaults) {
-  const opts = { ...defaults };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '');
-    if (!argv[i].startsWith('--') || !Object.hasOwn(defaults, name)) {
-      fail(`unknown option ${argv[i]} (options: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
-    }
-    const value = Number(argv[i + 1]);
-    if (!Number.isSafeInteger(value) || value < 1) fail(`--${name} needs a positive integer, got ${argv[i + 1]}`);
-    opts[name] = value;
-  }
-  return opts;
-}
-
-// Runs this script again with UV_THREADPOOL_SIZE=pool and exits with its status.
-function reexec(pool) {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, UV_THREADPOOL_SIZE: String(pool) },
-    timeout: LIMIT_MS + 10_000,
-  });
-  if (r.status === null) fail(`child ${r.error ? r.error.message : 'killed by ' + r.signal}`);
-  process.exit(r.status);
-}
 
 // Keeps `inflight` randomFill calls in the pool until `total` completed; calls done(seconds).
 function pump(total, inflight, done) {
@@ -68,24 +37,15 @@ function pump(total, inflight, done) {
 }
 
 const opts = parseArgs({ n: 200_000, inflight: 1024, pool: 4 });
-if (opts.pool > 1024) fail(`--pool ${opts.pool}: libuv allows at most 1024 threads`);
+usePool(opts.pool);
 
-if (process.env.UV_THREADPOOL_SIZE !== String(opts.pool)) {
-  reexec(opts.pool);
-} else {
-  let finished = false;
-  setTimeout(() => fail(`gave up after ${LIMIT_MS} ms`), LIMIT_MS).unref();
-  process.on('exit', (code) => {
-    if (!finished && code === 0) {
-      console.error(`${NAME}: the loop ran dry before the last completion`);
-      process.exitCode = 2;
-    }
-  });
-  pump(WARMUP, opts.inflight, () =>
-    pump(opts.n, opts.inflight, (seconds) => {
-      finished = true;
-      const out = { bench: NAME, runtime: 'node', node: process.version, params: opts, ops_per_s: opts.n / seconds };
-      console.log(JSON.stringify(out));
-    }),
-  );
-}
+let finished = false;
+giveUpAfterLimit();
+checkAtExit(() => finished, () => 'the loop ran dry before the last completion');
+pump(WARMUP, opts.inflight, () =>
+  pump(opts.n, opts.inflight, (seconds) => {
+    finished = true;
+    const out = { bench: NAME, runtime: 'node', node: process.version, params: opts, ops_per_s: opts.n / seconds };
+    console.log(JSON.stringify(out));
+  }),
+);

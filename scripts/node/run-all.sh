@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Node.js twin of the runtime's micro-benches with its defaults, one after another,
-# and prints their JSON lines (one per bench) on stdout. Compare with `lab bench NAME --json`.
+# and prints their JSON lines (one per bench) on stdout. Compare with `lab bench NAME --json`,
+# or run both side by side with scripts/compare-node.sh.
 # Stops at the first bench that fails (each exits 2 with a reason on stderr).
 set -euo pipefail
 cd "$(dirname "$0")"

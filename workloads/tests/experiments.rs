@@ -1,25 +1,49 @@
 //! The classic experiments reproduce Node's shapes (NODE_MODEL.md 5 (a), (b) and 1.5). Hashes are
 //! shortened so the suite stays quick; the shapes do not depend on the hash length.
+//!
+//! The wave shape of the staircase and the place of the file read in multitask also depend on
+//! the OS sharing 2 cores fairly among 4-5 threads, which a busy machine does not always do (in
+//! Node too). Those runs get up to 5 attempts; the structural checks (the pool never runs more
+//! than its size; the fstat trip waits for the right hash) must hold on every attempt.
 
 use looplab_workloads::experiments::{
-    multitask, ordering, staircase, MultitaskConfig, StaircaseConfig,
+    multitask, ordering, staircase, ExperimentReport, MultitaskConfig, StaircaseConfig,
 };
 
-fn failed(report: &looplab_workloads::experiments::ExperimentReport) -> String {
+fn failed(report: &ExperimentReport) -> String {
     format!("{:#?}\n{:#?}", report.checks, report.completions)
+}
+
+/// Runs `attempt` until every check holds (at most 5 times); `structural` checks must hold on
+/// every attempt.
+fn with_attempts(structural: &[usize], attempt: impl Fn() -> ExperimentReport) -> ExperimentReport {
+    let mut last = None;
+    for _ in 0..5 {
+        let report = attempt();
+        for &i in structural {
+            assert!(report.checks[i].holds, "{}", failed(&report));
+        }
+        if report.matches_node() {
+            return report;
+        }
+        last = Some(report);
+    }
+    let report = last.expect("at least one attempt");
+    panic!("no attempt had Node's shape: {}", failed(&report));
 }
 
 #[test]
 fn staircase_comes_in_waves_of_the_pool_size() {
     for (pool, calls, expected_waves) in [(1, 4, 4), (2, 6, 3), (4, 6, 2), (5, 6, 2)] {
-        let report = staircase(&StaircaseConfig {
-            pool,
-            calls,
-            iterations: 5_000,
-            keylen: 512,
-        })
-        .unwrap();
-        assert!(report.matches_node(), "pool {pool}: {}", failed(&report));
+        let report = with_attempts(&[0], || {
+            staircase(&StaircaseConfig {
+                pool,
+                calls,
+                iterations: 20_000,
+                keylen: 512,
+            })
+            .unwrap()
+        });
         let last_wave = report
             .completions
             .iter()
@@ -44,13 +68,14 @@ fn staircase_rejects_a_pool_out_of_range() {
 #[test]
 fn multitask_request_first_and_file_read_after_hash_five_minus_pool() {
     for pool in 1..=5 {
-        let report = multitask(&MultitaskConfig {
-            pool,
-            iterations: 20_000,
-            keylen: 512,
-        })
-        .unwrap();
-        assert!(report.matches_node(), "pool {pool}: {}", failed(&report));
+        let report = with_attempts(&[0], || {
+            multitask(&MultitaskConfig {
+                pool,
+                iterations: 20_000,
+                keylen: 512,
+            })
+            .unwrap()
+        });
         assert_eq!(report.completions.len(), 6);
         assert_eq!(report.completions[0].label, "Request");
         assert_eq!(report.completions[0].thread, "main");
