@@ -5,9 +5,12 @@
 //! ```
 //! use looplab_workloads::experiments::{staircase, StaircaseConfig};
 //!
-//! let report = staircase(&StaircaseConfig { pool: 2, calls: 4, iterations: 200, keylen: 64 }).unwrap();
+//! let config = StaircaseConfig { pool: 2, calls: 4, iterations: 2_000, keylen: 64 };
+//! let report = staircase(&config).unwrap();
 //! assert_eq!(report.completions.len(), 4);
-//! assert!(report.matches_node(), "{:?}", report.checks);
+//! // Never more than 2 hashes at once. (Whether they also come in waves of 2 depends on how
+//! // fairly the OS shares the cores, so `report.matches_node()` is not asserted here.)
+//! assert!(report.checks[0].holds, "{:?}", report.checks);
 //! ```
 
 #![deny(missing_docs)]

@@ -8,6 +8,7 @@ mod multitask;
 mod ordering;
 mod staircase;
 
+use looplab_runtime::{crypto, EventLoop, ThreadPool};
 use serde::Serialize;
 
 pub use multitask::{multitask, MultitaskConfig};
@@ -111,6 +112,27 @@ pub enum ExperimentError {
 pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExperimentError {
     let what = what.into();
     move |source| ExperimentError::Io { what, source }
+}
+
+/// A loop on a pool of its own of `size` threads that records a timeline.
+pub(crate) fn loop_with_timeline(
+    size: usize,
+) -> Result<(std::sync::Arc<ThreadPool>, EventLoop), ExperimentError> {
+    let pool = ThreadPool::with_size(size)?;
+    pool.enable_timeline();
+    let lp = EventLoop::with_pool(pool.clone()).map_err(io_err("create the event loop"))?;
+    Ok((pool, lp))
+}
+
+/// The course's hash: `crypto.pbkdf2('a', 'b', iterations, keylen, 'sha512', done)`.
+pub(crate) fn course_hash(
+    lp: &EventLoop,
+    iterations: u64,
+    keylen: usize,
+    done: impl FnOnce(&EventLoop) + 'static,
+) -> Result<(), ExperimentError> {
+    crypto::pbkdf2(lp, b"a", b"b", iterations, keylen, move |lp, _| done(lp))?;
+    Ok(())
 }
 
 pub(crate) fn ms_since(start: std::time::Instant) -> f64 {

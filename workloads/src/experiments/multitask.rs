@@ -17,9 +17,12 @@ use std::time::{Duration, Instant};
 
 use looplab_runtime::pool::TaskRecord;
 use looplab_runtime::tcp::{ReadEvent, TcpStream};
-use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool};
+use looplab_runtime::{fs, EventLoop, RunMode};
 
-use super::{io_err, ms_since, Completion, ExperimentError, ExperimentReport, ShapeCheck};
+use super::{
+    course_hash, io_err, loop_with_timeline, ms_since, Completion, ExperimentError,
+    ExperimentReport, ShapeCheck,
+};
 
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
@@ -108,9 +111,7 @@ fn request(lp: &EventLoop, addr: SocketAddr, log: Log, start: Instant) {
 
 /// Runs the multitask experiment and checks its shape.
 pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, ExperimentError> {
-    let pool = ThreadPool::with_size(config.pool)?;
-    pool.enable_timeline();
-    let lp = EventLoop::with_pool(pool.clone()).map_err(io_err("create the event loop"))?;
+    let (pool, lp) = loop_with_timeline(config.pool)?;
     let dir = tempfile::tempdir().map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("multitask.js");
     std::fs::write(&file, vec![b'x'; 4096]).map_err(io_err("write the file to read"))?;
@@ -126,17 +127,10 @@ pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, Experimen
     });
     for n in 1..=4 {
         let log = Rc::clone(&log);
-        crypto::pbkdf2(
-            &lp,
-            b"a",
-            b"b",
-            config.iterations,
-            config.keylen,
-            move |_, _| {
-                log.borrow_mut()
-                    .push((format!("Hash {n}"), ms_since(start)));
-            },
-        )?;
+        course_hash(&lp, config.iterations, config.keylen, move |_| {
+            log.borrow_mut()
+                .push((format!("Hash {n}"), ms_since(start)));
+        })?;
     }
     lp.run(RunMode::Default);
     let _ = server.join();
