@@ -1,7 +1,7 @@
 //! Command-line arguments and what each command does.
 //!
-//! Commands available so far: the default run (the classic experiments), `experiment`, `bench`
-//! and `list`. The rest of DESIGN.md's contract (sweep, report, check, ...) arrives with the
+//! Commands available so far: the default run (the classic experiments), `experiment`, `bench`,
+//! `serve`, `load` and `list`. The rest of DESIGN.md's contract (sweep, report, check, ...) arrives with the
 //! harness; until then clap rejects those names as unknown commands rather than pretending.
 
 use anyhow::{bail, Context, Result};
@@ -32,6 +32,8 @@ enum Command {
     /// Run a micro-benchmark of the runtime (pool-roundtrip, timers, immediates, ticks, pbkdf2,
     /// fs-read).
     Bench(BenchArgs),
+    /// Serve an HTTP workload until Ctrl-C (hello, hash, hash-sync, file, mix).
+    Serve(crate::serve_cmd::ServeArgs),
     /// List experiments and benches.
     List,
 }
@@ -93,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
         None => default_run(),
         Some(Command::Experiment(args)) => experiment(&args),
         Some(Command::Bench(args)) => run_bench(&args),
+        Some(Command::Serve(args)) => crate::serve_cmd::run(&args),
         Some(Command::List) => {
             print!("{}", output::list(&EXPERIMENTS, &BENCHES));
             Ok(())

@@ -6,6 +6,7 @@
 mod cli;
 mod output;
 mod scratch;
+mod serve_cmd;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,8 @@
 //!   `UV_THREADPOOL_SIZE` rules, the slow-IO limit), shared by every loop;
 //! - [`fs`], [`crypto`], [`dns`]: the pool-backed standard library (`fs.readFile` as four pool
 //!   trips, `crypto.pbkdf2`, `dns.lookup`);
-//! - [`tcp`]: sockets, readiness-driven in the poll phase, never on the pool;
+//! - [`tcp`]: listeners and streams, readiness-driven in the poll phase, never on the pool;
+//! - [`http`]: an HTTP/1.1 server on those sockets, with Node's limits and keep-alive rules;
 //! - [`AsyncHandle`]: cross-thread wake-ups that coalesce, like `uv_async_t`;
 //! - [`metrics`]: iterations, phase times, event-loop utilization and delay, pool queue wait.
 //!
@@ -38,6 +39,7 @@ pub mod dns;
 mod error;
 mod event_loop;
 pub mod fs;
+pub mod http;
 mod io;
 pub mod metrics;
 pub mod pool;

@@ -17,3 +17,4 @@
 
 pub mod bench;
 pub mod experiments;
+pub mod serve;

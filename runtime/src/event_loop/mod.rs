@@ -113,11 +113,22 @@ pub struct EventLoop {
     pub(crate) metrics: RefCell<LoopMetrics>,
 }
 
-struct RunningGuard<'a>(&'a Cell<bool>);
+thread_local! {
+    /// The loop whose `run` is on this thread's stack (innermost), for code that must reach it
+    /// without being handed it, such as a `Drop` impl.
+    static CURRENT: Cell<*const EventLoop> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Marks the loop as running on this thread; undone on return and on unwind.
+struct RunningGuard<'a> {
+    running: &'a Cell<bool>,
+    previous: *const EventLoop,
+}
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.running.set(false);
+        CURRENT.with(|c| c.set(self.previous));
     }
 }
 
@@ -172,7 +183,11 @@ impl EventLoop {
             !self.running.replace(true),
             "EventLoop::run called from a callback of the same loop"
         );
-        let _running = RunningGuard(&self.running);
+        let previous = CURRENT.with(|c| c.replace(self as *const EventLoop));
+        let _running = RunningGuard {
+            running: &self.running,
+            previous,
+        };
         self.metrics
             .borrow_mut()
             .start_ns
@@ -220,6 +235,17 @@ impl EventLoop {
         }
         self.stop_flag.set(false);
         alive
+    }
+
+    /// Calls `f` with the loop currently running on this thread (the innermost one), if any.
+    /// For code that holds no `&EventLoop`, like a `Drop` impl of a handle.
+    pub fn with_current<R>(f: impl FnOnce(&EventLoop) -> R) -> Option<R> {
+        let ptr = CURRENT.with(Cell::get);
+        // SAFETY: CURRENT is non-null only between the start and the end of `run(&self)` on this
+        // thread (RunningGuard restores it on return and unwind), so the loop it points to is
+        // alive and borrowed shared for as long as `f` runs; EventLoop is !Sync and !Send, so
+        // only this thread can see it.
+        (!ptr.is_null()).then(|| f(unsafe { &*ptr }))
     }
 
     /// Makes [`EventLoop::run`] return after the current iteration (`uv_stop`).

@@ -1,0 +1,179 @@
+//! The listening side: accepts connections, keeps track of them, sweeps their timeouts and
+//! closes gracefully.
+//!
+//! Graceful close (`lab serve` on Ctrl-C):
+//! 1. stop accepting (the listener closes);
+//! 2. close idle connections now; busy ones answer what they already received, then close;
+//! 3. after `grace_ms`, close whatever is left;
+//! 4. when no connection remains, stop the sweep timer and call `on_closed`.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use slab::Slab;
+
+use super::conn::Conn;
+use super::{Request, Responder};
+use crate::tcp::{ListenOptions, TcpListener};
+use crate::{Callback, EventLoop, TimerId};
+
+/// Limits and timeouts (Node 20's defaults).
+#[derive(Clone, Copy, Debug)]
+pub struct ServerOptions {
+    /// Largest request head, request line included (`--max-http-header-size`, 16 KiB).
+    pub max_head_bytes: usize,
+    /// Most header lines in one request.
+    pub max_headers: usize,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Close a keep-alive connection idle this long (`keepAliveTimeout`, 5 s).
+    pub keep_alive_timeout_ms: u64,
+    /// Answer `408` when a head takes longer than this to arrive (`headersTimeout`, 60 s).
+    pub headers_timeout_ms: u64,
+    /// How the listening socket is set up.
+    pub listen: ListenOptions,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            max_body_bytes: 16 << 20,
+            keep_alive_timeout_ms: 5_000,
+            headers_timeout_ms: 60_000,
+            listen: ListenOptions::default(),
+        }
+    }
+}
+
+pub(crate) type Handler = dyn Fn(&EventLoop, Request, Responder);
+
+/// What connections share with their server.
+pub(crate) struct Shared {
+    pub handler: Box<Handler>,
+    pub options: ServerOptions,
+    pub conns: RefCell<Slab<Rc<Conn>>>,
+    closing: Cell<bool>,
+    on_closed: RefCell<Option<Callback>>,
+    sweep: Cell<Option<TimerId>>,
+}
+
+impl Shared {
+    /// Called by a connection when it has closed.
+    pub fn forget(&self, lp: &EventLoop, id: usize) {
+        self.conns.borrow_mut().try_remove(id);
+        if self.closing.get() && self.conns.borrow().is_empty() {
+            if let Some(timer) = self.sweep.take() {
+                lp.clear_timer(timer);
+            }
+            if let Some(done) = self.on_closed.borrow_mut().take() {
+                lp.push_closing(done);
+            }
+        }
+    }
+}
+
+/// A listening HTTP server on one loop.
+pub struct HttpServer {
+    listener: TcpListener,
+    shared: Rc<Shared>,
+}
+
+impl HttpServer {
+    /// Binds `addr` and serves every request with `handler`.
+    pub fn bind(
+        lp: &EventLoop,
+        addr: SocketAddr,
+        options: ServerOptions,
+        handler: impl Fn(&EventLoop, Request, Responder) + 'static,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr, &options.listen)?;
+        let shared = Rc::new(Shared {
+            handler: Box::new(handler),
+            options,
+            conns: RefCell::new(Slab::new()),
+            closing: Cell::new(false),
+            on_closed: RefCell::new(None),
+            sweep: Cell::new(None),
+        });
+        let accepted = Rc::clone(&shared);
+        listener.listen(lp, move |lp, stream| {
+            // Accept errors (EMFILE...) leave the listener running; the client sees a reset.
+            if let Ok(stream) = stream {
+                Conn::start(lp, &accepted, stream);
+            }
+        })?;
+        let period = options
+            .keep_alive_timeout_ms
+            .min(options.headers_timeout_ms)
+            .clamp(10, 1_000);
+        let swept = Rc::clone(&shared);
+        let sweep = lp.set_interval(period, move |lp| {
+            let conns: Vec<Rc<Conn>> = swept
+                .conns
+                .borrow()
+                .iter()
+                .map(|(_, c)| Rc::clone(c))
+                .collect();
+            for conn in conns {
+                conn.check_timeouts(lp);
+            }
+        });
+        lp.unref_timer(sweep);
+        shared.sweep.set(Some(sweep));
+        Ok(Self { listener, shared })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.shared.conns.borrow().len()
+    }
+
+    /// Closes gracefully (see the module documentation); `on_closed` runs once every connection
+    /// is gone, at the latest `grace_ms` after this call.
+    pub fn close(
+        &self,
+        lp: &EventLoop,
+        grace_ms: u64,
+        on_closed: impl FnOnce(&EventLoop) + 'static,
+    ) {
+        if self.shared.closing.replace(true) {
+            return;
+        }
+        *self.shared.on_closed.borrow_mut() = Some(Box::new(on_closed));
+        self.listener.close(lp, |_| {});
+        let conns: Vec<Rc<Conn>> = self
+            .shared
+            .conns
+            .borrow()
+            .iter()
+            .map(|(_, c)| Rc::clone(c))
+            .collect();
+        for conn in conns {
+            conn.finish(lp);
+        }
+        let shared = Rc::clone(&self.shared);
+        let force = lp.set_timeout(grace_ms, move |lp| {
+            let conns: Vec<Rc<Conn>> = shared
+                .conns
+                .borrow()
+                .iter()
+                .map(|(_, c)| Rc::clone(c))
+                .collect();
+            for conn in conns {
+                conn.abort(lp);
+            }
+        });
+        lp.unref_timer(force);
+        // Nothing open: done at once (next closing phase).
+        self.shared.forget(lp, usize::MAX);
+    }
+}
