@@ -1,0 +1,150 @@
+//! `lab serve`: prints where it listens, serves every workload's path, refuses bad input with
+//! exit 2, and stops cleanly (exit 0) on SIGINT and on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    addr: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Never leave a server behind, even when an assertion failed.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .arg("serve")
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lab serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Server {
+        child,
+        addr,
+        stdout,
+    }
+}
+
+/// One GET on a fresh connection; returns (status line, body).
+fn get(addr: &str, path: &str) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read the response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a full head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, raw[split + 4..].to_vec())
+}
+
+fn stop_with(server: &mut Server, signal: i32) -> (Option<i32>, String) {
+    let pid = server.child.id() as i32;
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped yet.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            let mut rest = String::new();
+            let _ = server.stdout.read_to_string(&mut rest);
+            return (status.code(), rest);
+        }
+        assert!(Instant::now() < deadline, "lab serve did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serves_every_path_and_stops_on_sigint() {
+    let mut server = start(&[
+        "--workload",
+        "hello",
+        "--iterations",
+        "1000",
+        "--file-bytes",
+        "1000",
+    ]);
+    assert!(server.addr.starts_with("127.0.0.1:"), "{}", server.addr);
+    let (status, body) = get(&server.addr, "/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, b"hello world\n");
+    let (status, body) = get(&server.addr, "/hash");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body.len(), 64, "hex of a 32-byte key");
+    assert_eq!(
+        get(&server.addr, "/hash-sync").1,
+        body,
+        "same key on the loop"
+    );
+    assert_eq!(get(&server.addr, "/file").1.len(), 1000);
+    let (code, rest) = stop_with(&mut server, libc::SIGINT);
+    assert_eq!(code, Some(0));
+    assert!(rest.contains("stopped after 4 requests"), "{rest}");
+}
+
+#[test]
+fn mix_rotates_by_weight_and_stops_on_sigterm() {
+    let mut server = start(&[
+        "--workload",
+        "mix",
+        "--mix",
+        "hello:2,hash:1",
+        "--iterations",
+        "1000",
+    ]);
+    let lengths: Vec<usize> = (0..6).map(|_| get(&server.addr, "/").1.len()).collect();
+    assert_eq!(lengths, [12, 12, 64, 12, 12, 64]);
+    let (code, _) = stop_with(&mut server, libc::SIGTERM);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    for args in [
+        &["--workload", "nope"][..],
+        &["--workload", "hello", "--strategy", "cluster"][..],
+        &["--workload", "mix", "--mix", "hello:x"][..],
+        &["--workload", "hello", "--pool", "0"][..],
+        &["--workload", "hash", "--iterations", "0"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(args)
+            .output()
+            .expect("run lab serve");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("lab: error: "), "{args:?}: {err}");
+    }
+}
