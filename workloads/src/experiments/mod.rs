@@ -82,12 +82,13 @@ pub enum ExperimentError {
     #[error(transparent)]
     Runtime(#[from] looplab_runtime::RuntimeError),
     /// The OS refused something (a socket, a temp file, the event loop's epoll).
-    #[error("{what}: {source}")]
+    // The cause is part of the message, not an error `source`, so chains print it once.
+    #[error("{what}: {cause}")]
     Io {
         /// What was being done.
         what: String,
         /// The error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A parameter outside its range.
     #[error("{name} {value} is out of range; {hint}")]
@@ -111,7 +112,7 @@ pub enum ExperimentError {
 
 pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExperimentError {
     let what = what.into();
-    move |source| ExperimentError::Io { what, source }
+    move |cause| ExperimentError::Io { what, cause }
 }
 
 /// A loop on a pool of its own of `size` threads that records a timeline.
