@@ -105,6 +105,21 @@ impl EventLoop {
         Ok(token)
     }
 
+    /// Changes what `source` is watched for (`epoll_ctl(MOD)`; readiness present at the time
+    /// of the change is reported, so nothing is lost).
+    pub(crate) fn reregister_io(
+        &self,
+        source: &mut impl Source,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.io
+            .poll
+            .borrow()
+            .registry()
+            .reregister(source, token, interest)
+    }
+
     /// Stops watching `source`; the watcher is dropped from the loop.
     pub(crate) fn deregister_io(&self, source: &mut impl Source, token: Token) {
         // Deregistering a source that is being closed can fail harmlessly (EBADF/ENOENT).

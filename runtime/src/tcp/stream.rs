@@ -5,7 +5,9 @@
 //!    pending shutdown (and is referenced);
 //! 2. `write` tries the socket at once; what the kernel does not take waits in a queue drained
 //!    on writability (back-pressure is visible through [`TcpStream::write_queue_size`]); a write
-//!    callback for data written at once is deferred to the pending phase;
+//!    callback for data written at once is deferred to the pending phase; like libuv, the socket
+//!    is watched for writability only while connecting or while that queue is not empty, so a
+//!    request/response exchange costs one readiness event, not two;
 //! 3. `shutdown` half-closes after every queued write has gone out;
 //! 4. the close callback runs in the closing phase, never synchronously; queued writes and a
 //!    pending shutdown fail with `ECANCELED`.
@@ -68,6 +70,7 @@ struct State {
 struct Inner {
     socket: RefCell<mio::net::TcpStream>,
     token: Cell<Token>,
+    watching_writes: Cell<bool>,
     state: RefCell<State>,
 }
 
@@ -83,9 +86,11 @@ fn canceled() -> io::Error {
 
 impl TcpStream {
     fn new_inner(socket: mio::net::TcpStream, state: State) -> Rc<Inner> {
+        let watching_writes = Cell::new(state.connecting.is_some());
         Rc::new(Inner {
             socket: RefCell::new(socket),
             token: Cell::new(Token(0)),
+            watching_writes,
             state: RefCell::new(state),
         })
     }
@@ -93,7 +98,7 @@ impl TcpStream {
     fn register(lp: &EventLoop, inner: Rc<Inner>) -> io::Result<Self> {
         let token = lp.register_io(
             &mut *inner.socket.borrow_mut(),
-            Interest::READABLE | Interest::WRITABLE,
+            inner.interest(),
             Rc::clone(&inner) as Rc<dyn IoWatcher>,
         )?;
         inner.token.set(token);
@@ -271,6 +276,26 @@ impl TcpStream {
 }
 
 impl Inner {
+    fn interest(&self) -> Interest {
+        if self.watching_writes.get() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        }
+    }
+
+    /// Watches for writability only while it is needed (connecting, or writes queued).
+    fn watch_writes(&self, lp: &EventLoop, on: bool) {
+        if self.watching_writes.replace(on) == on || self.state.borrow().closed {
+            return;
+        }
+        let token = self.token.get();
+        if let Err(e) = lp.reregister_io(&mut *self.socket.borrow_mut(), token, self.interest()) {
+            // The socket is unusable; the next read or write reports the real error.
+            let _ = e;
+        }
+    }
+
     /// Keeps the loop's active-handle count in step with libuv's notion of an active stream.
     fn update_active(&self, lp: &EventLoop) {
         let mut state = self.state.borrow_mut();
@@ -300,6 +325,8 @@ impl Inner {
         let Some(cb) = self.state.borrow_mut().connecting.take() else {
             return true;
         };
+        let queued = !self.state.borrow().writes.is_empty();
+        self.watch_writes(lp, queued);
         self.update_active(lp);
         cb(
             lp,
@@ -332,7 +359,11 @@ impl Inner {
                     }
                     Ok(())
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    drop(guard);
+                    self.watch_writes(lp, true);
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e),
             };
@@ -353,6 +384,7 @@ impl Inner {
                 }
             }
         }
+        self.watch_writes(lp, false);
         if self.state.borrow().shutdown.is_some() {
             self.finish_shutdown(lp);
         }
