@@ -212,7 +212,7 @@ impl TcpStream {
         self.inner.update_active(lp);
         // Readiness is edge-triggered: data that arrived before reading started must be read now.
         let inner = Rc::clone(&self.inner);
-        lp.push_pending(Box::new(move |lp| inner.read_ready(lp)));
+        lp.push_pending(Box::new(move |lp| inner.read_ready(lp, false)));
     }
 
     /// Stops reading.
@@ -399,17 +399,20 @@ impl Inner {
         lp.push_pending(Box::new(move |lp| done(lp, result)));
     }
 
-    fn read_ready(self: &Rc<Self>, lp: &EventLoop) {
+    /// Reads what is there. `short_read_drains` says a short read may end the pass: true for a
+    /// plain readable event; false when the peer's FIN may also be waiting (the event said so,
+    /// or nobody knows, as when reading starts), since a FIN raises no further edge.
+    fn read_ready(self: &Rc<Self>, lp: &EventLoop, short_read_drains: bool) {
         READ_BUF.with(|cell| {
             // Borrowed for the whole pass; a (never expected) nested pass gets a fresh buffer.
             let mut buf = cell.take();
             buf.resize(READ_BUFFER, 0);
-            self.read_into(lp, &mut buf);
+            self.read_into(lp, &mut buf, short_read_drains);
             cell.replace(buf);
         });
     }
 
-    fn read_into(self: &Rc<Self>, lp: &EventLoop, buf: &mut [u8]) {
+    fn read_into(self: &Rc<Self>, lp: &EventLoop, buf: &mut [u8], short_read_drains: bool) {
         for _ in 0..READS_PER_EVENT {
             let Some(reader) = self.state.borrow().reader.clone() else {
                 return;
@@ -417,7 +420,7 @@ impl Inner {
             let read = self.socket.borrow_mut().read(buf);
             // A short read drained the socket; anything arriving later raises a new edge. Like
             // libuv's uv__read, stop there instead of paying a read that returns EAGAIN.
-            let drained = matches!(read, Ok(n) if n > 0 && n < buf.len());
+            let drained = short_read_drains && matches!(read, Ok(n) if n > 0 && n < buf.len());
             let event = match read {
                 Ok(0) => ReadEvent::Eof,
                 Ok(n) => ReadEvent::Data(&buf[..n]),
@@ -440,7 +443,7 @@ impl Inner {
         }
         // More may be waiting, and readiness is edge-triggered: continue next iteration.
         let inner = Rc::clone(self);
-        lp.push_pending(Box::new(move |lp| inner.read_ready(lp)));
+        lp.push_pending(Box::new(move |lp| inner.read_ready(lp, short_read_drains)));
     }
 }
 
@@ -459,7 +462,7 @@ impl IoWatcher for Inner {
             self.flush(lp, false);
         }
         if ready.readable || ready.read_closed || ready.error {
-            self.read_ready(lp);
+            self.read_ready(lp, !(ready.read_closed || ready.error));
         }
     }
 }
