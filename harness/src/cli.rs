@@ -34,6 +34,8 @@ enum Command {
     Bench(BenchArgs),
     /// Serve an HTTP workload until Ctrl-C (hello, hash, hash-sync, file, mix).
     Serve(crate::serve_cmd::ServeArgs),
+    /// Load an HTTP server: closed loop, or open loop at --rate, with checked answers.
+    Load(crate::load_cmd::LoadArgs),
     /// List experiments and benches.
     List,
 }
@@ -96,6 +98,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Experiment(args)) => experiment(&args),
         Some(Command::Bench(args)) => run_bench(&args),
         Some(Command::Serve(args)) => crate::serve_cmd::run(&args),
+        Some(Command::Load(args)) => crate::load_cmd::run(&args),
         Some(Command::List) => {
             print!("{}", output::list(&EXPERIMENTS, &BENCHES));
             Ok(())

@@ -4,6 +4,7 @@
 //! error, with a one-line reason on stderr.
 
 mod cli;
+mod load_cmd;
 mod output;
 mod scratch;
 mod serve_cmd;

@@ -2,6 +2,8 @@
 //! and checked against Node's shape ([`experiments`]), and the runtime's micro-benchmarks
 //! ([`bench`]).
 //!
+//! - [`load`]: the HTTP load generator (closed and open loop, HdrHistogram latency).
+//!
 //! ```
 //! use looplab_workloads::experiments::{staircase, StaircaseConfig};
 //!
@@ -17,4 +19,5 @@
 
 pub mod bench;
 pub mod experiments;
+pub mod load;
 pub mod serve;

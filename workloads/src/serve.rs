@@ -204,7 +204,9 @@ pub fn serve(
             ServerOptions::default(),
             move |lp, req, res| handler_app.handle(lp, req, res),
         )
-        .map_err(io_err("start the HTTP server (is the port free? --port 0 picks one)"))?,
+        .map_err(io_err(
+            "start the HTTP server (is the port free? --port 0 picks one)",
+        ))?,
     );
     let addr = server
         .local_addr()
