@@ -262,7 +262,7 @@ impl Conn {
         st.slots.push_back(Slot {
             keep_alive: false,
             head_only: false,
-            bytes: Some(Response::text(status, message).encode(false, false)),
+            bytes: Some(Response::text(status, message).encode(None, false)),
         });
         st.close_after = Some(seq);
         st.stop_parsing = true;
@@ -271,6 +271,10 @@ impl Conn {
 
     /// Records the answer to request `seq`; written as soon as those before it are.
     pub fn complete(self: &Rc<Self>, lp: &EventLoop, seq: u64, response: &Response) {
+        let keep_alive_secs = self
+            .server
+            .upgrade()
+            .map_or(0, |s| s.options.keep_alive_timeout_ms / 1000);
         {
             let mut guard = self.state.borrow_mut();
             let st = &mut *guard;
@@ -285,7 +289,8 @@ impl Conn {
                 return;
             }
             let keep_alive = slot.keep_alive && close_after != Some(seq);
-            slot.bytes = Some(response.encode(keep_alive, slot.head_only));
+            let announced = keep_alive.then_some(keep_alive_secs);
+            slot.bytes = Some(response.encode(announced, slot.head_only));
             if st.in_batch {
                 return;
             }
@@ -340,10 +345,14 @@ impl Conn {
         let conn = Rc::clone(self);
         // An empty write completes once everything queued before it has gone out.
         self.stream.write(lp, Vec::new(), move |lp, result| {
+            if result.is_err() {
+                // The client is gone (reset): nothing will read this socket again.
+                return conn.abort(lp);
+            }
             let resume = {
                 let mut st = conn.state.borrow_mut();
                 st.paused = false;
-                result.is_ok() && !st.closed && !st.stop_parsing
+                !st.closed && !st.stop_parsing
             };
             if resume {
                 conn.start_reading(lp);
@@ -384,13 +393,18 @@ impl Conn {
         }
     }
 
-    /// Called by the server's sweep timer: headers timeout, idle keep-alive timeout, and a
-    /// close that waits on a client that stopped reading.
+    /// Called by the server's sweep timer: headers timeout and idle keep-alive timeout. Like
+    /// Node, a connection still writing an answer is not idle: its idle time starts when the
+    /// kernel has taken the last byte.
     pub fn check_timeouts(self: &Rc<Self>, lp: &EventLoop) {
         let Some(server) = self.server.upgrade() else {
             return;
         };
         let now = lp.now();
+        if self.stream.write_queue_size() > 0 {
+            self.state.borrow_mut().last_active_ms = now;
+            return;
+        }
         let (head_late, idle_too_long) = {
             let st = self.state.borrow();
             if st.closed {

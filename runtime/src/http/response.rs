@@ -45,9 +45,10 @@ impl Response {
         self
     }
 
-    /// The bytes on the wire. `keep_alive` picks the Connection header; `head_only` leaves the
-    /// body out (a `HEAD` request) but keeps its length.
-    pub(crate) fn encode(&self, keep_alive: bool, head_only: bool) -> Vec<u8> {
+    /// The bytes on the wire. `keep_alive_secs` is `Some(timeout)` to keep the connection open
+    /// (announced in `Keep-Alive: timeout=N`, as Node does) and `None` to close it; `head_only`
+    /// leaves the body out (a `HEAD` request) but keeps its length.
+    pub(crate) fn encode(&self, keep_alive_secs: Option<u64>, head_only: bool) -> Vec<u8> {
         let mut head = String::with_capacity(160);
         let _ = write!(head, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
         for (name, value) in &self.headers {
@@ -55,11 +56,15 @@ impl Response {
         }
         let _ = write!(head, "Content-Length: {}\r\n", self.body.len());
         DATE.with(|d| head.push_str(d.borrow_mut().header()));
-        head.push_str(if keep_alive {
-            "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n"
-        } else {
-            "Connection: close\r\n\r\n"
-        });
+        match keep_alive_secs {
+            Some(secs) => {
+                let _ = write!(
+                    head,
+                    "Connection: keep-alive\r\nKeep-Alive: timeout={secs}\r\n\r\n"
+                );
+            }
+            None => head.push_str("Connection: close\r\n\r\n"),
+        }
         let mut out = head.into_bytes();
         if !head_only {
             out.extend_from_slice(&self.body);
@@ -193,14 +198,14 @@ mod tests {
 
     #[test]
     fn encoding_adds_length_date_and_connection() {
-        let wire = Response::text(200, "hi").encode(true, false);
+        let wire = Response::text(200, "hi").encode(Some(5), false);
         let text = String::from_utf8(wire).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
         assert!(text.contains("Content-Length: 2\r\n"));
         assert!(text.contains("Date: "));
-        assert!(text.contains("Connection: keep-alive\r\n"));
+        assert!(text.contains("Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n"));
         assert!(text.ends_with("\r\n\r\nhi"));
-        let head = Response::text(404, "gone").encode(false, true);
+        let head = Response::text(404, "gone").encode(None, true);
         let text = String::from_utf8(head).unwrap();
         assert!(text.contains("Content-Length: 4\r\n") && text.ends_with("close\r\n\r\n"));
     }

@@ -39,7 +39,9 @@ impl Default for ListenOptions {
 }
 
 struct Inner {
-    socket: RefCell<mio::net::TcpListener>,
+    /// `None` once closed: the fd is closed at `close`, not when the last clone is dropped, so
+    /// the kernel refuses new connections from then on.
+    socket: RefCell<Option<mio::net::TcpListener>>,
     token: Cell<Option<Token>>,
     on_connection: RefCell<Option<ConnectionCb>>,
     referenced: Cell<bool>,
@@ -67,6 +69,10 @@ fn bind_socket(addr: SocketAddr, options: &ListenOptions) -> io::Result<std::net
     Ok(socket.into())
 }
 
+fn closed_error() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the listener is closed")
+}
+
 impl TcpListener {
     /// Binds and listens on `addr` (port 0 picks a free port). Errors name the address.
     pub fn bind(addr: SocketAddr, options: &ListenOptions) -> io::Result<Self> {
@@ -74,7 +80,7 @@ impl TcpListener {
             .map_err(|e| io::Error::new(e.kind(), format!("listen on {addr}: {e}")))?;
         Ok(Self {
             inner: Rc::new(Inner {
-                socket: RefCell::new(mio::net::TcpListener::from_std(socket)),
+                socket: RefCell::new(Some(mio::net::TcpListener::from_std(socket))),
                 token: Cell::new(None),
                 on_connection: RefCell::new(None),
                 referenced: Cell::new(true),
@@ -85,7 +91,10 @@ impl TcpListener {
 
     /// The bound address (with the real port when bound to port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.socket.borrow().local_addr()
+        match &*self.inner.socket.borrow() {
+            Some(socket) => socket.local_addr(),
+            None => Err(closed_error()),
+        }
     }
 
     /// Starts accepting; `on_connection` gets each new stream (or an accept error). The listener
@@ -102,8 +111,10 @@ impl TcpListener {
             ));
         }
         *self.inner.on_connection.borrow_mut() = Some(Box::new(on_connection));
+        let mut socket = self.inner.socket.borrow_mut();
+        let socket = socket.as_mut().ok_or_else(closed_error)?;
         let token = lp.register_io(
-            &mut *self.inner.socket.borrow_mut(),
+            socket,
             Interest::READABLE,
             Rc::clone(&self.inner) as Rc<dyn IoWatcher>,
         )?;
@@ -144,8 +155,9 @@ impl TcpListener {
             lp.add_active_handles(-1);
         }
         self.inner.closed.set(true);
-        if let Some(token) = self.inner.token.get() {
-            lp.deregister_io(&mut *self.inner.socket.borrow_mut(), token);
+        let socket = self.inner.socket.borrow_mut().take();
+        if let (Some(mut socket), Some(token)) = (socket, self.inner.token.get()) {
+            lp.deregister_io(&mut socket, token);
         }
         self.inner.on_connection.borrow_mut().take();
         lp.push_closing(Box::new(on_close));
@@ -158,7 +170,10 @@ impl Inner {
             if self.closed.get() {
                 return;
             }
-            let accepted = self.socket.borrow().accept();
+            let accepted = match &*self.socket.borrow() {
+                Some(socket) => socket.accept(),
+                None => return,
+            };
             let (result, last) = match accepted {
                 Ok((socket, _)) => (TcpStream::accepted(lp, socket), false),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
