@@ -36,24 +36,33 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Starts a server pinned to core 0 and prints the port it listens on.
+# Starts a server pinned to core 0; sets $port and $pid (no subshell, so cleanup sees the pid).
 start() {
   local log="$out/$1.log"; shift
   taskset -c 0 "$@" --port 0 > "$log" 2>&1 &
-  pids+=($!)
+  pid=$!
+  pids+=("$pid")
   for _ in $(seq 100); do
     port=$(grep -o '127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2 || true)
-    [ -n "$port" ] && { echo "$port"; return; }
+    [ -n "$port" ] && return
     sleep 0.05
   done
   echo "compare-http: server $1 did not start (see $log)" >&2; exit 2
 }
-lab_port=$(start lab "$lab" serve --workload hello)
-node_port=$(start node node scripts/node/hello-server.js)
+start lab "$lab" serve --workload hello; lab_port=$port lab_pid=$pid
+start node node scripts/node/hello-server.js; node_port=$port node_pid=$pid
 
-load() { # name port
+# CPU seconds a process has used so far (utime + stime).
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+load() { # name port server-pid
+  local c0 t0 c1 t1
+  c0=$(cpu_s "$3"); t0=$(date +%s.%N)
   timeout 120 taskset -c 1 "$lab" load --url "http://127.0.0.1:$2/" -c "$connections" -d "$duration" \
-    --expect-body-bytes 12 --json | sed "s/^/{\"run\":\"$1\",\"report\":/; s/\$/}/" >> "$out/raw.jsonl"
+    --expect-body-bytes 12 --json > "$out/last.json"
+  c1=$(cpu_s "$3"); t1=$(date +%s.%N)
+  util=$(python3 -c "print(($c1 - $c0) / ($t1 - $t0))")
+  printf '{"run":"%s","server_cpu":%s,"report":%s}\n' "$1" "$util" "$(cat "$out/last.json")" >> "$out/raw.jsonl"
 }
 wrk_run() { # port
   local rps
@@ -64,8 +73,8 @@ wrk_run() { # port
 
 for r in $(seq "$rounds"); do
   echo "round $r/$rounds" >&2
-  load "load->node" "$node_port"
-  load "load->lab" "$lab_port"
+  load "load->node" "$node_port" "$node_pid"
+  load "load->lab" "$lab_port" "$lab_pid"
   wrk_run "$lab_port"
 done
 
@@ -90,6 +99,11 @@ print(f"| req/s, lab serve vs node http (lab load) | {lab_rps:,.0f} | {node_rps:
 print(f"| p99 us, lab serve vs node http (lab load) | {lab_p99} | {node_p99} | {node_p99 / max(lab_p99, 1):.2f}x lower | lower | {'yes' if lab_p99 < node_p99 else 'no'} |")
 r = lab_rps / wrk_rps
 print(f"| req/s on lab serve, lab load vs wrk | {lab_rps:,.0f} | {wrk_rps:,.0f} | {r:.2f}x | >= 0.9x | {'yes' if r >= 0.9 else 'no'} |")
+cpu = lambda r: r["server_cpu"]
+lab_cpu, node_cpu = med("load->lab", cpu), med("load->node", cpu)
+print(f"\nserver CPU while loaded (1.0 = its whole core): lab serve {lab_cpu:.2f}, node {node_cpu:.2f}")
+print(f"lab serve req/s per server CPU-second: {lab_rps / lab_cpu:,.0f}; node: {node_rps / node_cpu:,.0f} "
+      f"({(lab_rps / lab_cpu) / (node_rps / node_cpu):.2f}x)")
 bad = [r for r in rows if "report" in r and errs(r)]
 if bad:
     print(f"\nwarning: {len(bad)} run(s) had errors; see {sys.argv[1]}")
