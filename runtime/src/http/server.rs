@@ -16,7 +16,7 @@ use slab::Slab;
 
 use super::conn::Conn;
 use super::{Request, Responder};
-use crate::tcp::{ListenOptions, TcpListener};
+use crate::tcp::{ListenOptions, TcpListener, TcpStream};
 use crate::{Callback, EventLoop, TimerId};
 
 /// Limits and timeouts (Node 20's defaults).
@@ -62,6 +62,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    fn snapshot(&self) -> Vec<Rc<Conn>> {
+        self.conns
+            .borrow()
+            .iter()
+            .map(|(_, c)| Rc::clone(c))
+            .collect()
+    }
+
     /// Called by a connection when it has closed.
     pub fn forget(&self, lp: &EventLoop, id: usize) {
         self.conns.borrow_mut().try_remove(id);
@@ -76,9 +84,10 @@ impl Shared {
     }
 }
 
-/// A listening HTTP server on one loop.
+/// An HTTP server on one loop: listening itself, or fed connections accepted elsewhere (a
+/// cluster worker whose primary accepts and passes each connection on).
 pub struct HttpServer {
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shared: Rc<Shared>,
 }
 
@@ -91,6 +100,34 @@ impl HttpServer {
         handler: impl Fn(&EventLoop, Request, Responder) + 'static,
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(addr, &options.listen)?;
+        Self::on_listener(lp, listener, options, handler)
+    }
+
+    /// Serves the connections `listener` accepts (a bound socket, possibly inherited).
+    pub fn on_listener(
+        lp: &EventLoop,
+        listener: TcpListener,
+        options: ServerOptions,
+        handler: impl Fn(&EventLoop, Request, Responder) + 'static,
+    ) -> io::Result<Self> {
+        let mut server = Self::without_listener(lp, options, handler);
+        let accepted = Rc::clone(&server.shared);
+        listener.listen(lp, move |lp, stream| {
+            // Accept errors (EMFILE...) leave the listener running; the client sees a reset.
+            if let Ok(stream) = stream {
+                Conn::start(lp, &accepted, stream);
+            }
+        })?;
+        server.listener = Some(listener);
+        Ok(server)
+    }
+
+    /// A server with no socket of its own: connections come through [`HttpServer::adopt`].
+    pub fn without_listener(
+        lp: &EventLoop,
+        options: ServerOptions,
+        handler: impl Fn(&EventLoop, Request, Responder) + 'static,
+    ) -> Self {
         let shared = Rc::new(Shared {
             handler: Box::new(handler),
             options,
@@ -99,37 +136,42 @@ impl HttpServer {
             on_closed: RefCell::new(None),
             sweep: Cell::new(None),
         });
-        let accepted = Rc::clone(&shared);
-        listener.listen(lp, move |lp, stream| {
-            // Accept errors (EMFILE...) leave the listener running; the client sees a reset.
-            if let Ok(stream) = stream {
-                Conn::start(lp, &accepted, stream);
-            }
-        })?;
         let period = options
             .keep_alive_timeout_ms
             .min(options.headers_timeout_ms)
             .clamp(10, 1_000);
         let swept = Rc::clone(&shared);
         let sweep = lp.set_interval(period, move |lp| {
-            let conns: Vec<Rc<Conn>> = swept
-                .conns
-                .borrow()
-                .iter()
-                .map(|(_, c)| Rc::clone(c))
-                .collect();
-            for conn in conns {
+            for conn in swept.snapshot() {
                 conn.check_timeouts(lp);
             }
         });
         lp.unref_timer(sweep);
         shared.sweep.set(Some(sweep));
-        Ok(Self { listener, shared })
+        Self {
+            listener: None,
+            shared,
+        }
+    }
+
+    /// Serves an already connected stream (refused with a close once the server is closing).
+    pub fn adopt(&self, lp: &EventLoop, stream: TcpStream) {
+        if self.shared.closing.get() {
+            stream.close(lp, |_| {});
+        } else {
+            Conn::start(lp, &self.shared, stream);
+        }
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.listener {
+            Some(listener) => listener.local_addr(),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "this server has no listening socket of its own",
+            )),
+        }
     }
 
     /// Open connections.
@@ -149,26 +191,15 @@ impl HttpServer {
             return;
         }
         *self.shared.on_closed.borrow_mut() = Some(Box::new(on_closed));
-        self.listener.close(lp, |_| {});
-        let conns: Vec<Rc<Conn>> = self
-            .shared
-            .conns
-            .borrow()
-            .iter()
-            .map(|(_, c)| Rc::clone(c))
-            .collect();
-        for conn in conns {
+        if let Some(listener) = &self.listener {
+            listener.close(lp, |_| {});
+        }
+        for conn in self.shared.snapshot() {
             conn.finish(lp);
         }
         let shared = Rc::clone(&self.shared);
         let force = lp.set_timeout(grace_ms, move |lp| {
-            let conns: Vec<Rc<Conn>> = shared
-                .conns
-                .borrow()
-                .iter()
-                .map(|(_, c)| Rc::clone(c))
-                .collect();
-            for conn in conns {
+            for conn in shared.snapshot() {
                 conn.abort(lp);
             }
         });

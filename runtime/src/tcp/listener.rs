@@ -78,6 +78,12 @@ impl TcpListener {
     pub fn bind(addr: SocketAddr, options: &ListenOptions) -> io::Result<Self> {
         let socket = bind_socket(addr, options)
             .map_err(|e| io::Error::new(e.kind(), format!("listen on {addr}: {e}")))?;
+        Self::from_std(socket)
+    }
+
+    /// Adopts a listening socket from elsewhere (for example inherited from a parent process).
+    pub fn from_std(socket: std::net::TcpListener) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
         Ok(Self {
             inner: Rc::new(Inner {
                 socket: RefCell::new(Some(mio::net::TcpListener::from_std(socket))),

@@ -106,6 +106,13 @@ impl TcpStream {
         Ok(TcpStream { inner })
     }
 
+    /// Adopts a connected socket from elsewhere (for example one received from another process
+    /// over a Unix socket), made non-blocking and registered with this loop.
+    pub fn from_std(lp: &EventLoop, socket: std::net::TcpStream) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        Self::accepted(lp, mio::net::TcpStream::from_std(socket))
+    }
+
     /// Wraps a socket a listener accepted.
     pub(crate) fn accepted(lp: &EventLoop, socket: mio::net::TcpStream) -> io::Result<Self> {
         // Node's HTTP server sets TCP_NODELAY on every connection; so do we.
