@@ -19,7 +19,7 @@ const STRATEGIES: [&str; 1] = ["loop"];
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// hello, hash, hash-sync, file or mix.
+    /// hello, hash, hash-sync, file, busy or mix.
     #[arg(long)]
     workload: String,
     /// How the work uses the cores; `loop` (one event loop and its pool) for now.
@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Size in bytes of the file `/file` reads.
     #[arg(long, default_value_t = 65_536)]
     file_bytes: usize,
+    /// Wall-clock milliseconds `/busy` spins on the loop (the course's doWork).
+    #[arg(long, default_value_t = 100)]
+    busy_ms: u64,
     /// Weights for `--workload mix`, like hello:8,hash:1,file:1.
     #[arg(long, default_value = "hello:8,hash:1,file:1")]
     mix: String,
@@ -69,6 +72,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         bind: SocketAddr::new(args.bind, args.port),
         hash_iterations: args.iterations,
         file_bytes: args.file_bytes,
+        busy_ms: args.busy_ms,
     };
     let summary = serve(&spec, |addr, handle| {
         println!(

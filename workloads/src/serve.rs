@@ -3,7 +3,8 @@
 //! Every server answers the same paths, so a client can ask for one kind of work by name:
 //! `/hello` (fixed small body, no pool), `/hash` (one PBKDF2 on the pool, like `crypto.pbkdf2`),
 //! `/hash-sync` (the same on the loop, like `pbkdf2Sync`), `/file` (read a file of S bytes through
-//! the pool, like `fs.readFile`). Any other path gets the server's workload; for `mix` that is a
+//! the pool, like `fs.readFile`), `/busy` (the course's `doWork`: spin on the loop until a
+//! wall-clock deadline, so its duration does not stretch when cores are shared). Any other path gets the server's workload; for `mix` that is a
 //! weighted, deterministic rotation over those kinds (weights 8:1:1 serve 8 hellos, 1 hash and
 //! 1 file read in every 10 requests).
 
@@ -37,6 +38,8 @@ pub enum Kind {
     HashSync,
     /// Read a file through the pool.
     File,
+    /// Busy-wait on the loop for a wall-clock time.
+    Busy,
 }
 
 impl Kind {
@@ -47,6 +50,7 @@ impl Kind {
             "hash" => Kind::Hash,
             "hash-sync" => Kind::HashSync,
             "file" => Kind::File,
+            "busy" => Kind::Busy,
             _ => return None,
         })
     }
@@ -58,12 +62,13 @@ impl Kind {
             Kind::Hash => "/hash",
             Kind::HashSync => "/hash-sync",
             Kind::File => "/file",
+            Kind::Busy => "/busy",
         }
     }
 }
 
 /// Names `lab serve --workload` accepts.
-pub const WORKLOADS: [&str; 5] = ["hello", "hash", "hash-sync", "file", "mix"];
+pub const WORKLOADS: [&str; 6] = ["hello", "hash", "hash-sync", "file", "busy", "mix"];
 
 /// What to serve and how.
 #[derive(Clone, Debug)]
@@ -78,6 +83,8 @@ pub struct ServeSpec {
     pub hash_iterations: u64,
     /// Size of the file `/file` reads.
     pub file_bytes: usize,
+    /// Wall-clock milliseconds `/busy` spins for.
+    pub busy_ms: u64,
 }
 
 /// Counts of what a server did, for its exit message.
@@ -91,8 +98,18 @@ struct App {
     mix: Vec<Kind>,
     next: Cell<usize>,
     iterations: u64,
+    busy_ms: u64,
     file: PathBuf,
     answered: Cell<u64>,
+}
+
+/// The course's `doWork(ms)`: spin until the wall clock says `ms` passed. Unlike a fixed amount
+/// of CPU work, it takes `ms` however the cores are shared.
+pub fn busy_wait(ms: u64) {
+    let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    while std::time::Instant::now() < end {
+        std::hint::spin_loop();
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -101,7 +118,13 @@ fn hex(bytes: &[u8]) -> String {
 
 impl App {
     fn pick(&self, path: &str) -> Kind {
-        let named = [Kind::Hello, Kind::Hash, Kind::HashSync, Kind::File];
+        let named = [
+            Kind::Hello,
+            Kind::Hash,
+            Kind::HashSync,
+            Kind::File,
+            Kind::Busy,
+        ];
         if let Some(kind) = named.into_iter().find(|k| k.path() == path) {
             return kind;
         }
@@ -139,6 +162,10 @@ impl App {
                 // Arguments were validated when the spec was built; a failure here drops `res`,
                 // which answers 500.
                 drop(queued);
+            }
+            Kind::Busy => {
+                busy_wait(self.busy_ms);
+                reply(lp, res, Response::text(200, "done\n"));
             }
             Kind::File => fs::read_file(lp, &self.file, move |lp, bytes| {
                 let response = match bytes {
@@ -193,6 +220,7 @@ pub fn serve(
             .collect(),
         next: Cell::new(0),
         iterations: spec.hash_iterations,
+        busy_ms: spec.busy_ms,
         file,
         answered: Cell::new(0),
     });
@@ -234,7 +262,7 @@ pub fn parse_mix(text: &str) -> Result<Vec<(Kind, u32)>, String> {
         .map(|part| {
             let (name, weight) = part.split_once(':').unwrap_or((part, "1"));
             let kind = Kind::parse(name.trim()).ok_or_else(|| {
-                format!("unknown kind `{name}` in mix; use hello, hash, hash-sync or file")
+                format!("unknown kind `{name}` in mix; use hello, hash, hash-sync, file or busy")
             })?;
             let weight = weight
                 .trim()
