@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use looplab_workloads::bench::{self, BenchParams, BENCHES};
 use looplab_workloads::experiments::{
-    multitask, ordering, staircase, ExperimentError, ExperimentReport, MultitaskConfig,
-    StaircaseConfig, EXPERIMENTS,
+    cluster, multitask, ordering, staircase, ClusterExperimentConfig, ExperimentError,
+    ExperimentReport, MultitaskConfig, StaircaseConfig, EXPERIMENTS,
 };
 
 use looplab_runtime::pool::size_from_env;
@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a classic experiment (staircase, multitask, ordering) and check Node's shape.
+    /// Run a classic experiment (staircase, multitask, ordering, cluster) and check Node's shape.
     Experiment(ExperimentArgs),
     /// Run a micro-benchmark of the runtime (pool-roundtrip, timers, immediates, ticks, pbkdf2,
     /// fs-read).
@@ -42,7 +42,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ExperimentArgs {
-    /// staircase, multitask or ordering.
+    /// staircase, multitask, ordering or cluster.
     name: String,
     /// Pool threads (1..=1024); default: UV_THREADPOOL_SIZE as libuv reads it, else 4.
     #[arg(long)]
@@ -56,6 +56,15 @@ struct ExperimentArgs {
     /// PBKDF2 key length in bytes.
     #[arg(long)]
     keylen: Option<usize>,
+    /// Cluster scheduling policy: rr, none or reuseport (cluster).
+    #[arg(long)]
+    policy: Option<String>,
+    /// Milliseconds of work per request (cluster).
+    #[arg(long)]
+    work_ms: Option<u64>,
+    /// Measured seconds per point (cluster).
+    #[arg(long)]
+    seconds: Option<f64>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -126,6 +135,19 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
             })?
         }
         "ordering" => ordering()?,
+        "cluster" => {
+            let d = ClusterExperimentConfig::default();
+            let lab = std::env::current_exe().context("find the lab executable")?;
+            cluster(
+                &lab,
+                &ClusterExperimentConfig {
+                    policy: args.policy.clone().unwrap_or(d.policy),
+                    work_ms: args.work_ms.unwrap_or(d.work_ms),
+                    seconds: args.seconds.unwrap_or(d.seconds),
+                    children: d.children,
+                },
+            )?
+        }
         other => bail!(
             "unknown experiment `{other}`; choose one of: {}",
             EXPERIMENTS.map(|e| e.0).join(", ")

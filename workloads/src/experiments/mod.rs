@@ -4,6 +4,7 @@
 //! thread) in the order it happened, and [`ShapeCheck`]s stating whether the result has the shape
 //! real Node 20 produces. The checks look at orders and groupings, never at absolute times.
 
+mod cluster;
 mod multitask;
 mod ordering;
 mod staircase;
@@ -11,12 +12,13 @@ mod staircase;
 use looplab_runtime::{crypto, EventLoop, ThreadPool};
 use serde::Serialize;
 
+pub use cluster::{cluster, ClusterExperimentConfig};
 pub use multitask::{multitask, MultitaskConfig};
 pub use ordering::ordering;
 pub use staircase::{staircase, waves, StaircaseConfig};
 
 /// Names of the experiments `lab experiment` knows.
-pub const EXPERIMENTS: [(&str, &str); 3] = [
+pub const EXPERIMENTS: [(&str, &str); 4] = [
     (
         "staircase",
         "6 async PBKDF2 hashes on a pool of N threads: completions come in waves of N",
@@ -28,6 +30,10 @@ pub const EXPERIMENTS: [(&str, &str); 3] = [
     (
         "ordering",
         "sync, next-tick, microtask, timeout(0) and immediate, from main and inside a file read",
+    ),
+    (
+        "cluster",
+        "1, 2 and 6 cluster children: wall-clock doWork seems to scale past the cores, CPU work does not",
     ),
 ];
 

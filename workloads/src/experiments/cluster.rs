@@ -1,0 +1,243 @@
+//! NODE_MODEL.md 5 (c): why a cluster of N children seems to scale past the core count with the
+//! course's `doWork` and does not with real CPU work.
+//!
+//! For each handler — `busy` (spin until a wall-clock deadline, the course's `doWork(ms)`) and
+//! `hash-sync` (a PBKDF2 calibrated to take about as long on an idle core) — and for 1, 2 and 6
+//! children, it starts `lab serve --strategy cluster` as a child process (the same executable,
+//! given by the caller), drives it with the load generator (a closed loop, more connections than
+//! children) and records requests per second. Each server is stopped with SIGINT and reaped;
+//! a guard kills it by PID if anything fails on the way.
+//!
+//! Node's shape: wall-clock work scales with children even past the cores (6 children on 2
+//! cores serve ~6x one child), because a spinning request ends on time however little CPU it
+//! gets; fixed CPU work saturates at about the core count and more children only add latency.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use looplab_runtime::crypto;
+
+use super::{io_err, Completion, ExperimentError, ExperimentReport, ShapeCheck};
+use crate::load::{self, LoadSpec};
+
+/// Parameters of the cluster experiment.
+#[derive(Clone, Debug)]
+pub struct ClusterExperimentConfig {
+    /// Milliseconds of work per request.
+    pub work_ms: u64,
+    /// Children counts to compare.
+    pub children: Vec<usize>,
+    /// Measured seconds per point.
+    pub seconds: f64,
+    /// Scheduling policy (`rr`, `none`, `reuseport`).
+    pub policy: String,
+}
+
+impl Default for ClusterExperimentConfig {
+    fn default() -> Self {
+        Self {
+            work_ms: 100,
+            children: vec![1, 2, 6],
+            seconds: 3.0,
+            policy: "rr".into(),
+        }
+    }
+}
+
+/// A `lab serve` child; killed and reaped if still running when dropped.
+struct ServerProcess {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    fn start(lab: &Path, args: &[String]) -> Result<Self, ExperimentError> {
+        let mut child = Command::new(lab)
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(io_err(format!("start {}", lab.display())))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take();
+        let mut server = ServerProcess {
+            child,
+            addr: String::new(),
+        };
+        if let Some(stdout) = stdout {
+            let _ = BufReader::new(stdout).read_line(&mut line);
+        }
+        server.addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .map(str::to_string)
+            .ok_or_else(|| ExperimentError::Incomplete {
+                missing: 1,
+                detail: format!("`lab serve` did not say where it listens: {line:?}"),
+            })?;
+        Ok(server)
+    }
+
+    /// SIGINT, then wait up to 10 s, then kill.
+    fn stop(mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the pid of our own child, not yet reaped (we hold the Child).
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Drop kills and reaps.
+    }
+}
+
+/// PBKDF2 iterations that take about `ms` on one idle core here.
+fn calibrate_iterations(ms: u64) -> Result<u64, ExperimentError> {
+    let probe = 20_000;
+    let start = Instant::now();
+    crypto::pbkdf2_sync(b"a", b"b", probe, 32)?;
+    let took = start.elapsed().as_secs_f64() * 1e3;
+    Ok(((probe as f64) * ms as f64 / took.max(0.01)) as u64)
+}
+
+struct Point {
+    handler: &'static str,
+    children: usize,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn measure(
+    lab: &Path,
+    handler: &'static str,
+    children: usize,
+    iterations: u64,
+    config: &ClusterExperimentConfig,
+) -> Result<Point, ExperimentError> {
+    let args: Vec<String> = [
+        "--strategy",
+        "cluster",
+        "--policy",
+        &config.policy,
+        "--port",
+        "0",
+        "--pool",
+        "1",
+        "--workload",
+        handler,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        "--cluster".into(),
+        children.to_string(),
+        "--busy-ms".into(),
+        config.work_ms.to_string(),
+        "--iterations".into(),
+        iterations.to_string(),
+    ])
+    .collect();
+    let server = ServerProcess::start(lab, &args)?;
+    let spec = LoadSpec {
+        connections: 12,
+        duration: Duration::from_secs_f64(config.seconds),
+        warmup: Duration::from_millis(500),
+        timeout: Duration::from_secs(30),
+        ..LoadSpec::new(format!("http://{}/", server.addr))
+    };
+    let report = load::run(&spec);
+    server.stop();
+    let report = report.map_err(|e| ExperimentError::Incomplete {
+        missing: 1,
+        detail: format!("load against {handler} x{children}: {e}"),
+    })?;
+    Ok(Point {
+        handler,
+        children,
+        rps: report.throughput_rps,
+        p50_ms: report.latency_us.p50 as f64 / 1e3,
+        p99_ms: report.latency_us.p99 as f64 / 1e3,
+    })
+}
+
+/// Runs the experiment with the `lab` executable at `lab`.
+pub fn cluster(
+    lab: &Path,
+    config: &ClusterExperimentConfig,
+) -> Result<ExperimentReport, ExperimentError> {
+    let iterations = calibrate_iterations(config.work_ms)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut points = Vec::new();
+    for handler in ["busy", "hash-sync"] {
+        for &children in &config.children {
+            points.push(measure(lab, handler, children, iterations, config)?);
+        }
+    }
+    let rps = |handler: &str, children: usize| {
+        points
+            .iter()
+            .find(|p| p.handler == handler && p.children == children)
+            .map_or(0.0, |p| p.rps)
+    };
+    let (few, many) = (
+        *config.children.iter().min().unwrap_or(&1),
+        *config.children.iter().max().unwrap_or(&1),
+    );
+    let busy_gain = rps("busy", many) / rps("busy", few).max(1e-9);
+    let cpu_gain = rps("hash-sync", many) / rps("hash-sync", few).max(1e-9);
+    let completions = points
+        .iter()
+        .map(|p| Completion {
+            label: format!("{} x{}", p.handler, p.children),
+            // The table's time column holds the median latency here.
+            ms: p.p50_ms,
+            thread: format!("{} children", p.children),
+            note: format!(
+                "{:.1} req/s, latency p50 {:.0} ms p99 {:.0} ms",
+                p.rps, p.p50_ms, p.p99_ms
+            ),
+        })
+        .collect();
+    let checks = vec![
+        ShapeCheck {
+            rule: format!(
+                "wall-clock work scales past the {cores} cores ({many} children vs {few})"
+            ),
+            holds: many > cores && busy_gain > cores as f64 + 0.5,
+            observed: format!("{busy_gain:.2}x the requests/s"),
+        },
+        ShapeCheck {
+            rule: format!("fixed CPU work saturates near the {cores} cores"),
+            holds: cpu_gain <= cores as f64 * 1.25,
+            observed: format!("{cpu_gain:.2}x the requests/s"),
+        },
+    ];
+    Ok(ExperimentReport {
+        experiment: "cluster".into(),
+        params: vec![
+            ("work_ms", config.work_ms.to_string()),
+            ("policy", config.policy.clone()),
+            ("hash_iterations", iterations.to_string()),
+            ("seconds", config.seconds.to_string()),
+        ],
+        completions,
+        checks,
+    })
+}
