@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use looplab_workloads::bench::{self, BenchParams, BENCHES};
 use looplab_workloads::experiments::{
-    cluster, multitask, ordering, staircase, ClusterExperimentConfig, ExperimentError,
-    ExperimentReport, MultitaskConfig, StaircaseConfig, EXPERIMENTS,
+    cluster, multitask, ordering, staircase, workers, ClusterExperimentConfig, ExperimentError,
+    ExperimentReport, MultitaskConfig, StaircaseConfig, WorkersExperimentConfig, EXPERIMENTS,
 };
 
 use looplab_runtime::pool::size_from_env;
@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a classic experiment (staircase, multitask, ordering, cluster) and check Node's shape.
+    /// Run a classic experiment (staircase, multitask, ordering, cluster, workers) and check Node's shape.
     Experiment(ExperimentArgs),
     /// Run a micro-benchmark of the runtime (pool-roundtrip, timers, immediates, ticks, pbkdf2,
     /// fs-read).
@@ -42,7 +42,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ExperimentArgs {
-    /// staircase, multitask, ordering or cluster.
+    /// staircase, multitask, ordering, cluster or workers.
     name: String,
     /// Pool threads (1..=1024); default: UV_THREADPOOL_SIZE as libuv reads it, else 4.
     #[arg(long)]
@@ -135,6 +135,17 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
             })?
         }
         "ordering" => ordering()?,
+        "workers" => {
+            let lab = std::env::current_exe().context("find the lab executable")?;
+            let d = WorkersExperimentConfig::default();
+            workers(
+                &lab,
+                &WorkersExperimentConfig {
+                    work_ms: args.work_ms.unwrap_or(d.work_ms),
+                    pool_hash_iterations: args.iterations.unwrap_or(d.pool_hash_iterations),
+                },
+            )?
+        }
         "cluster" => {
             let d = ClusterExperimentConfig::default();
             let lab = std::env::current_exe().context("find the lab executable")?;

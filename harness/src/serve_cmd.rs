@@ -5,26 +5,43 @@
 //! in-flight requests for up to 5 s); `serve` then returns, the scratch folder is removed and
 //! the process exits 0. A second signal exits at once with 130.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use looplab_runtime::cluster::{worker_role, SchedulingPolicy};
 use looplab_runtime::pool::size_from_env;
-use looplab_workloads::serve::{parse_mix, serve, Kind, ServeSpec, WORKLOADS};
+use looplab_workloads::serve::{
+    parse_mix, serve, serve_cluster_worker, Kind, ServeSpec, Strategy, WORKLOADS,
+};
 
 use crate::scratch;
 
-/// Strategies `lab serve` can run today.
-const STRATEGIES: [&str; 1] = ["loop"];
+/// Strategies `lab serve` runs.
+const STRATEGIES: [&str; 3] = ["loop", "workers", "cluster"];
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// hello, hash, hash-sync, file, busy or mix.
     #[arg(long)]
     workload: String,
-    /// How the work uses the cores; `loop` (one event loop and its pool) for now.
+    /// How the work uses the cores: loop (one event loop and its pool), workers (CPU work in
+    /// worker threads) or cluster (worker processes).
     #[arg(long, default_value = "loop")]
     strategy: String,
+    /// Worker threads for --strategy workers.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Worker processes for --strategy cluster (default: the number of cores).
+    #[arg(long)]
+    cluster: Option<usize>,
+    /// How cluster workers share the port: rr (Node's default), none, reuseport.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Restart cluster workers that die (with back-off).
+    #[arg(long)]
+    restart: bool,
     /// Pool threads (1..=1024); default: UV_THREADPOOL_SIZE as libuv reads it, else 4.
     #[arg(long)]
     pool: Option<usize>,
@@ -48,14 +65,33 @@ pub struct ServeArgs {
     mix: String,
 }
 
-pub fn run(args: &ServeArgs) -> Result<()> {
-    if !STRATEGIES.contains(&args.strategy.as_str()) {
-        bail!(
-            "strategy `{}` is not available in `lab serve` yet; available: {}",
-            args.strategy,
+fn strategy(args: &ServeArgs) -> Result<Strategy> {
+    Ok(match args.strategy.as_str() {
+        "loop" => Strategy::Loop,
+        "workers" => Strategy::Workers {
+            workers: args.workers,
+        },
+        "cluster" => Strategy::Cluster {
+            children: args
+                .cluster
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            policy: match &args.policy {
+                Some(name) => Some(SchedulingPolicy::parse(name).ok_or_else(|| {
+                    anyhow::anyhow!("unknown policy `{name}`; choose rr, none or reuseport")
+                })?),
+                None => None,
+            },
+            restart: args.restart,
+        },
+        other => bail!(
+            "unknown strategy `{other}`; choose one of: {}",
             STRATEGIES.join(", ")
-        );
-    }
+        ),
+    })
+}
+
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let strategy = strategy(args)?;
     let mix = match args.workload.as_str() {
         "mix" => parse_mix(&args.mix).map_err(anyhow::Error::msg)?,
         name => match Kind::parse(name) {
@@ -68,20 +104,45 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     };
     let spec = ServeSpec {
         mix,
+        strategy,
         pool: args.pool.unwrap_or_else(size_from_env),
         bind: SocketAddr::new(args.bind, args.port),
         hash_iterations: args.iterations,
         file_bytes: args.file_bytes,
         busy_ms: args.busy_ms,
     };
-    let summary = serve(&spec, |addr, handle| {
-        println!(
-            "listening on http://{addr}/ (workload {}, strategy {}, pool {}); Ctrl-C stops",
-            args.workload, args.strategy, spec.pool
+    if let (Strategy::Cluster { .. }, Some(role)) = (&spec.strategy, worker_role()) {
+        // This process is a cluster worker started by a `lab serve --strategy cluster` primary.
+        serve_cluster_worker(&spec, role).context("lab serve cluster worker")?;
+        return Ok(());
+    }
+    let detail = match &spec.strategy {
+        Strategy::Loop => String::new(),
+        Strategy::Workers { workers } => format!(", {workers} worker threads"),
+        Strategy::Cluster { children, .. } => format!(", {children} processes"),
+    };
+    let what = format!(
+        "workload {}, strategy {}{detail}, pool {}",
+        args.workload, args.strategy, spec.pool
+    );
+    let summary = serve(&spec, move |addr, handle| {
+        let _ = writeln!(
+            std::io::stdout(),
+            "listening on http://{addr}/ ({what}); Ctrl-C stops"
         );
         scratch::on_first_signal(move || handle.shutdown());
     })
     .with_context(|| format!("lab serve --workload {}", args.workload))?;
-    println!("stopped after {} requests", summary.requests);
+    let mut lines = summary.cluster.clone();
+    lines.push(if matches!(spec.strategy, Strategy::Cluster { .. }) {
+        "stopped; every worker exited".to_string()
+    } else {
+        format!("stopped after {} requests", summary.requests)
+    });
+    // Whoever started us may have stopped reading (a closed pipe): that is not an error.
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
     Ok(())
 }

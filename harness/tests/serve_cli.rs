@@ -131,7 +131,15 @@ fn mix_rotates_by_weight_and_stops_on_sigterm() {
 fn bad_arguments_exit_2_with_one_line() {
     for args in [
         &["--workload", "nope"][..],
-        &["--workload", "hello", "--strategy", "cluster"][..],
+        &["--workload", "hello", "--strategy", "nope"][..],
+        &[
+            "--workload",
+            "hello",
+            "--strategy",
+            "cluster",
+            "--policy",
+            "random",
+        ][..],
         &["--workload", "mix", "--mix", "hello:x"][..],
         &["--workload", "hello", "--pool", "0"][..],
         &["--workload", "hash", "--iterations", "0"][..],
@@ -147,4 +155,88 @@ fn bad_arguments_exit_2_with_one_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("lab: error: "), "{args:?}: {err}");
     }
+}
+
+/// One GET; returns the `X-Worker` header.
+fn worker_of(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read the response");
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    raw.lines()
+        .find_map(|l| l.strip_prefix("X-Worker: "))
+        .unwrap_or_else(|| panic!("no X-Worker in {raw}"))
+        .to_string()
+}
+
+/// Child process ids of `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+#[test]
+fn cluster_spreads_requests_and_leaves_no_process_behind() {
+    let mut server = start(&[
+        "--workload",
+        "hello",
+        "--strategy",
+        "cluster",
+        "--cluster",
+        "2",
+    ]);
+    let seen: std::collections::BTreeSet<String> =
+        (0..6).map(|_| worker_of(&server.addr, "/")).collect();
+    assert_eq!(seen.len(), 2, "round-robin reaches both workers: {seen:?}");
+    let workers = children_of(server.child.id());
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    let (code, rest) = stop_with(&mut server, libc::SIGTERM);
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(rest.contains("every worker exited"), "{rest}");
+    for pid in workers {
+        // SAFETY: kill(2) with signal 0 only checks whether the pid exists.
+        let gone = unsafe { libc::kill(pid as i32, 0) } == -1;
+        assert!(gone, "worker {pid} outlived its primary");
+    }
+}
+
+#[test]
+fn workers_strategy_answers_cpu_work_from_worker_threads() {
+    let mut server = start(&[
+        "--workload",
+        "hash-sync",
+        "--strategy",
+        "workers",
+        "--workers",
+        "2",
+        "--iterations",
+        "1000",
+    ]);
+    let (status, body) = get(&server.addr, "/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(
+        body,
+        get(&server.addr, "/hash").1,
+        "same key whoever computes it"
+    );
+    assert_eq!(get(&server.addr, "/hello").1, b"hello world\n");
+    let (code, rest) = stop_with(&mut server, libc::SIGINT);
+    assert_eq!(code, Some(0));
+    assert!(rest.contains("stopped after 3 requests"), "{rest}");
 }

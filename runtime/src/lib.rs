@@ -9,6 +9,9 @@
 //! - [`tcp`]: listeners and streams, readiness-driven in the poll phase, never on the pool;
 //! - [`http`]: an HTTP/1.1 server on those sockets, with Node's limits and keep-alive rules;
 //! - [`AsyncHandle`]: cross-thread wake-ups that coalesce, like `uv_async_t`;
+//! - [`worker`]: worker threads, each a loop on its own thread sharing the pool, with message
+//!   ports both ways, [`SharedBuffer`] and a piscina-like [`WorkerPool`];
+//! - [`cluster`]: Node's cluster module: worker processes sharing a listening address by policy;
 //! - [`metrics`]: iterations, phase times, event-loop utilization and delay, pool queue wait.
 //!
 //! `NODE_MODEL.md` (in the project's shared notes) is the behavioural reference; the tests of this
@@ -34,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod cluster;
 pub mod crypto;
 pub mod dns;
 mod error;
@@ -46,9 +50,11 @@ pub mod pool;
 mod remote;
 pub mod tcp;
 mod timers;
+pub mod worker;
 
 pub use error::RuntimeError;
 pub use event_loop::{Callback, EventLoop, ImmediateId, RunMode, WatcherId, WatcherKind};
 pub use pool::{ThreadPool, WorkClass, WorkSpec};
 pub use remote::{AsyncHandle, AsyncSender};
 pub use timers::{coerce_delay_ms, TimerId, TIMEOUT_MAX_MS};
+pub use worker::{SharedBuffer, Worker, WorkerPool, WorkerPort};

@@ -12,14 +12,13 @@
 //! cores serve ~6x one child), because a spinning request ends on time however little CPU it
 //! gets; fixed CPU work saturates at about the core count and more children only add latency.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use looplab_runtime::crypto;
 
-use super::{io_err, Completion, ExperimentError, ExperimentReport, ShapeCheck};
+use super::child::ServerProcess;
+use super::{Completion, ExperimentError, ExperimentReport, ShapeCheck};
 use crate::load::{self, LoadSpec};
 
 /// Parameters of the cluster experiment.
@@ -46,69 +45,8 @@ impl Default for ClusterExperimentConfig {
     }
 }
 
-/// A `lab serve` child; killed and reaped if still running when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl ServerProcess {
-    fn start(lab: &Path, args: &[String]) -> Result<Self, ExperimentError> {
-        let mut child = Command::new(lab)
-            .arg("serve")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(io_err(format!("start {}", lab.display())))?;
-        let mut line = String::new();
-        let stdout = child.stdout.take();
-        let mut server = ServerProcess {
-            child,
-            addr: String::new(),
-        };
-        if let Some(stdout) = stdout {
-            let _ = BufReader::new(stdout).read_line(&mut line);
-        }
-        server.addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .map(str::to_string)
-            .ok_or_else(|| ExperimentError::Incomplete {
-                missing: 1,
-                detail: format!("`lab serve` did not say where it listens: {line:?}"),
-            })?;
-        Ok(server)
-    }
-
-    /// SIGINT, then wait up to 10 s, then kill.
-    fn stop(mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) on the pid of our own child, not yet reaped (we hold the Child).
-        unsafe { libc::kill(pid, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Drop kills and reaps.
-    }
-}
-
-/// PBKDF2 iterations that take about `ms` on one idle core here.
-fn calibrate_iterations(ms: u64) -> Result<u64, ExperimentError> {
+/// PBKDF2 iterations (32-byte key) that take about `ms` on one idle core here.
+pub(crate) fn calibrate_iterations(ms: u64) -> Result<u64, ExperimentError> {
     let probe = 20_000;
     let start = Instant::now();
     crypto::pbkdf2_sync(b"a", b"b", probe, 32)?;

@@ -4,10 +4,12 @@
 //! thread) in the order it happened, and [`ShapeCheck`]s stating whether the result has the shape
 //! real Node 20 produces. The checks look at orders and groupings, never at absolute times.
 
+mod child;
 mod cluster;
 mod multitask;
 mod ordering;
 mod staircase;
+mod workers;
 
 use looplab_runtime::{crypto, EventLoop, ThreadPool};
 use serde::Serialize;
@@ -16,9 +18,10 @@ pub use cluster::{cluster, ClusterExperimentConfig};
 pub use multitask::{multitask, MultitaskConfig};
 pub use ordering::ordering;
 pub use staircase::{staircase, waves, StaircaseConfig};
+pub use workers::{workers, WorkersExperimentConfig};
 
 /// Names of the experiments `lab experiment` knows.
-pub const EXPERIMENTS: [(&str, &str); 4] = [
+pub const EXPERIMENTS: [(&str, &str); 5] = [
     (
         "staircase",
         "6 async PBKDF2 hashes on a pool of N threads: completions come in waves of N",
@@ -34,6 +37,10 @@ pub const EXPERIMENTS: [(&str, &str); 4] = [
     (
         "cluster",
         "1, 2 and 6 cluster children: wall-clock doWork seems to scale past the cores, CPU work does not",
+    ),
+    (
+        "workers",
+        "a fast request while CPU work runs on the loop or in a worker; a worker shares the pool",
     ),
 ];
 
@@ -87,6 +94,12 @@ pub enum ExperimentError {
     /// Invalid parameter.
     #[error(transparent)]
     Runtime(#[from] looplab_runtime::RuntimeError),
+    /// Worker threads could not start or failed.
+    #[error(transparent)]
+    Worker(#[from] looplab_runtime::worker::WorkerError),
+    /// The cluster could not start.
+    #[error(transparent)]
+    Cluster(#[from] looplab_runtime::cluster::ClusterError),
     /// The OS refused something (a socket, a temp file, the event loop's epoll).
     // The cause is part of the message, not an error `source`, so chains print it once.
     #[error("{what}: {cause}")]

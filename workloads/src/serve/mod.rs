@@ -1,29 +1,33 @@
-//! What `lab serve` serves: the HTTP workloads, on one event loop with the pool.
+//! What `lab serve` serves: the HTTP workloads, under one of the strategies ([`Strategy`]).
 //!
 //! Every server answers the same paths, so a client can ask for one kind of work by name:
 //! `/hello` (fixed small body, no pool), `/hash` (one PBKDF2 on the pool, like `crypto.pbkdf2`),
 //! `/hash-sync` (the same on the loop, like `pbkdf2Sync`), `/file` (read a file of S bytes through
 //! the pool, like `fs.readFile`), `/busy` (the course's `doWork`: spin on the loop until a
-//! wall-clock deadline, so its duration does not stretch when cores are shared). Any other path gets the server's workload; for `mix` that is a
-//! weighted, deterministic rotation over those kinds (weights 8:1:1 serve 8 hellos, 1 hash and
-//! 1 file read in every 10 requests).
+//! wall-clock deadline, so its duration does not stretch when cores are shared). Any other path
+//! gets the server's workload; for `mix` that is a weighted, deterministic rotation over those
+//! kinds (weights 8:1:1 serve 8 hellos, 1 hash and 1 file read in every 10 requests). Under the
+//! `workers` and `cluster` strategies every answer names who answered in `X-Worker`.
+
+mod app;
+mod cluster;
 
 use std::cell::Cell;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use looplab_runtime::http::{HttpServer, Request, Responder, Response, ServerOptions};
-use looplab_runtime::{crypto, fs, AsyncSender, EventLoop, RunMode, ThreadPool};
+use looplab_runtime::cluster::SchedulingPolicy;
+use looplab_runtime::http::{HttpServer, ServerOptions};
+use looplab_runtime::worker::WorkerPool;
+use looplab_runtime::{crypto, AsyncHandle, AsyncSender, EventLoop, RunMode, ThreadPool};
 
 use crate::experiments::{io_err, ExperimentError};
+use app::App;
+pub use cluster::serve_cluster_worker;
 
 /// The body of `/hello`.
 pub const HELLO_BODY: &str = "hello world\n";
-/// Salt and password of the hash workloads (the course's).
-const PASSWORD: &[u8] = b"a";
-const SALT: &[u8] = b"b";
 /// Key length of the hash workloads; the body is its hex form.
 pub const HASH_KEYLEN: usize = 32;
 
@@ -70,12 +74,35 @@ impl Kind {
 /// Names `lab serve --workload` accepts.
 pub const WORKLOADS: [&str; 6] = ["hello", "hash", "hash-sync", "file", "busy", "mix"];
 
+/// How the work uses the cores (DESIGN.md's strategies that serve HTTP).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// One loop; async work on its pool (default Node).
+    Loop,
+    /// One loop serving; CPU work (hash, hash-sync, busy) in K worker threads, the pool shared.
+    Workers {
+        /// Worker threads.
+        workers: usize,
+    },
+    /// K processes, each a loop with its own pool, sharing the address by `policy`.
+    Cluster {
+        /// Worker processes.
+        children: usize,
+        /// `None` follows Node (NODE_CLUSTER_SCHED_POLICY, else round-robin).
+        policy: Option<SchedulingPolicy>,
+        /// Replace workers that die.
+        restart: bool,
+    },
+}
+
 /// What to serve and how.
 #[derive(Clone, Debug)]
 pub struct ServeSpec {
     /// Work for paths other than the named ones: one kind, or a weighted mix.
     pub mix: Vec<(Kind, u32)>,
-    /// Pool threads.
+    /// How the cores are used.
+    pub strategy: Strategy,
+    /// Pool threads (per process).
     pub pool: usize,
     /// Address to bind (port 0 picks one).
     pub bind: SocketAddr,
@@ -87,20 +114,13 @@ pub struct ServeSpec {
     pub busy_ms: u64,
 }
 
-/// Counts of what a server did, for its exit message.
-#[derive(Clone, Copy, Debug, Default)]
+/// What a server did, for its exit message.
+#[derive(Clone, Debug, Default)]
 pub struct ServeSummary {
-    /// Requests answered.
+    /// Requests answered by this process (0 for a cluster primary, which answers none).
     pub requests: u64,
-}
-
-struct App {
-    mix: Vec<Kind>,
-    next: Cell<usize>,
-    iterations: u64,
-    busy_ms: u64,
-    file: PathBuf,
-    answered: Cell<u64>,
+    /// Cluster only: connections handed to each worker (round-robin), and exits seen.
+    pub cluster: Vec<String>,
 }
 
 /// The course's `doWork(ms)`: spin until the wall clock says `ms` passed. Unlike a fixed amount
@@ -109,72 +129,6 @@ pub fn busy_wait(ms: u64) {
     let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
     while std::time::Instant::now() < end {
         std::hint::spin_loop();
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl App {
-    fn pick(&self, path: &str) -> Kind {
-        let named = [
-            Kind::Hello,
-            Kind::Hash,
-            Kind::HashSync,
-            Kind::File,
-            Kind::Busy,
-        ];
-        if let Some(kind) = named.into_iter().find(|k| k.path() == path) {
-            return kind;
-        }
-        let i = self.next.get();
-        self.next.set((i + 1) % self.mix.len());
-        self.mix[i]
-    }
-
-    fn handle(self: &Rc<Self>, lp: &EventLoop, req: Request, res: Responder) {
-        let path = req.path.split('?').next().unwrap_or("/");
-        let app = Rc::clone(self);
-        let reply = move |lp: &EventLoop, res: Responder, response| {
-            app.answered.set(app.answered.get() + 1);
-            res.send(lp, response);
-        };
-        match self.pick(path) {
-            Kind::Hello => reply(lp, res, Response::text(200, HELLO_BODY)),
-            Kind::HashSync => {
-                let key = crypto::pbkdf2_sync(PASSWORD, SALT, self.iterations, HASH_KEYLEN);
-                let response = match key {
-                    Ok(key) => Response::text(200, hex(&key)),
-                    Err(e) => Response::text(500, e.to_string()),
-                };
-                reply(lp, res, response);
-            }
-            Kind::Hash => {
-                let queued = crypto::pbkdf2(
-                    lp,
-                    PASSWORD,
-                    SALT,
-                    self.iterations,
-                    HASH_KEYLEN,
-                    move |lp, key| reply(lp, res, Response::text(200, hex(&key))),
-                );
-                // Arguments were validated when the spec was built; a failure here drops `res`,
-                // which answers 500.
-                drop(queued);
-            }
-            Kind::Busy => {
-                busy_wait(self.busy_ms);
-                reply(lp, res, Response::text(200, "done\n"));
-            }
-            Kind::File => fs::read_file(lp, &self.file, move |lp, bytes| {
-                let response = match bytes {
-                    Ok(bytes) => Response::bytes(200, bytes),
-                    Err(e) => Response::text(500, e.to_string()),
-                };
-                reply(lp, res, response);
-            }),
-        }
     }
 }
 
@@ -189,12 +143,8 @@ impl ShutdownHandle {
     }
 }
 
-/// Serves until shut down. `listening` is called once the socket is bound, with its address
-/// and a handle that stops the server. In-flight requests get up to 5 s to finish.
-pub fn serve(
-    spec: &ServeSpec,
-    listening: impl FnOnce(SocketAddr, ShutdownHandle),
-) -> Result<ServeSummary, ExperimentError> {
+/// Checks the spec before anything starts.
+fn validate(spec: &ServeSpec) -> Result<(), ExperimentError> {
     if spec.mix.is_empty() || spec.mix.iter().all(|(_, w)| *w == 0) {
         return Err(ExperimentError::Param {
             name: "mix",
@@ -202,7 +152,17 @@ pub fn serve(
             hint: "give at least one kind a weight, like hello:8,hash:1,file:1",
         });
     }
-    crypto::pbkdf2_sync(PASSWORD, SALT, spec.hash_iterations, 1)?;
+    crypto::pbkdf2_sync(b"a", b"b", spec.hash_iterations, 1)?;
+    ThreadPool::with_size(spec.pool)?;
+    Ok(())
+}
+
+/// A loop on a pool of its own, and the application state with the file `/file` serves (in a
+/// temp dir that lives as long as the returned guard).
+fn app_on_loop(
+    spec: &ServeSpec,
+    tag: Option<String>,
+) -> Result<(EventLoop, Rc<App>, tempfile::TempDir), ExperimentError> {
     let pool: Arc<ThreadPool> = ThreadPool::with_size(spec.pool)?;
     let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
     let dir = tempfile::Builder::new()
@@ -212,6 +172,10 @@ pub fn serve(
     let file = dir.path().join("served.bin");
     std::fs::write(&file, vec![b'x'; spec.file_bytes])
         .map_err(io_err(format!("write {}", file.display())))?;
+    let offload = match spec.strategy {
+        Strategy::Workers { workers } => Some(WorkerPool::new(&lp, workers, app::run_cpu_task)?),
+        _ => None,
+    };
     let app = Rc::new(App {
         mix: spec
             .mix
@@ -223,7 +187,42 @@ pub fn serve(
         busy_ms: spec.busy_ms,
         file,
         answered: Cell::new(0),
+        tag,
+        offload,
     });
+    Ok((lp, app, dir))
+}
+
+/// A handle other threads use to run `stop` once on the loop; closes itself after.
+fn on_shutdown(lp: &EventLoop, stop: impl FnOnce(&EventLoop) + 'static) -> ShutdownHandle {
+    let slot: Rc<Cell<Option<AsyncHandle>>> = Rc::default();
+    let own = Rc::clone(&slot);
+    let mut stop = Some(stop);
+    let handle = lp.new_async(move |lp| {
+        if let Some(stop) = stop.take() {
+            stop(lp);
+        }
+        if let Some(h) = own.take() {
+            h.close(lp, |_| {});
+        }
+    });
+    let sender = ShutdownHandle(handle.sender());
+    slot.set(Some(handle));
+    sender
+}
+
+/// Serves until shut down. `listening` is called once the socket is bound (for a cluster: once
+/// every worker listens), with its address and a handle that stops the server. In-flight requests get up to 5 s to finish.
+pub fn serve(
+    spec: &ServeSpec,
+    listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
+) -> Result<ServeSummary, ExperimentError> {
+    validate(spec)?;
+    if let Strategy::Cluster { .. } = spec.strategy {
+        return cluster::primary(spec, listening);
+    }
+    let tag = matches!(spec.strategy, Strategy::Workers { .. }).then(|| "main".to_string());
+    let (lp, app, _dir) = app_on_loop(spec, tag)?;
     let handler_app = Rc::clone(&app);
     let server = Rc::new(
         HttpServer::bind(
@@ -239,20 +238,18 @@ pub fn serve(
     let addr = server
         .local_addr()
         .map_err(io_err("read the bound address"))?;
-    let stopping = Rc::clone(&server);
-    let stop = Rc::new(Cell::new(None));
-    let stop_handle = Rc::clone(&stop);
-    let handle = lp.new_async(move |lp| {
+    let (stopping, stopping_app) = (Rc::clone(&server), Rc::clone(&app));
+    let handle = on_shutdown(&lp, move |lp| {
         stopping.close(lp, 5_000, |_| {});
-        if let Some(h) = stop_handle.take() {
-            looplab_runtime::AsyncHandle::close(h, lp, |_| {});
+        if let Some(pool) = &stopping_app.offload {
+            pool.close(lp);
         }
     });
-    listening(addr, ShutdownHandle(handle.sender()));
-    stop.set(Some(handle));
+    listening(addr, handle);
     lp.run(RunMode::Default);
     Ok(ServeSummary {
         requests: app.answered.get(),
+        cluster: Vec::new(),
     })
 }
 

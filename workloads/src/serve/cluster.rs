@@ -1,0 +1,125 @@
+//! The `cluster` strategy of `lab serve`: a primary that only supervises, and worker processes
+//! (this same program re-executed) that each run the loop strategy on connections the primary's
+//! policy gives them.
+//!
+//! Shutdown order (SIGINT or SIGTERM to the primary):
+//! 1. the primary asks every worker to stop ([`Cluster::shutdown`], 5 s grace, then SIGKILL);
+//! 2. each worker closes its HTTP server gracefully, answers what it already received, exits 0;
+//! 3. the primary reaps every worker, gets `AllExited`, and its loop ends.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use looplab_runtime::cluster::{Cluster, ClusterEvent, ClusterSpec, WorkerRole};
+use looplab_runtime::http::{HttpServer, ServerOptions};
+use looplab_runtime::RunMode;
+
+use super::{
+    app_on_loop, on_shutdown, validate, ServeSpec, ServeSummary, ShutdownHandle, Strategy,
+};
+use crate::experiments::{io_err, ExperimentError};
+
+type Announce = Box<dyn FnOnce(SocketAddr)>;
+
+/// Runs the primary: starts the workers (re-executing this program with its own arguments),
+/// reports their exits on stderr, and stops them all when `listening`'s handle is used.
+pub(super) fn primary(
+    spec: &ServeSpec,
+    listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
+) -> Result<ServeSummary, ExperimentError> {
+    let Strategy::Cluster {
+        children,
+        policy,
+        restart,
+    } = spec.strategy.clone()
+    else {
+        unreachable!("primary() is only called for the cluster strategy");
+    };
+    // The primary runs no handler; its loop only supervises.
+    let lp = looplab_runtime::EventLoop::new().map_err(io_err("create the event loop"))?;
+    let mut cluster_spec = ClusterSpec::for_current_exe(children, spec.bind)
+        .map_err(io_err("find this program to start its workers"))?;
+    cluster_spec.policy = policy;
+    cluster_spec.restart = restart;
+    // Announce the address once every worker listens, so load starts at full capacity.
+    let announce: Rc<RefCell<Option<Announce>>> = Rc::default();
+    let (to_announce, mut listening_workers) = (Rc::clone(&announce), 0);
+    let cluster = Rc::new(Cluster::start(
+        &lp,
+        cluster_spec,
+        move |_, cluster, event| {
+            if let ClusterEvent::Listening { .. } = event {
+                listening_workers += 1;
+                if listening_workers == children {
+                    if let Some(announce) = to_announce.borrow_mut().take() {
+                        announce(cluster.local_addr());
+                    }
+                }
+            }
+            if let ClusterEvent::Exit {
+                id,
+                pid,
+                code,
+                signal,
+                will_restart,
+            } = event
+            {
+                let how = match (code, signal) {
+                    (Some(code), _) => format!("exited with code {code}"),
+                    (None, Some(signal)) => format!("was killed by signal {signal}"),
+                    _ => "ended".to_string(),
+                };
+                let line = format!(
+                    "worker {id} (pid {pid}) {how}{}",
+                    if will_restart { "; restarting" } else { "" }
+                );
+                eprintln!("lab serve: {line}");
+            }
+        },
+    )?);
+    let stopping = Rc::clone(&cluster);
+    let handle = on_shutdown(&lp, move |lp| stopping.shutdown(lp, 5_000));
+    *announce.borrow_mut() = Some(Box::new(move |addr| listening(addr, handle)));
+    lp.run(RunMode::Default);
+    let lines: Vec<String> = cluster
+        .connections_handed()
+        .into_iter()
+        .map(|(id, n)| format!("worker {id} was handed {n} connections"))
+        .collect();
+    Ok(ServeSummary {
+        requests: 0,
+        cluster: lines,
+    })
+}
+
+/// Runs one cluster worker: the loop strategy, fed by the primary's policy, until the primary
+/// says stop (or goes away).
+pub fn serve_cluster_worker(
+    spec: &ServeSpec,
+    role: WorkerRole,
+) -> Result<ServeSummary, ExperimentError> {
+    validate(spec)?;
+    let id = role.id().map_or("?".to_string(), |id| id.to_string());
+    let (lp, app, _dir) = app_on_loop(spec, Some(format!("worker-{id}")))?;
+    let channel = role
+        .connect(&lp)
+        .map_err(io_err("connect to the cluster primary"))?;
+    let handler_app = Rc::clone(&app);
+    let server = Rc::new(HttpServer::without_listener(
+        &lp,
+        ServerOptions::default(),
+        move |lp, req, res| handler_app.handle(lp, req, res),
+    ));
+    let serving = Rc::clone(&server);
+    channel
+        .listen(&lp, move |lp, stream| serving.adopt(lp, stream))
+        .map_err(io_err("serve the cluster's address"))?;
+    let stopping = Rc::clone(&server);
+    channel.on_shutdown(&lp, move |lp| stopping.close(lp, 5_000, |_| {}));
+    lp.run(RunMode::Default);
+    Ok(ServeSummary {
+        requests: app.answered.get(),
+        cluster: Vec::new(),
+    })
+}
