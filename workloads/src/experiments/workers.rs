@@ -124,6 +124,14 @@ fn shared_pool(
         }
     });
     lp.run(RunMode::Default);
+    if let Some(startup) = child.startup() {
+        log.borrow_mut().push(Completion {
+            label: "worker start-up (spawn to online)".into(),
+            ms: startup.as_secs_f64() * 1e3,
+            thread: "worker loop".into(),
+            note: "Node: a full isolate bootstrap, ~138 ms on the loaded reference box".into(),
+        });
+    }
     let timeline = pool.take_timeline();
     let wave = waves(&timeline);
     let mut sizes = vec![0; wave.iter().copied().max().unwrap_or(0)];
