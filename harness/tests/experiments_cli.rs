@@ -25,7 +25,7 @@ fn workers_keep_the_loop_responsive_and_share_the_pool() {
     assert_eq!(report["experiment"], "workers");
     assert_eq!(
         report["completions"].as_array().unwrap().len(),
-        6,
+        7,
         "{report:#}"
     );
     // The responsiveness contrast is wide (hundreds of ms against about one); the wave shape
