@@ -111,6 +111,8 @@ pub struct EventLoop {
     work: RefCell<Slab<AfterWork>>,
     completions: RefCell<Vec<Completion>>,
     pub(crate) metrics: RefCell<LoopMetrics>,
+    /// Objects whose owner is the loop itself (a running worker): dropped with the loop.
+    held: RefCell<Slab<Box<dyn Any>>>,
 }
 
 thread_local! {
@@ -162,6 +164,7 @@ impl EventLoop {
             work: RefCell::new(Slab::new()),
             completions: RefCell::new(Vec::new()),
             metrics: RefCell::new(LoopMetrics::new()),
+            held: RefCell::new(Slab::new()),
         })
     }
 
@@ -302,6 +305,19 @@ impl EventLoop {
         let now = clock::now_ms();
         self.time_ms.set(now);
         now
+    }
+
+    /// Keeps `value` alive until [`EventLoop::release`] or until the loop is dropped, for
+    /// things the loop itself owns, such as a worker that must be joined when its parent loop
+    /// goes away. Returns the key to release it with.
+    pub(crate) fn hold(&self, value: Box<dyn Any>) -> usize {
+        self.held.borrow_mut().insert(value)
+    }
+
+    /// Drops what [`EventLoop::hold`] kept (outside the borrow, so its `Drop` may use the loop).
+    pub(crate) fn release(&self, key: usize) {
+        let value = self.held.borrow_mut().try_remove(key);
+        drop(value);
     }
 
     pub(crate) fn add_active_handles(&self, delta: isize) {

@@ -1,9 +1,8 @@
 //! [`Worker`]: the parent's handle on a worker thread (Node's `Worker` object).
 //!
-//! Ownership: the parent loop owns each running worker through an unreferenced timer of the
-//! longest delay Node allows (the public loop API has no other slot the loop drops with itself).
-//! So the worker runs on when the user drops every `Worker` handle, and dropping the loop
-//! terminates and joins it. The user's handles and the timer hold the core strongly; the
+//! Ownership: the parent loop owns each running worker (`EventLoop::hold`, released at its exit
+//! event). So the worker runs on when the user drops every `Worker` handle, and dropping the
+//! loop terminates and joins it. The user's handles and the loop hold the core strongly; the
 //! wake-up's callback holds it weakly, so no reference cycle keeps a finished worker.
 //!
 //! Events reach the parent in the worker's order (`Online`, messages, `Error`, `Exit`), one
@@ -24,7 +23,7 @@ use super::link::{Event, Link, MESSAGE_BATCH};
 use super::port::Listener;
 use super::thread::spawn_thread;
 use super::{message, Message, PostError, WorkerError, WorkerPort};
-use crate::{AsyncHandle, EventLoop, TimerId, TIMEOUT_MAX_MS};
+use crate::{AsyncHandle, EventLoop};
 
 /// Node numbers workers from 1 (the main thread is 0), process-wide.
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
@@ -53,7 +52,7 @@ struct Core {
     loop_id: usize,
     handle: RefCell<Option<AsyncHandle>>,
     thread: RefCell<Option<JoinHandle<i32>>>,
-    owner_timer: Cell<Option<TimerId>>,
+    owner_key: Cell<Option<usize>>,
     online: Cell<bool>,
     error: RefCell<Option<String>>,
     exit_code: Cell<Option<i32>>,
@@ -65,8 +64,8 @@ fn loop_id(lp: &EventLoop) -> usize {
     Arc::as_ptr(&lp.remote) as *const () as usize
 }
 
-/// What the loop's owning timer holds: dropping it (with the loop, or when the timer is
-/// cleared) terminates and joins the worker if it is still running.
+/// What the loop holds for a running worker: dropping it (with the loop, or when released at
+/// exit) terminates and joins the worker if it is still running.
 struct Owner(Rc<Core>);
 
 impl Drop for Owner {
@@ -100,7 +99,7 @@ impl Worker {
                 loop_id: loop_id(lp),
                 handle: RefCell::new(Some(handle)),
                 thread: RefCell::new(None),
-                owner_timer: Cell::new(None),
+                owner_key: Cell::new(None),
                 online: Cell::new(false),
                 error: RefCell::new(None),
                 exit_code: Cell::new(None),
@@ -119,12 +118,8 @@ impl Worker {
                 return Err(WorkerError::Spawn { name, cause });
             }
         }
-        let owner = Owner(Rc::clone(&core));
-        let timer = lp.set_interval(TIMEOUT_MAX_MS, move |_| {
-            let _held = &owner;
-        });
-        lp.unref_timer(timer);
-        core.owner_timer.set(Some(timer));
+        let key = lp.hold(Box::new(Owner(Rc::clone(&core))));
+        core.owner_key.set(Some(key));
         Ok(Worker { core })
     }
 
@@ -291,15 +286,15 @@ impl Core {
             handle.close(lp, |_| {});
         }
         let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
-        if let Some(timer) = self.owner_timer.take() {
-            lp.clear_timer(timer);
+        if let Some(key) = self.owner_key.take() {
+            lp.release(key);
         }
         if let Some(exit) = callbacks.exit {
             lp.invoke(|lp| exit(lp, code));
         }
     }
 
-    /// Without a loop (the owning timer dropped): terminates and joins a still-running worker,
+    /// Without a loop (the loop dropped what it held): terminates and joins a still-running worker,
     /// then drops the callbacks and the wake-up handle.
     fn shutdown(&self) {
         let thread = self.thread.borrow_mut().take();
