@@ -9,7 +9,7 @@
 //! callback each, in the poll phase. On `Exit`, in this order:
 //! 1. the thread is joined (it has pushed its last event and is returning);
 //! 2. the wake-up handle is closed and every callback but the exit one is dropped;
-//! 3. the owning timer is cleared;
+//! 3. the loop releases its hold on the worker;
 //! 4. the exit callback runs with the code.
 
 use std::cell::{Cell, RefCell};
