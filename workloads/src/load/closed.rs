@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant};
 
-use super::client::{Failure, Session};
+use super::client::Session;
 use super::driver::{session_spec, Timeline};
 use super::spec::Plan;
-use super::stats::{ConnStats, ErrorKind};
+use super::stats::{ConnStats, Next};
 
 /// Pause after a failed connect before the next attempt.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
@@ -34,29 +34,12 @@ pub(crate) async fn run_connection(
         let counted = started >= timeline.warmup_end;
         let result = session.request(started).await;
         let done = Instant::now();
-        if counted {
-            stats.attempted += 1;
-        }
-        if done >= timeline.deadline {
-            // Answered (or failed) only after the deadline: as good as unanswered.
-            stats.abandoned += u64::from(counted);
-            break;
-        }
-        match result {
-            Ok(()) if counted => stats.record_ok(started, started, done),
-            Ok(()) => {}
-            Err(Failure::Deadline) => {
-                stats.abandoned += u64::from(counted);
-                break;
+        match stats.settle(counted, result, started, started, done, timeline.deadline) {
+            Next::Continue => {}
+            Next::ConnectFailed => {
+                sleep_until((done + CONNECT_BACKOFF).min(timeline.deadline)).await;
             }
-            Err(Failure::Error(kind)) => {
-                if counted {
-                    stats.errors.add(kind);
-                }
-                if kind == ErrorKind::Connect {
-                    sleep_until((done + CONNECT_BACKOFF).min(timeline.deadline)).await;
-                }
-            }
+            Next::Stop => break,
         }
     }
     stats.reconnects = session.reconnects;

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant};
 
-use super::client::{Failure, Session};
+use super::client::Session;
 use super::driver::{session_spec, Timeline};
 use super::spec::Plan;
-use super::stats::ConnStats;
+use super::stats::{ConnStats, Next};
 
 /// The send schedule of one connection.
 #[derive(Debug, Clone, Copy)]
@@ -84,26 +84,9 @@ pub(crate) async fn run_connection(
         let counted = intended >= timeline.warmup_end;
         let result = session.request(sent).await;
         let done = Instant::now();
-        if counted {
-            stats.attempted += 1;
-        }
-        if done >= timeline.deadline {
-            // Answered (or failed) only after the deadline: as good as unanswered.
-            stats.abandoned += u64::from(counted);
+        let from = if held_up { intended } else { sent };
+        if stats.settle(counted, result, from, sent, done, timeline.deadline) == Next::Stop {
             break;
-        }
-        match result {
-            Ok(()) if counted => {
-                let from = if held_up { intended } else { sent };
-                stats.record_ok(from, sent, done);
-            }
-            Ok(()) => {}
-            Err(Failure::Deadline) => {
-                stats.abandoned += u64::from(counted);
-                break;
-            }
-            Err(Failure::Error(kind)) if counted => stats.errors.add(kind),
-            Err(Failure::Error(_)) => {}
         }
         free_at = done;
         intended += schedule.interval;

@@ -9,7 +9,19 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::client::Failure;
 use super::LoadError;
+
+/// What a connection does after [`ConnStats::settle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Send the next request.
+    Continue,
+    /// The connect failed: the closed loop backs off before trying again.
+    ConnectFailed,
+    /// The window is over.
+    Stop,
+}
 
 /// Why a request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +126,42 @@ impl ConnStats {
     }
 
     /// A good answer: `corrected_from` is the intended send (the actual one in a closed loop).
+    /// Accounts for one finished request, the same way in both loops: in the window
+    /// (`counted`) it is attempted; it is then abandoned if it ended at or after `deadline`,
+    /// else recorded (latency from `latency_from`, uncorrected from `sent`) or counted as an
+    /// error. Returns what the connection does next.
+    pub(crate) fn settle(
+        &mut self,
+        counted: bool,
+        result: Result<(), Failure>,
+        latency_from: Instant,
+        sent: Instant,
+        done: Instant,
+        deadline: Instant,
+    ) -> Next {
+        if counted {
+            self.attempted += 1;
+        }
+        // Answered (or failed) only after the deadline: as good as unanswered.
+        if done >= deadline || matches!(result, Err(Failure::Deadline)) {
+            self.abandoned += u64::from(counted);
+            return Next::Stop;
+        }
+        match result {
+            Ok(()) if counted => self.record_ok(latency_from, sent, done),
+            Ok(()) | Err(Failure::Deadline) => {}
+            Err(Failure::Error(kind)) => {
+                if counted {
+                    self.errors.add(kind);
+                }
+                if kind == ErrorKind::Connect {
+                    return Next::ConnectFailed;
+                }
+            }
+        }
+        Next::Continue
+    }
+
     pub(crate) fn record_ok(&mut self, corrected_from: Instant, sent: Instant, done: Instant) {
         self.ok += 1;
         let micros = |from: Instant| done.saturating_duration_since(from).as_micros() as u64;
