@@ -19,6 +19,16 @@ pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
 /// Size of the event buffer, as libuv's 1024-entry epoll buffer.
 pub(crate) const EVENTS_CAPACITY: usize = 1024;
 
+/// Readable always; writable too only while there is something to write (libuv's habit: an
+/// idle socket raises no writability events).
+pub(crate) fn stream_interest(watching_writes: bool) -> Interest {
+    if watching_writes {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    }
+}
+
 /// What became ready for one watcher.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Ready {

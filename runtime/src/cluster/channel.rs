@@ -195,11 +195,7 @@ impl Channel {
 
 impl Inner {
     fn interest(&self) -> Interest {
-        if self.watching_writes.get() {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        }
+        crate::io::stream_interest(self.watching_writes.get())
     }
 
     fn recv(&self, fd: i32, buf: &mut [u8]) -> io::Result<usize> {

@@ -284,11 +284,7 @@ impl TcpStream {
 
 impl Inner {
     fn interest(&self) -> Interest {
-        if self.watching_writes.get() {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        }
+        crate::io::stream_interest(self.watching_writes.get())
     }
 
     /// Watches for writability only while it is needed (connecting, or writes queued).
