@@ -1,8 +1,8 @@
 //! Command-line arguments and what each command does.
 //!
 //! Commands available so far: the default run (the classic experiments), `experiment`, `bench`,
-//! `serve`, `load` and `list`. The rest of DESIGN.md's contract (sweep, report, check, ...) arrives with the
-//! harness; until then clap rejects those names as unknown commands rather than pretending.
+//! `serve`, `load`, `sweep` (configuration and plan only) and `list`. The rest of DESIGN.md's
+//! contract (running sweeps, report, check, ...) arrives with the harness; until then clap rejects those names as unknown commands rather than pretending.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -36,6 +36,8 @@ enum Command {
     Serve(crate::serve_cmd::ServeArgs),
     /// Load an HTTP server: closed loop, or open loop at --rate, with checked answers.
     Load(crate::load_cmd::LoadArgs),
+    /// Plan a sweep: --print-config shows the built-in sweep, --plan the points it makes.
+    Sweep(crate::sweep::SweepArgs),
     /// List experiments and benches.
     List,
 }
@@ -108,6 +110,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(args)) => run_bench(&args),
         Some(Command::Serve(args)) => crate::serve_cmd::run(&args),
         Some(Command::Load(args)) => crate::load_cmd::run(&args),
+        Some(Command::Sweep(args)) => crate::sweep::run(&args),
         Some(Command::List) => {
             print!("{}", output::list(&EXPERIMENTS, &BENCHES));
             Ok(())

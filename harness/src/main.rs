@@ -8,6 +8,7 @@ mod load_cmd;
 mod output;
 mod scratch;
 mod serve_cmd;
+mod sweep;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,162 @@
+//! The checks of stage 1 ([`super::config`]): each allowed range as a constant, and small
+//! validators that turn a value outside its range, an empty or repeated axis, or an unknown
+//! name into a [`ConfigError`] naming the key, the value and the fix.
+//!
+//! Numbers arrive as `i64` so that `0` or `-1` are reported against the key's range.
+
+use std::collections::HashSet;
+
+use super::error::ConfigError;
+use super::spec::parse_duration_ms;
+
+/// A numeric key's allowed range, as checked and as printed.
+pub(super) struct Range {
+    pub(super) min: i64,
+    pub(super) max: i64,
+    pub(super) text: &'static str,
+    pub(super) example: &'static str,
+}
+
+const fn range(min: i64, max: i64, text: &'static str, example: &'static str) -> Range {
+    Range {
+        min,
+        max,
+        text,
+        example,
+    }
+}
+
+pub(super) const POOL: Range = range(1, 1024, "1..=1024", "[1, 2, 4]");
+pub(super) const COUNT: Range = range(1, 1024, "1..=1024", "[1, 2]");
+pub(super) const CONNECTIONS: Range = range(1, 10_000, "1..=10000", "[16, 64]");
+pub(super) const RATES: Range = range(1, 10_000_000, "1..=10000000", "[500, 1000]");
+pub(super) const REPETITIONS: Range = range(1, 1_000, "1..=1000", "3");
+pub(super) const ITERATIONS: Range = range(1, 100_000_000, "1..=100000000", "10000");
+pub(super) const FILE_BYTES: Range = range(1, 1 << 30, "1..=1073741824", "65536");
+pub(super) const JOBS: Range = range(1, 1_000_000, "1..=1000000", "64");
+pub(super) const MIX_WEIGHT: Range = range(0, 1_000, "0..=1000", "{ hello = 8, hash = 1 }");
+pub(super) const SEED: Range = range(0, i64::MAX, "0..=9223372036854775807", "42");
+/// Longest duration or warm-up accepted: one hour.
+pub(super) const MAX_DURATION_MS: u64 = 3_600_000;
+
+pub(super) fn required<'a, T>(
+    value: &'a Option<T>,
+    key: &'static str,
+) -> Result<&'a T, ConfigError> {
+    // Only a hand-built config can miss a key: the built-in sweep sets them all.
+    value.as_ref().ok_or(ConfigError::NothingToRun {
+        reason: format!("`{key}` is not set; add it (see `lab sweep --print-config`)"),
+    })
+}
+
+pub(super) fn unknown(key: &str, value: &str, allowed: &[&str]) -> ConfigError {
+    ConfigError::UnknownName {
+        key: key.to_string(),
+        value: value.to_string(),
+        allowed: allowed.join(", "),
+    }
+}
+
+pub(super) fn check(key: &str, value: i64, range: &Range) -> Result<i64, ConfigError> {
+    if (range.min..=range.max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange {
+            key: key.to_string(),
+            value: value.to_string(),
+            range: range.text,
+            example: range.example,
+        })
+    }
+}
+
+pub(super) fn number(
+    value: &Option<i64>,
+    key: &'static str,
+    range: &Range,
+) -> Result<i64, ConfigError> {
+    check(key, *required(value, key)?, range)
+}
+
+pub(super) fn duration(
+    value: &Option<String>,
+    key: &'static str,
+    min_ms: u64,
+) -> Result<u64, ConfigError> {
+    let text = required(value, key)?;
+    let ms = parse_duration_ms(text).ok_or_else(|| ConfigError::BadDuration {
+        key: key.to_string(),
+        value: text.clone(),
+    })?;
+    if ms < min_ms || ms > MAX_DURATION_MS {
+        return Err(ConfigError::OutOfRange {
+            key: key.to_string(),
+            value: format!("\"{text}\""),
+            range: if min_ms == 0 {
+                "0s..=1h"
+            } else {
+                "above 0s, up to 1h"
+            },
+            example: "\"500ms\", \"5s\"",
+        });
+    }
+    Ok(ms)
+}
+
+/// A numeric axis: non-empty, each value in range, no value twice.
+pub(super) fn axis(
+    values: &Option<Vec<i64>>,
+    key: &'static str,
+    range: &Range,
+) -> Result<Vec<u32>, ConfigError> {
+    let values = required(values, key)?;
+    if values.is_empty() {
+        return Err(ConfigError::Empty {
+            key: key.to_string(),
+            example: range.example,
+        });
+    }
+    let mut seen = HashSet::new();
+    values
+        .iter()
+        .map(|&v| {
+            let v = check(key, v, range)?;
+            if !seen.insert(v) {
+                return Err(ConfigError::Duplicate {
+                    key: key.to_string(),
+                    value: v.to_string(),
+                });
+            }
+            Ok(v as u32)
+        })
+        .collect()
+}
+
+/// A name axis: non-empty, each name resolved by `parse`, no name twice.
+pub(super) fn names<T>(
+    values: &Option<Vec<String>>,
+    key: &'static str,
+    example: &'static str,
+    parse: impl Fn(&str) -> Result<T, ConfigError>,
+) -> Result<Vec<T>, ConfigError> {
+    let values = required(values, key)?;
+    if values.is_empty() {
+        return Err(ConfigError::Empty {
+            key: key.to_string(),
+            example,
+        });
+    }
+    let mut seen = HashSet::new();
+    values
+        .iter()
+        .map(|name| {
+            if !seen.insert(name) {
+                return Err(ConfigError::Duplicate {
+                    key: key.to_string(),
+                    value: format!("`{name}`"),
+                });
+            }
+            parse(name)
+        })
+        .collect()
+}

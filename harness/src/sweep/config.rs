@@ -1,0 +1,350 @@
+//! Stage 1: what the user wrote ([`SweepConfig`]) becomes a validated [`SweepSpec`].
+//!
+//! The rule of this stage:
+//! 1. Start from a built-in sweep (`default.toml`, or `quick.toml` with `--quick`).
+//! 2. Overlay the `--config` file: every key it sets replaces the built-in one; mixes merge by
+//!    name. Unknown keys are refused with `file:line:column` and the key's name.
+//! 3. Overlay the flags (`--pool-sizes 1,2,4`, ...) the same way: a flag beats the file.
+//! 4. Validate everything at once, before anything runs: every axis non-empty and free of
+//!    duplicates, every number in range, every name known. The first mistake found is reported
+//!    as one line naming the key, the value, what is allowed and how to fix it.
+//!
+//! Numbers are read as `i64` so that `0` or `-1` reach step 4 and get a message naming the key
+//! and the range, instead of a serde type error. The checks themselves live in `checks.rs`.
+
+use std::collections::BTreeMap;
+
+use looplab_runtime::cluster::SchedulingPolicy;
+use serde::Deserialize;
+
+use super::checks::{
+    axis, check, duration, names, number, required, unknown, CONNECTIONS, COUNT, FILE_BYTES,
+    ITERATIONS, JOBS, MIX_WEIGHT, POOL, RATES, REPETITIONS, SEED,
+};
+use super::error::{syntax, ConfigError};
+use super::spec::{
+    Mode, Strategy, SweepSpec, Timing, WorkParams, Workload, BUILTIN_WORKLOADS, MIX_KINDS,
+};
+use looplab_workloads::serve::Kind;
+
+/// The built-in default sweep, printed by `lab sweep --print-config`.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+/// The built-in quick sweep, printed by `lab sweep --quick --print-config`.
+pub const QUICK_TOML: &str = include_str!("quick.toml");
+
+/// A sweep as written in TOML (or by flags): every key optional, nothing checked yet.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    pub mode: Option<String>,
+    pub duration: Option<String>,
+    pub warmup: Option<String>,
+    pub repetitions: Option<i64>,
+    pub seed: Option<i64>,
+    pub strategies: Option<Vec<String>>,
+    pub workloads: Option<Vec<String>>,
+    pub pool_sizes: Option<Vec<i64>>,
+    pub cluster_counts: Option<Vec<i64>>,
+    pub worker_counts: Option<Vec<i64>>,
+    pub connections: Option<Vec<i64>>,
+    pub rates: Option<Vec<i64>>,
+    pub hash_iterations: Option<i64>,
+    pub file_bytes: Option<i64>,
+    pub jobs: Option<i64>,
+    pub cluster_policy: Option<String>,
+    #[serde(default)]
+    pub mixes: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+impl SweepConfig {
+    /// Parses TOML text; `file` names the source in errors.
+    pub fn parse(file: &str, text: &str) -> Result<SweepConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| syntax(file, text, &e))
+    }
+
+    /// The built-in sweep (`quick` selects the smaller one).
+    pub fn builtin(quick: bool) -> SweepConfig {
+        let (name, text) = if quick {
+            ("quick.toml", QUICK_TOML)
+        } else {
+            ("default.toml", DEFAULT_TOML)
+        };
+        // Both texts are fixed at build time and tests parse them, so this cannot fail for a user.
+        SweepConfig::parse(name, text).unwrap_or_else(|e| panic!("built-in {name}: {e}"))
+    }
+
+    /// `self` with every key `top` sets replaced by `top`'s value; mixes merge by name.
+    pub fn overlay(self, top: SweepConfig) -> SweepConfig {
+        let mut mixes = self.mixes;
+        mixes.extend(top.mixes);
+        SweepConfig {
+            mode: top.mode.or(self.mode),
+            duration: top.duration.or(self.duration),
+            warmup: top.warmup.or(self.warmup),
+            repetitions: top.repetitions.or(self.repetitions),
+            seed: top.seed.or(self.seed),
+            strategies: top.strategies.or(self.strategies),
+            workloads: top.workloads.or(self.workloads),
+            pool_sizes: top.pool_sizes.or(self.pool_sizes),
+            cluster_counts: top.cluster_counts.or(self.cluster_counts),
+            worker_counts: top.worker_counts.or(self.worker_counts),
+            connections: top.connections.or(self.connections),
+            rates: top.rates.or(self.rates),
+            hash_iterations: top.hash_iterations.or(self.hash_iterations),
+            file_bytes: top.file_bytes.or(self.file_bytes),
+            jobs: top.jobs.or(self.jobs),
+            cluster_policy: top.cluster_policy.or(self.cluster_policy),
+            mixes,
+        }
+    }
+
+    /// Validates every key (step 4 of the rule) and returns the typed sweep.
+    pub fn resolve(&self) -> Result<SweepSpec, ConfigError> {
+        let mode = match required(&self.mode, "mode")?.as_str() {
+            "service" => Mode::Service,
+            "batch" => Mode::Batch,
+            other => return Err(unknown("mode", other, &["service", "batch"])),
+        };
+        let timing = Timing {
+            warmup_ms: duration(&self.warmup, "warmup", 0)?,
+            duration_ms: duration(&self.duration, "duration", 1)?,
+        };
+        let strategies = names(
+            &self.strategies,
+            "strategies",
+            "[\"loop\", \"cluster\"]",
+            |n| {
+                Strategy::parse(n)
+                    .ok_or_else(|| unknown("strategies", n, &Strategy::ALL.map(Strategy::name)))
+            },
+        )?;
+        let workloads = names(&self.workloads, "workloads", "[\"hash\", \"net\"]", |n| {
+            self.workload(n)
+        })?;
+        let policy = required(&self.cluster_policy, "cluster_policy")?;
+        Ok(SweepSpec {
+            mode,
+            timing,
+            repetitions: number(&self.repetitions, "repetitions", &REPETITIONS)? as u32,
+            seed: match self.seed {
+                Some(seed) => Some(check("seed", seed, &SEED)? as u64),
+                None => None,
+            },
+            strategies,
+            workloads,
+            pool_sizes: axis(&self.pool_sizes, "pool_sizes", &POOL)?,
+            cluster_counts: axis(&self.cluster_counts, "cluster_counts", &COUNT)?,
+            worker_counts: axis(&self.worker_counts, "worker_counts", &COUNT)?,
+            connections: axis(&self.connections, "connections", &CONNECTIONS)?,
+            rates: match &self.rates {
+                Some(_) => Some(axis(&self.rates, "rates", &RATES)?),
+                None => None,
+            },
+            params: WorkParams {
+                hash_iterations: number(&self.hash_iterations, "hash_iterations", &ITERATIONS)?
+                    as u64,
+                file_bytes: number(&self.file_bytes, "file_bytes", &FILE_BYTES)? as u64,
+                jobs: number(&self.jobs, "jobs", &JOBS)? as u32,
+                cluster_policy: SchedulingPolicy::parse(policy).ok_or_else(|| {
+                    unknown("cluster_policy", policy, &["rr", "none", "reuseport"])
+                })?,
+            },
+        })
+    }
+
+    /// A workload name: built-in, or a mix defined under `[mixes]`.
+    fn workload(&self, name: &str) -> Result<Workload, ConfigError> {
+        if let Some(w) = Workload::builtin(name) {
+            return Ok(w);
+        }
+        let Some(weights) = self.mixes.get(name) else {
+            let mut allowed: Vec<&str> = BUILTIN_WORKLOADS.to_vec();
+            allowed.extend(self.mixes.keys().map(String::as_str));
+            return Err(unknown("workloads", name, &allowed));
+        };
+        let key = format!("mixes.{name}");
+        let mut mix = Vec::new();
+        for (kind, weight) in weights {
+            let parsed = match kind.as_str() {
+                "hello" => Kind::Hello,
+                "hash" => Kind::Hash,
+                "file" => Kind::File,
+                other => return Err(unknown(&key, other, &MIX_KINDS)),
+            };
+            let weight = check(&format!("{key}.{kind}"), *weight, &MIX_WEIGHT)?;
+            if weight > 0 {
+                mix.push((parsed, weight as u32));
+            }
+        }
+        if mix.is_empty() {
+            return Err(ConfigError::Empty {
+                key,
+                example: MIX_WEIGHT.example,
+            });
+        }
+        Ok(Workload {
+            name: name.to_string(),
+            mix,
+        })
+    }
+}
+
+/// Parses a flag's comma-separated number list, like `--pool-sizes 1,2,4`.
+pub fn parse_number_list(flag: &'static str, text: &str) -> Result<Vec<i64>, ConfigError> {
+    text.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            part.trim()
+                .parse::<i64>()
+                .map_err(|_| ConfigError::BadFlag {
+                    flag,
+                    value: text.to_string(),
+                    expected: "comma-separated whole numbers, like 1,2,4",
+                })
+        })
+        .collect()
+}
+
+/// Parses a flag's comma-separated name list, like `--strategies loop,cluster`.
+pub fn parse_name_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|part| part.trim().to_string())
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default sweep with `toml` laid over it, resolved.
+    fn resolve(toml: &str) -> Result<SweepSpec, ConfigError> {
+        let file = SweepConfig::parse("sweep.toml", toml)?;
+        SweepConfig::builtin(false).overlay(file).resolve()
+    }
+
+    fn error(toml: &str) -> String {
+        resolve(toml).expect_err("should be refused").to_string()
+    }
+
+    #[test]
+    fn builtin_sweeps_resolve() {
+        let default = SweepConfig::builtin(false).resolve().unwrap();
+        assert_eq!(default.pool_sizes, vec![1, 2, 4]);
+        assert_eq!(
+            default.timing,
+            Timing {
+                warmup_ms: 500,
+                duration_ms: 1_500
+            }
+        );
+        assert_eq!(default.workloads.len(), 4);
+        assert_eq!(default.rates, None);
+        let quick = SweepConfig::builtin(true).resolve().unwrap();
+        assert_eq!(quick.repetitions, 1);
+    }
+
+    #[test]
+    fn file_and_flags_overlay_in_order() {
+        let file = SweepConfig::parse("f", "pool_sizes = [8]\nrepetitions = 5").unwrap();
+        let flags = SweepConfig {
+            pool_sizes: Some(vec![2, 3]),
+            ..SweepConfig::default()
+        };
+        let spec = SweepConfig::builtin(false)
+            .overlay(file)
+            .overlay(flags)
+            .resolve()
+            .unwrap();
+        assert_eq!(spec.pool_sizes, vec![2, 3]);
+        assert_eq!(spec.repetitions, 5);
+        assert_eq!(
+            spec.worker_counts,
+            vec![1, 2],
+            "untouched keys keep the default"
+        );
+    }
+
+    #[test]
+    fn mixes_merge_by_name_and_resolve() {
+        let spec =
+            resolve("workloads = [\"web\", \"heavy\"]\n[mixes]\nheavy = { hash = 3, hello = 1 }")
+                .unwrap();
+        assert_eq!(
+            spec.workloads[1].mix,
+            vec![(Kind::Hash, 3), (Kind::Hello, 1)]
+        );
+        assert!(
+            spec.workloads[0].has_file(),
+            "web still comes from the default"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_key_file_line_and_column() {
+        assert_eq!(
+            error("repetitions = 2\npoolsizes = [1]\n"),
+            "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
+             `warmup`, `repetitions`, `seed`, `strategies`, `workloads`, `pool_sizes`, \
+             `cluster_counts`, `worker_counts`, `connections`, `rates`, `hash_iterations`, \
+             `file_bytes`, `jobs`, `cluster_policy`, `mixes`"
+        );
+        let wrong_type = error("pool_sizes = \"4\"");
+        assert!(
+            wrong_type.starts_with("sweep.toml:1:14: invalid type"),
+            "{wrong_type}"
+        );
+        assert!(!wrong_type.contains('\n'));
+    }
+
+    #[test]
+    fn each_validation_error_says_key_value_range_and_fix() {
+        let cases = [
+            ("pool_sizes = [0]", "pool_sizes: 0 is out of range 1..=1024; use values like [1, 2, 4]"),
+            ("pool_sizes = [1, 2000]", "pool_sizes: 2000 is out of range 1..=1024; use values like [1, 2, 4]"),
+            ("pool_sizes = []", "pool_sizes: the list is empty; give at least one value, like [1, 2, 4]"),
+            ("pool_sizes = [2, 2]", "pool_sizes: 2 is listed twice; list each value once"),
+            ("cluster_counts = [0]", "cluster_counts: 0 is out of range 1..=1024; use values like [1, 2]"),
+            ("worker_counts = [-1]", "worker_counts: -1 is out of range 1..=1024; use values like [1, 2]"),
+            ("connections = [0]", "connections: 0 is out of range 1..=10000; use values like [16, 64]"),
+            ("rates = []", "rates: the list is empty; give at least one value, like [500, 1000]"),
+            ("repetitions = 0", "repetitions: 0 is out of range 1..=1000; use values like 3"),
+            ("seed = -5", "seed: -5 is out of range 0..=9223372036854775807; use values like 42"),
+            ("hash_iterations = 0", "hash_iterations: 0 is out of range 1..=100000000; use values like 10000"),
+            ("file_bytes = 0", "file_bytes: 0 is out of range 1..=1073741824; use values like 65536"),
+            ("jobs = 0", "jobs: 0 is out of range 1..=1000000; use values like 64"),
+            ("duration = \"0s\"", "duration: \"0s\" is out of range above 0s, up to 1h; use values like \"500ms\", \"5s\""),
+            ("warmup = \"2h\"", "warmup: `2h` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
+            ("warmup = \"61m\"", "warmup: \"61m\" is out of range 0s..=1h; use values like \"500ms\", \"5s\""),
+            ("duration = \"5\"", "duration: `5` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
+            ("mode = \"stream\"", "mode: `stream` is not allowed; choose from service, batch"),
+            ("strategies = []", "strategies: the list is empty; give at least one value, like [\"loop\", \"cluster\"]"),
+            ("strategies = [\"threads\"]", "strategies: `threads` is not allowed; choose from loop, loop-blocking, workers, cluster, tokio, rayon"),
+            ("strategies = [\"loop\", \"loop\"]", "strategies: `loop` is listed twice; list each value once"),
+            ("workloads = [\"dns\"]", "workloads: `dns` is not allowed; choose from hash, file, net, web"),
+            ("workloads = []", "workloads: the list is empty; give at least one value, like [\"hash\", \"net\"]"),
+            ("cluster_policy = \"random\"", "cluster_policy: `random` is not allowed; choose from rr, none, reuseport"),
+            ("workloads = [\"m\"]\n[mixes]\nm = { hello = 1, dns = 1 }", "mixes.m: `dns` is not allowed; choose from hello, hash, file"),
+            ("workloads = [\"m\"]\n[mixes]\nm = { hello = -1 }", "mixes.m.hello: -1 is out of range 0..=1000; use values like { hello = 8, hash = 1 }"),
+            ("workloads = [\"m\"]\n[mixes]\nm = { hello = 0 }", "mixes.m: the list is empty; give at least one value, like { hello = 8, hash = 1 }"),
+        ];
+        for (toml, message) in cases {
+            assert_eq!(error(toml), message, "for {toml}");
+        }
+    }
+
+    #[test]
+    fn flag_lists_parse_or_name_the_flag() {
+        assert_eq!(
+            parse_number_list("--pool-sizes", "1, 2,4").unwrap(),
+            vec![1, 2, 4]
+        );
+        assert_eq!(
+            parse_number_list("--pool-sizes", "1,x")
+                .unwrap_err()
+                .to_string(),
+            "--pool-sizes: `1,x` is not valid; expected comma-separated whole numbers, like 1,2,4"
+        );
+        assert_eq!(parse_name_list("loop, cluster,"), vec!["loop", "cluster"]);
+    }
+}

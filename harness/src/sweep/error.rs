@@ -1,0 +1,98 @@
+//! Why a sweep configuration was refused: one variant per kind of mistake, each carrying the
+//! key, the offending value and what is allowed, so the message (one line, lowercase) says
+//! how to fix it. `lab` prints it as `lab: error: <message>` and exits 2.
+
+use std::fmt;
+
+/// A sweep configuration that cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The TOML did not parse, or named an unknown key (`where_` is `file:line:column`).
+    Syntax { where_: String, message: String },
+    /// An axis with no values.
+    Empty { key: String, example: &'static str },
+    /// A number outside its range.
+    OutOfRange {
+        key: String,
+        value: String,
+        range: &'static str,
+        example: &'static str,
+    },
+    /// A name that is not one of the allowed names.
+    UnknownName {
+        key: String,
+        value: String,
+        allowed: String,
+    },
+    /// A value listed twice in one axis.
+    Duplicate { key: String, value: String },
+    /// A duration that is not like "5s".
+    BadDuration { key: String, value: String },
+    /// A flag value that is not a number list, or a `--shard` that is not `I/N`.
+    BadFlag {
+        flag: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// A combination that leaves nothing to run.
+    NothingToRun { reason: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Syntax { where_, message } => write!(f, "{where_}: {message}"),
+            ConfigError::Empty { key, example } => {
+                write!(f, "{key}: the list is empty; give at least one value, like {example}")
+            }
+            ConfigError::OutOfRange {
+                key,
+                value,
+                range,
+                example,
+            } => write!(
+                f,
+                "{key}: {value} is out of range {range}; use values like {example}"
+            ),
+            ConfigError::UnknownName {
+                key,
+                value,
+                allowed,
+            } => write!(f, "{key}: `{value}` is not allowed; choose from {allowed}"),
+            ConfigError::Duplicate { key, value } => {
+                write!(f, "{key}: {value} is listed twice; list each value once")
+            }
+            ConfigError::BadDuration { key, value } => write!(
+                f,
+                "{key}: `{value}` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""
+            ),
+            ConfigError::BadFlag {
+                flag,
+                value,
+                expected,
+            } => write!(f, "{flag}: `{value}` is not valid; expected {expected}"),
+            ConfigError::NothingToRun { reason } => write!(f, "the plan is empty: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Turns a TOML error into one line: `file:line:column: message`, the message naming the key.
+pub fn syntax(file: &str, text: &str, err: &toml::de::Error) -> ConfigError {
+    let where_ = match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("{file}:{line}:{column}")
+        }
+        None => file.to_string(),
+    };
+    let message = err
+        .message()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    ConfigError::Syntax { where_, message }
+}

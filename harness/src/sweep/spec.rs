@@ -1,0 +1,283 @@
+//! The resolved, validated sweep ([`SweepSpec`]), its vocabulary (strategies, workloads, modes,
+//! durations) and the resolved points the planner makes of it ([`PointSpec`]). Everything here is typed and in range: [`crate::sweep::config`] is the only
+//! way to build a `SweepSpec`, and the planner trusts it without checking again.
+
+use looplab_runtime::cluster::SchedulingPolicy;
+use looplab_workloads::serve::Kind;
+
+/// How the work uses the cores (DESIGN.md's strategies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Strategy {
+    /// One loop, work offloaded to its pool.
+    Loop,
+    /// One loop, CPU work done on the loop itself.
+    LoopBlocking,
+    /// One loop serving, K worker threads doing the CPU work (pool shared).
+    Workers,
+    /// K processes, each a loop with its own pool.
+    Cluster,
+    /// Reference: tokio's multi-thread runtime, `spawn_blocking` for hash and file work.
+    Tokio,
+    /// Reference: rayon, batch CPU work only.
+    Rayon,
+}
+
+impl Strategy {
+    /// Every strategy, in plan order.
+    pub const ALL: [Strategy; 6] = [
+        Strategy::Loop,
+        Strategy::LoopBlocking,
+        Strategy::Workers,
+        Strategy::Cluster,
+        Strategy::Tokio,
+        Strategy::Rayon,
+    ];
+
+    /// The name used in configs and point ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Loop => "loop",
+            Strategy::LoopBlocking => "loop-blocking",
+            Strategy::Workers => "workers",
+            Strategy::Cluster => "cluster",
+            Strategy::Tokio => "tokio",
+            Strategy::Rayon => "rayon",
+        }
+    }
+
+    /// Parses a strategy name.
+    pub fn parse(name: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether the strategy runs on a libuv-style pool whose size can be set.
+    pub fn has_pool(self) -> bool {
+        !matches!(self, Strategy::Tokio | Strategy::Rayon)
+    }
+}
+
+/// Batch (N jobs, makespan) or service (an HTTP server under load).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Submit `jobs` jobs, measure makespan, throughput and per-job latency.
+    Batch,
+    /// An HTTP server under the load generator, closed or open loop.
+    Service,
+}
+
+impl Mode {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Batch => "batch",
+            Mode::Service => "service",
+        }
+    }
+}
+
+/// Workload names that are not mixes.
+pub const BUILTIN_WORKLOADS: [&str; 3] = ["hash", "file", "net"];
+/// Kinds a mix may weigh.
+pub const MIX_KINDS: [&str; 3] = ["hello", "hash", "file"];
+
+/// One workload: a name and the kinds of work it is made of, by weight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// `hash`, `file`, `net`, or the name of a mix.
+    pub name: String,
+    /// Kinds of request or job, by weight (one kind of weight 1 for the built-in workloads).
+    pub mix: Vec<(Kind, u32)>,
+}
+
+impl Workload {
+    /// A built-in workload by name.
+    pub fn builtin(name: &str) -> Option<Workload> {
+        let kind = match name {
+            "hash" => Kind::Hash,
+            "file" => Kind::File,
+            "net" => Kind::Hello,
+            _ => return None,
+        };
+        Some(Workload {
+            name: name.to_string(),
+            mix: vec![(kind, 1)],
+        })
+    }
+
+    fn has(&self, kind: Kind) -> bool {
+        self.mix.iter().any(|(k, w)| *k == kind && *w > 0)
+    }
+
+    /// Whether some of the work is CPU work (hashing).
+    pub fn has_cpu(&self) -> bool {
+        self.has(Kind::Hash)
+    }
+
+    /// Whether some of the work reads files.
+    pub fn has_file(&self) -> bool {
+        self.has(Kind::File)
+    }
+
+    /// Whether it is the plain `net` workload (HTTP hello, nothing else).
+    pub fn is_net(&self) -> bool {
+        self.mix.iter().all(|(k, _)| *k == Kind::Hello)
+    }
+
+    /// Whether it is pure CPU work (only hashing).
+    pub fn is_cpu_only(&self) -> bool {
+        self.mix.iter().all(|(k, _)| *k == Kind::Hash)
+    }
+}
+
+/// Warm-up and measured window of one repetition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// Run but not measured, before each repetition.
+    pub warmup_ms: u64,
+    /// Measured window (service) or time cap (batch) of each repetition.
+    pub duration_ms: u64,
+}
+
+/// Parameters of the work itself, the same for every point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkParams {
+    /// PBKDF2 iterations per hash.
+    pub hash_iterations: u64,
+    /// Bytes of the file each file request reads.
+    pub file_bytes: u64,
+    /// Jobs per repetition in batch mode.
+    pub jobs: u32,
+    /// How cluster workers share the port.
+    pub cluster_policy: SchedulingPolicy,
+}
+
+/// A validated sweep: typed axes, every value in range, no axis empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepSpec {
+    /// Batch or service.
+    pub mode: Mode,
+    /// Warm-up and measured window.
+    pub timing: Timing,
+    /// Repetitions of each point.
+    pub repetitions: u32,
+    /// Shuffle the points with this seed; `None` keeps plan order.
+    pub seed: Option<u64>,
+    /// Strategies axis.
+    pub strategies: Vec<Strategy>,
+    /// Workloads axis.
+    pub workloads: Vec<Workload>,
+    /// Pool sizes axis.
+    pub pool_sizes: Vec<u32>,
+    /// Cluster process counts axis (cluster strategy only).
+    pub cluster_counts: Vec<u32>,
+    /// Worker thread counts axis (workers strategy only).
+    pub worker_counts: Vec<u32>,
+    /// Load generator connections axis (service mode).
+    pub connections: Vec<u32>,
+    /// Open-loop rates axis in requests/s (service mode); `None` is a closed loop.
+    pub rates: Option<Vec<u32>>,
+    /// Parameters of the work.
+    pub params: WorkParams,
+}
+
+/// How a point is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    /// Batch mode: submit this many jobs, measure the makespan.
+    Batch { jobs: u32 },
+    /// Service mode, closed loop of keep-alive connections.
+    Closed { connections: u32 },
+    /// Service mode, open loop at a fixed rate.
+    Open { connections: u32, rate_per_s: u32 },
+}
+
+/// One point of the plan, complete: what the executor needs to run it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointSpec {
+    /// Stable id naming the coordinates, like `cluster/hash/p4/k2/c16`.
+    pub id: String,
+    /// Batch or service.
+    pub mode: Mode,
+    /// How the work uses the cores.
+    pub strategy: Strategy,
+    /// What work.
+    pub workload: Workload,
+    /// Pool threads per process; `None` where the pool does no work (rule 2).
+    pub pool_size: Option<u32>,
+    /// Processes (cluster only).
+    pub cluster_count: Option<u32>,
+    /// Worker threads (workers only).
+    pub worker_count: Option<u32>,
+    /// Load applied.
+    pub load: Load,
+    /// Warm-up and measured window of each repetition.
+    pub timing: Timing,
+    /// Repetitions.
+    pub repetitions: u32,
+    /// Parameters of the work.
+    pub params: WorkParams,
+}
+
+/// A strategy/workload pair the planner pruned, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pruned {
+    /// `strategy/workload`.
+    pub pair: String,
+    /// Why, in a few words.
+    pub reason: &'static str,
+}
+
+/// Parses "500ms", "5s", "1.5s", "2m" into milliseconds; `None` if it is not like that.
+pub fn parse_duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 1.0,
+        "s" => 1_000.0,
+        "m" | "min" => 60_000.0,
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    let ms = value * scale;
+    (ms.is_finite() && ms.fract() == 0.0 && ms <= u64::MAX as f64).then_some(ms as u64)
+}
+
+/// Formats milliseconds the way configs write them: "1500ms", "2s", "1m".
+pub fn format_duration_ms(ms: u64) -> String {
+    if ms >= 60_000 && ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms >= 1_000 && ms.is_multiple_of(1_000) {
+        format!("{}s", ms / 1_000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_format() {
+        assert_eq!(parse_duration_ms("500ms"), Some(500));
+        assert_eq!(parse_duration_ms("5s"), Some(5_000));
+        assert_eq!(parse_duration_ms("1.5s"), Some(1_500));
+        assert_eq!(parse_duration_ms("2m"), Some(120_000));
+        assert_eq!(parse_duration_ms("0s"), Some(0));
+        for bad in ["5", "s", "five s", "5h", "-1s", "0.5ms", ""] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad}");
+        }
+        assert_eq!(format_duration_ms(1_500), "1500ms");
+        assert_eq!(format_duration_ms(2_000), "2s");
+        assert_eq!(format_duration_ms(180_000), "3m");
+    }
+
+    #[test]
+    fn strategy_names_round_trip() {
+        for s in Strategy::ALL {
+            assert_eq!(Strategy::parse(s.name()), Some(s));
+        }
+        assert_eq!(Strategy::parse("threads"), None);
+    }
+}

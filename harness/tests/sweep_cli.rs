@@ -1,0 +1,166 @@
+//! `lab sweep` through the real binary: the printed built-in sweep reads back through
+//! `--config`, `--plan` prints the points and their count, and every refusal is one line on
+//! stderr with exit status 2. Nothing here runs a point (the executor is not written yet).
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .arg("sweep")
+        .args(args)
+        .output()
+        .expect("run lab")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The count on the plan's last line, `N points, estimated duration ...`.
+fn point_count(out: &Output) -> usize {
+    let text = stdout(out);
+    let last = text.lines().last().expect("a summary line");
+    assert!(last.contains("estimated duration"), "{last}");
+    last.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+/// Asserts exit status 2 and exactly one stderr line, `lab: error: <expected>`.
+fn assert_refused(out: &Output, expected: &str) {
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(out));
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(err.trim_end(), format!("lab: error: {expected}"));
+    assert!(out.stdout.is_empty(), "nothing on stdout: {}", stdout(out));
+}
+
+fn write_temp(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    file.write_all(text.as_bytes()).expect("write temp file");
+    file
+}
+
+#[test]
+fn printed_config_reads_back_to_the_same_plan() {
+    for quick in [false, true] {
+        let quick_flag: &[&str] = if quick { &["--quick"] } else { &[] };
+        let printed = lab(&[&["--print-config"], quick_flag].concat());
+        assert!(printed.status.success());
+        assert!(stdout(&printed).contains("pool_sizes = ["));
+        let file = write_temp(&stdout(&printed));
+        let path = file.path().to_str().expect("utf-8 temp path");
+        let from_file = lab(&["--plan", "--config", path]);
+        let builtin = lab(&[&["--plan"], quick_flag].concat());
+        assert!(from_file.status.success(), "{}", stderr(&from_file));
+        assert_eq!(stdout(&from_file), stdout(&builtin), "quick: {quick}");
+    }
+}
+
+#[test]
+fn plan_prints_points_and_count_and_flags_override_axes() {
+    let default = lab(&["--plan"]);
+    assert!(default.status.success(), "{}", stderr(&default));
+    assert_eq!(point_count(&default), 46);
+    assert!(stdout(&default).contains("cluster/hash/p4/k2/c16"));
+    assert!(stdout(&default).contains("dropped workers/net: same as loop"));
+
+    let quick = lab(&["--plan", "--quick"]);
+    assert_eq!(point_count(&quick), 11);
+
+    // loop/hash x 3 pools + loop/net + cluster/hash x 3 pools x 1 count + cluster/net = 8.
+    let small = lab(&[
+        "--plan",
+        "--strategies",
+        "loop,cluster",
+        "--workloads",
+        "hash,net",
+        "--pool-sizes",
+        "1,2,8",
+        "--cluster-counts",
+        "2",
+        "--repetitions",
+        "3",
+        "--duration",
+        "2s",
+        "--warmup",
+        "0s",
+    ]);
+    assert!(small.status.success(), "{}", stderr(&small));
+    assert_eq!(point_count(&small), 8);
+    // 8 points x 3 repetitions x (0 + 2000 + 500) ms = 60 s.
+    assert!(
+        stdout(&small).contains("estimated duration 1m 0s"),
+        "{}",
+        stdout(&small)
+    );
+
+    let first_shard = lab(&["--plan", "--shard", "1/2", "--seed", "9"]);
+    let second_shard = lab(&["--plan", "--shard", "2/2", "--seed", "9"]);
+    assert_eq!(point_count(&first_shard) + point_count(&second_shard), 46);
+}
+
+#[test]
+fn bad_keys_and_values_are_one_line_and_exit_2() {
+    let file = write_temp("repetitions = 2\npool_size = [4]\n");
+    let path = file.path().to_str().expect("utf-8 temp path");
+    let out = lab(&["--plan", "--config", path]);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "lab: error: {path}:2:1: unknown field `pool_size`"
+        )),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    assert_refused(
+        &lab(&["--plan", "--pool-sizes", "1,0"]),
+        "pool_sizes: 0 is out of range 1..=1024; use values like [1, 2, 4]",
+    );
+    assert_refused(
+        &lab(&["--plan", "--strategies", "loop,fibers"]),
+        "strategies: `fibers` is not allowed; choose from loop, loop-blocking, workers, cluster, tokio, rayon",
+    );
+    assert_refused(
+        &lab(&["--plan", "--duration", "0ms"]),
+        "duration: \"0ms\" is out of range above 0s, up to 1h; use values like \"500ms\", \"5s\"",
+    );
+    assert_refused(
+        &lab(&["--plan", "--shard", "3/2"]),
+        "--shard: `3/2` is not valid; expected I/N with 1 <= I <= N, like 1/4",
+    );
+    assert_refused(
+        &lab(&["--plan", "--seed", "x"]),
+        "--seed: `x` is not valid; expected one whole number, like 3",
+    );
+    assert_refused(
+        &lab(&["--plan", "--pool-sizes", "1,two"]),
+        "--pool-sizes: `1,two` is not valid; expected comma-separated whole numbers, like 1,2,4",
+    );
+    let missing = lab(&["--plan", "--config", "/nonexistent/sweep.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).starts_with("lab: error: read sweep file /nonexistent/sweep.toml"));
+}
+
+#[test]
+fn running_a_sweep_says_it_is_not_implemented() {
+    assert_refused(
+        &lab(&[]),
+        "running sweeps is not implemented yet; use --plan to see what would run",
+    );
+    assert_refused(
+        &lab(&["--quick"]),
+        "running sweeps is not implemented yet; use --plan to see what would run",
+    );
+}
