@@ -1,7 +1,7 @@
 //! NODE_MODEL.md 5 (b): one HTTP request to a local server, one `fs.readFile`, four
 //! `crypto.pbkdf2`, issued in that order on a pool of `pool` threads.
 //!
-//! Node's shape: the request finishes first (sockets never touch the pool); the file read
+//! Node's shape: the request finishes before every hash (sockets never touch the pool); the file read
 //! finishes right after hash number `5 - pool` for pools of 1 to 4 (its later trips queue behind
 //! the hashes still waiting), and before every hash with 5 threads or more.
 //!
@@ -213,6 +213,8 @@ fn shape_checks(pool: usize, log: &[(String, f64)], timeline: &[TaskRecord]) -> 
             .count()
     });
     let order_text = order.join(", ");
+    let request_pos = order.iter().position(|l| *l == "Request");
+    let first_hash = order.iter().position(|l| l.starts_with("Hash"));
     let completes = if pool >= 5 {
         ShapeCheck {
             rule: "the file read completes before every hash".into(),
@@ -230,9 +232,12 @@ fn shape_checks(pool: usize, log: &[(String, f64)], timeline: &[TaskRecord]) -> 
     };
     vec![
         ShapeCheck {
-            rule: "the request finishes first (sockets never use the pool)".into(),
-            holds: order.first() == Some(&"Request"),
-            observed: format!("first: {}", order.first().unwrap_or(&"nothing")),
+            // Against the file read the request can lose when a free thread makes the read
+            // quick (pool >= 5), in Node too (NODE_MODEL: request 64 ms, FS 93 ms); against a
+            // hash it never should.
+            rule: "the request finishes before every hash (sockets never use the pool)".into(),
+            holds: request_pos.is_some_and(|r| first_hash.is_none_or(|h| r < h)),
+            observed: format!("order: {order_text}"),
         },
         ShapeCheck {
             rule: format!(
