@@ -1,9 +1,9 @@
 //! NODE_MODEL.md 5 (b): one HTTP request to a local server, one `fs.readFile`, four
 //! `crypto.pbkdf2`, issued in that order on a pool of `pool` threads.
 //!
-//! Node's shape: the request finishes before every hash (sockets never touch the pool); the file read
-//! finishes right after hash number `5 - pool` for pools of 1 to 4 (its later trips queue behind
-//! the hashes still waiting), and before every hash with 5 threads or more.
+//! Node's shape: the request finishes before every hash (sockets never touch the pool); the
+//! file read finishes right after hash number `5 - pool` for pools of 1 to 4 (its later trips
+//! queue behind the hashes still waiting), and before every hash with 5 threads or more.
 //!
 //! The server is a plain thread on 127.0.0.1 answering one request; it is joined before the
 //! experiment returns, and gives up after 10 s so nothing can hang.
