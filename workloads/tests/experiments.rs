@@ -10,6 +10,14 @@ use looplab_workloads::experiments::{
     multitask, ordering, staircase, ExperimentReport, MultitaskConfig, StaircaseConfig,
 };
 
+/// The experiments time threads against each other; running two at once on 2 cores would
+/// measure the other test. Each test holds this lock.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn failed(report: &ExperimentReport) -> String {
     format!("{:#?}\n{:#?}", report.checks, report.completions)
 }
@@ -34,6 +42,7 @@ fn with_attempts(structural: &[usize], attempt: impl Fn() -> ExperimentReport) -
 
 #[test]
 fn staircase_comes_in_waves_of_the_pool_size() {
+    let _serial = serial();
     for (pool, calls, expected_waves) in [(1, 4, 4), (2, 6, 3), (4, 6, 2), (5, 6, 2)] {
         let report = with_attempts(&[0], || {
             staircase(&StaircaseConfig {
@@ -67,8 +76,11 @@ fn staircase_rejects_a_pool_out_of_range() {
 
 #[test]
 fn multitask_request_first_and_file_read_after_hash_five_minus_pool() {
+    let _serial = serial();
     for pool in 1..=5 {
-        let report = with_attempts(&[1], || {
+        // Even the fstat queueing needs the loop thread to run the open callback before two
+        // hashes end, which a loaded CI machine does not always grant: attempts for all checks.
+        let report = with_attempts(&[], || {
             multitask(&MultitaskConfig {
                 pool,
                 iterations: 20_000,
@@ -94,6 +106,7 @@ fn multitask_request_first_and_file_read_after_hash_five_minus_pool() {
 
 #[test]
 fn ordering_follows_nodes_rules() {
+    let _serial = serial();
     let report = ordering().unwrap();
     assert!(report.matches_node(), "{}", failed(&report));
     let labels: Vec<&str> = report
