@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab_runtime::pool::{current_thread, TaskRecord};
+use looplab_runtime::pool::{current_thread, waves, TaskRecord};
 use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool, WorkClass, WorkSpec};
 
 fn pool(threads: usize) -> Arc<ThreadPool> {
@@ -225,24 +225,6 @@ fn metrics_count_pool_tasks_per_class_and_their_queue_wait() {
     for class in &metrics.pool[1..] {
         assert!(class.max_wait_ns >= 40_000_000, "{class:?}");
     }
-}
-
-/// Wave of each task (indexed like `records`): 1 + the highest wave among the tasks that had
-/// finished when it started.
-fn waves(records: &[TaskRecord]) -> Vec<usize> {
-    let mut by_start: Vec<usize> = (0..records.len()).collect();
-    by_start.sort_by_key(|&i| records[i].timing.started);
-    let mut wave = vec![0; records.len()];
-    for &i in &by_start {
-        let before = by_start
-            .iter()
-            .filter(|&&j| records[j].timing.finished <= records[i].timing.started)
-            .map(|&j| wave[j])
-            .max()
-            .unwrap_or(0);
-        wave[i] = before + 1;
-    }
-    wave
 }
 
 /// Runs 6 × PBKDF2 on a fresh pool of `threads`; returns the timeline (by seq = job index) and

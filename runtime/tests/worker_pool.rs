@@ -14,31 +14,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab_runtime::pool::TaskRecord;
+use looplab_runtime::pool::{waves, TaskRecord};
 use looplab_runtime::worker::{self, downcast, Message, Worker, WorkerError, WorkerPool};
 use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool};
 
 fn watchdog(lp: &EventLoop) {
     let id = lp.set_timeout(60_000, |_| panic!("the test did not finish within 60 s"));
     lp.unref_timer(id);
-}
-
-/// Wave of each task (indexed like `records`): 1 + the highest wave among the tasks that had
-/// finished when it started.
-fn waves(records: &[TaskRecord]) -> Vec<usize> {
-    let mut by_start: Vec<usize> = (0..records.len()).collect();
-    by_start.sort_by_key(|&i| records[i].timing.started);
-    let mut wave = vec![0; records.len()];
-    for &i in &by_start {
-        let before = by_start
-            .iter()
-            .filter(|&&j| records[j].timing.finished <= records[i].timing.started)
-            .map(|&j| wave[j])
-            .max()
-            .unwrap_or(0);
-        wave[i] = before + 1;
-    }
-    wave
 }
 
 /// Main submits 2 hashes, then a worker submits 2; returns the pool timeline (by submission)

@@ -112,6 +112,26 @@ pub struct TaskRecord {
     pub timing: TaskTiming,
 }
 
+/// The wave of each task in a timeline (indexed like `records`): one more than the highest wave
+/// among the tasks that had *finished* when it *started*. With a FIFO queue and identical tasks
+/// this groups them exactly as the queue released them: waves of the pool size (NODE_MODEL.md
+/// 5 (a)).
+pub fn waves(records: &[TaskRecord]) -> Vec<usize> {
+    let mut by_start: Vec<usize> = (0..records.len()).collect();
+    by_start.sort_by_key(|&i| records[i].timing.started);
+    let mut wave = vec![0; records.len()];
+    for &i in &by_start {
+        let before = by_start
+            .iter()
+            .filter(|&&j| records[j].timing.finished <= records[i].timing.started)
+            .map(|&j| wave[j])
+            .max()
+            .unwrap_or(0);
+        wave[i] = before + 1;
+    }
+    wave
+}
+
 pub(crate) type WorkFn = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
 
 /// A finished job on its way back to the loop that submitted it.

@@ -15,9 +15,10 @@ use looplab_runtime::{crypto, EventLoop, ThreadPool};
 use serde::Serialize;
 
 pub use cluster::{cluster, ClusterExperimentConfig};
+pub use looplab_runtime::pool::waves;
 pub use multitask::{multitask, MultitaskConfig};
 pub use ordering::ordering;
-pub use staircase::{staircase, waves, StaircaseConfig};
+pub use staircase::{staircase, StaircaseConfig};
 pub use workers::{workers, WorkersExperimentConfig};
 
 /// Names of the experiments `lab experiment` knows.

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use looplab_runtime::pool::TaskRecord;
+use looplab_runtime::pool::{waves, TaskRecord};
 use looplab_runtime::RunMode;
 
 use super::{
@@ -39,22 +39,6 @@ impl Default for StaircaseConfig {
             keylen: 512,
         }
     }
-}
-
-/// The wave of each task (1-based), by the rule in the module documentation.
-pub fn waves(timeline: &[TaskRecord]) -> Vec<usize> {
-    let mut wave = vec![0usize; timeline.len()];
-    for (i, task) in timeline.iter().enumerate() {
-        let before = timeline
-            .iter()
-            .enumerate()
-            .filter(|(_, other)| other.timing.finished <= task.timing.started)
-            .map(|(j, _)| wave[j])
-            .max()
-            .unwrap_or(0);
-        wave[i] = before + 1;
-    }
-    wave
 }
 
 /// Whether the pool never ran more than `pool` tasks at once and started each further task
