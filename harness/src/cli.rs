@@ -32,13 +32,13 @@ enum Command {
     /// Run a micro-benchmark of the runtime (pool-roundtrip, timers, immediates, ticks, pbkdf2,
     /// fs-read).
     Bench(BenchArgs),
-    /// Serve an HTTP workload until Ctrl-C (hello, hash, hash-sync, file, mix).
+    /// Serve an HTTP workload until Ctrl-C (hello, hash, hash-sync, file, busy, mix).
     Serve(crate::serve_cmd::ServeArgs),
     /// Load an HTTP server: closed loop, or open loop at --rate, with checked answers.
     Load(crate::load_cmd::LoadArgs),
     /// Plan a sweep: --print-config shows the built-in sweep, --plan the points it makes.
     Sweep(crate::sweep::SweepArgs),
-    /// List experiments and benches.
+    /// List strategies, workloads, experiments and benches.
     List,
 }
 
@@ -112,7 +112,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Load(args)) => crate::load_cmd::run(&args),
         Some(Command::Sweep(args)) => crate::sweep::run(&args),
         Some(Command::List) => {
-            print!("{}", output::list(&EXPERIMENTS, &BENCHES));
+            print!(
+                "{}",
+                output::list(&[
+                    ("strategy", &crate::serve_cmd::STRATEGY_HELP[..]),
+                    ("workload", &looplab_workloads::serve::WORKLOAD_HELP[..]),
+                    ("experiment", &EXPERIMENTS[..]),
+                    ("bench", &BENCHES[..]),
+                ])
+            );
             Ok(())
         }
     }

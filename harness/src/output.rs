@@ -89,13 +89,12 @@ pub fn bench_text(result: &BenchResult) -> String {
 }
 
 /// `lab list`.
-pub fn list(experiments: &[(&str, &str)], benches: &[(&str, &str)]) -> String {
+pub fn list(groups: &[(&str, &[(&str, &str)])]) -> String {
     let mut table = Table::new(["kind", "name", "what it does"]);
-    for (name, what) in experiments {
-        table.row(["experiment", name, what]);
-    }
-    for (name, what) in benches {
-        table.row(["bench", name, what]);
+    for (kind, entries) in groups {
+        for (name, what) in *entries {
+            table.row([*kind, name, what]);
+        }
     }
     table.render()
 }

@@ -13,13 +13,26 @@ use clap::Args;
 use looplab_runtime::cluster::{worker_role, SchedulingPolicy};
 use looplab_runtime::pool::size_from_env;
 use looplab_workloads::serve::{
-    parse_mix, serve, serve_cluster_worker, Kind, ServeSpec, Strategy, WORKLOADS,
+    parse_mix, serve, serve_cluster_worker, Kind, ServeSpec, Strategy, WORKLOAD_HELP,
 };
 
 use crate::scratch;
 
-/// Strategies `lab serve` runs.
-const STRATEGIES: [&str; 3] = ["loop", "workers", "cluster"];
+/// The strategies `lab serve` runs, and what each is (for errors and `lab list`).
+pub const STRATEGY_HELP: [(&str, &str); 3] = [
+    (
+        "loop",
+        "one event loop; async work on its pool of P threads (default Node)",
+    ),
+    (
+        "workers",
+        "one loop serving; CPU work in K worker threads sharing the pool",
+    ),
+    (
+        "cluster",
+        "K worker processes, each a loop with its own pool; policy rr, none or reuseport",
+    ),
+];
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -85,7 +98,7 @@ fn strategy(args: &ServeArgs) -> Result<Strategy> {
         },
         other => bail!(
             "unknown strategy `{other}`; choose one of: {}",
-            STRATEGIES.join(", ")
+            STRATEGY_HELP.map(|s| s.0).join(", ")
         ),
     })
 }
@@ -98,7 +111,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             Some(kind) => vec![(kind, 1)],
             None => bail!(
                 "unknown workload `{name}`; choose one of: {}",
-                WORKLOADS.join(", ")
+                WORKLOAD_HELP.map(|w| w.0).join(", ")
             ),
         },
     };

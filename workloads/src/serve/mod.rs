@@ -71,8 +71,24 @@ impl Kind {
     }
 }
 
-/// Names `lab serve --workload` accepts.
-pub const WORKLOADS: [&str; 6] = ["hello", "hash", "hash-sync", "file", "busy", "mix"];
+/// The workloads `lab serve --workload` accepts, and what each does.
+pub const WORKLOAD_HELP: [(&str, &str); 6] = [
+    ("hello", "a fixed 12-byte body, no pool"),
+    ("hash", "one PBKDF2 per request on the pool (crypto.pbkdf2)"),
+    ("hash-sync", "the same hash on the loop (pbkdf2Sync)"),
+    (
+        "file",
+        "read a file of S bytes through the pool (fs.readFile)",
+    ),
+    (
+        "busy",
+        "spin on the loop until a wall-clock deadline (the course's doWork)",
+    ),
+    (
+        "mix",
+        "a weighted rotation over the kinds, like hello:8,hash:1,file:1",
+    ),
+];
 
 /// How the work uses the cores (DESIGN.md's strategies that serve HTTP).
 #[derive(Clone, Debug, PartialEq, Eq)]
