@@ -1,5 +1,7 @@
 //! Everything downstream of a measurement. For now: aligned text tables for the terminal, used
-//! by `lab experiment` and `lab bench`. Charts, HTML reports and regression checks come later.
+//! by `lab experiment` and `lab bench`, and [`store`], the results folder (`meta.json` plus
+//! `results.jsonl`) that sweeps write point by point. Charts, HTML reports and regression checks
+//! come later.
 //!
 //! ```
 //! use looplab_reports::Table;
@@ -11,6 +13,8 @@
 //! ```
 
 #![deny(missing_docs)]
+
+pub mod store;
 
 /// A plain-text table: a header row, then rows, columns padded to their widest cell.
 #[derive(Clone, Debug)]

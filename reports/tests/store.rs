@@ -1,0 +1,254 @@
+//! The results folder through its public API: round trips, atomic appends leaving nothing
+//! behind, and one clear error for each way a folder can be wrong.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use looplab_reports::store::{
+    Machine, Meta, PointRecord, ResultsDir, StoreError, META_FILE, RESULTS_FILE, SCHEMA_VERSION,
+};
+use serde_json::json;
+
+fn meta() -> Meta {
+    let mut meta = Meta::new("sweep-42", json!({ "pool_sizes": [1, 2, 4], "seed": 7 }));
+    meta.git_revision = Some("0123abcd".into());
+    meta
+}
+
+fn record(point: &str, repetition: u32, throughput: f64) -> PointRecord {
+    PointRecord {
+        schema: SCHEMA_VERSION,
+        point_id: point.into(),
+        repetition,
+        ok: true,
+        error: None,
+        metrics: BTreeMap::from([
+            ("throughput_per_s".to_string(), throughput),
+            ("p99_us".to_string(), 1250.5),
+        ]),
+        histogram_base64: Some("SElTVEZBQUFB".into()),
+    }
+}
+
+fn with_three_records(parent: &Path) -> ResultsDir {
+    let mut dir = ResultsDir::create(parent, "run", &meta()).unwrap();
+    dir.append(&record("loop/hash/p1", 0, 100.0)).unwrap();
+    dir.append(&record("loop/hash/p1", 1, 101.0)).unwrap();
+    let mut failed = record("cluster/file/k2", 0, 0.0);
+    failed.ok = false;
+    failed.error = Some("child exited with status 3".into());
+    failed.metrics.clear();
+    failed.histogram_base64 = None;
+    dir.append(&failed).unwrap();
+    dir
+}
+
+#[test]
+fn appended_records_come_back_in_order_after_reopening() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = with_three_records(parent.path());
+
+    let reopened = ResultsDir::open(dir.path()).unwrap();
+    let records = reopened.records().unwrap();
+    let ids: Vec<(&str, u32, bool)> = records
+        .iter()
+        .map(|r| (r.point_id.as_str(), r.repetition, r.ok))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("loop/hash/p1", 0, true),
+            ("loop/hash/p1", 1, true),
+            ("cluster/file/k2", 0, false)
+        ]
+    );
+    assert_eq!(records[1], record("loop/hash/p1", 1, 101.0));
+    assert_eq!(
+        records[2].error.as_deref(),
+        Some("child exited with status 3")
+    );
+    let done = reopened.done_points().unwrap();
+    assert_eq!(done.len(), 3);
+    assert!(done.contains(&("cluster/file/k2".to_string(), 0)));
+    let text = fs::read_to_string(dir.path().join(RESULTS_FILE)).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.ends_with('\n'));
+}
+
+#[test]
+fn meta_round_trips_and_can_be_rewritten() {
+    let parent = tempfile::tempdir().unwrap();
+    let original = meta();
+    let mut dir = ResultsDir::create(parent.path(), "run", &original).unwrap();
+    assert_eq!(ResultsDir::open(dir.path()).unwrap().meta(), &original);
+
+    let mut finished = original.clone();
+    finished.finished_at = Some("2030-01-02T03:04:05Z".into());
+    dir.write_meta(&finished).unwrap();
+    let reopened = ResultsDir::open(dir.path()).unwrap();
+    assert_eq!(reopened.meta(), &finished);
+    assert_eq!(reopened.meta().config["pool_sizes"], json!([1, 2, 4]));
+    assert!(reopened.records().unwrap().is_empty());
+}
+
+#[test]
+fn started_at_is_rfc3339_utc() {
+    let started = meta().started_at;
+    let b = started.as_bytes();
+    assert_eq!(started.len(), 20, "{started}");
+    assert_eq!(
+        (b[4], b[7], b[10], b[13], b[16], b[19]),
+        (b'-', b'-', b'T', b':', b':', b'Z')
+    );
+    assert!(started.as_str() >= "2024-01-01T00:00:00Z", "{started}");
+}
+
+#[test]
+fn appending_leaves_no_temp_files_behind() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = with_three_records(parent.path());
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, [META_FILE, RESULTS_FILE]);
+}
+
+#[test]
+fn a_corrupt_line_is_reported_with_file_and_line() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = with_three_records(parent.path());
+    let results = dir.path().join(RESULTS_FILE);
+    let text = fs::read_to_string(&results).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1] = "{\"schema\": 1, \"point_id\": \"loop/ha";
+    fs::write(&results, lines.join("\n") + "\n").unwrap();
+
+    let err = ResultsDir::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::CorruptRecord { line: 2, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("{}:2: corrupt JSON", results.display())),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("delete the line or re-run the point"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'));
+}
+
+#[test]
+fn a_missing_results_folder_is_a_clear_error() {
+    let parent = tempfile::tempdir().unwrap();
+    let missing = parent.path().join("lab-results").join("nope");
+    let err = ResultsDir::open(&missing).unwrap_err();
+    assert!(matches!(err, StoreError::MissingDir { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "results folder {} does not exist; check the path (results live under lab-results/)",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn a_missing_results_file_is_named() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = with_three_records(parent.path());
+    let results = dir.path().join(RESULTS_FILE);
+    fs::remove_file(&results).unwrap();
+    let err = ResultsDir::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::MissingFile { .. }), "{err:?}");
+    assert!(err.to_string().contains(&results.display().to_string()));
+}
+
+#[test]
+fn another_schema_version_is_refused() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut future = meta();
+    future.schema = SCHEMA_VERSION + 1;
+    let dir = ResultsDir::create(parent.path(), "meta-v2", &future).unwrap();
+    let err = ResultsDir::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Schema {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(META_FILE), "{err}");
+
+    let mut dir = ResultsDir::create(parent.path(), "record-v2", &meta()).unwrap();
+    dir.append(&record("a", 0, 1.0)).unwrap();
+    let mut newer = record("a", 1, 1.0);
+    newer.schema = 9;
+    dir.append(&newer).unwrap();
+    let err = dir.records().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:2: schema version 9 is not supported (this looplab reads version 1); \
+             read it with the looplab version that wrote it",
+            dir.path().join(RESULTS_FILE).display()
+        )
+    );
+}
+
+#[test]
+fn create_refuses_a_non_empty_folder_but_accepts_an_empty_one() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = with_three_records(parent.path());
+    let err = ResultsDir::create(parent.path(), "run", &meta()).unwrap_err();
+    assert!(matches!(err, StoreError::NotEmpty { .. }), "{err:?}");
+    assert!(err.to_string().contains(&dir.path().display().to_string()));
+    assert_eq!(
+        ResultsDir::open(dir.path())
+            .unwrap()
+            .records()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    fs::create_dir(parent.path().join("empty")).unwrap();
+    ResultsDir::create(parent.path(), "empty", &meta()).unwrap();
+
+    for bad in ["", "..", "a/b"] {
+        let err = ResultsDir::create(parent.path(), bad, &meta()).unwrap_err();
+        assert!(matches!(err, StoreError::BadName { .. }), "{bad}: {err:?}");
+    }
+}
+
+#[test]
+fn non_finite_metrics_are_refused_before_writing() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut dir = ResultsDir::create(parent.path(), "run", &meta()).unwrap();
+    let mut bad = record("a", 0, f64::NAN);
+    bad.metrics.insert("cpu_utilization".into(), 0.5);
+    let err = dir.append(&bad).unwrap_err();
+    assert!(err.to_string().contains("`throughput_per_s`"), "{err}");
+    assert!(dir.records().unwrap().is_empty());
+}
+
+#[test]
+fn machine_detection_finds_cores_and_kernel() {
+    let machine = Machine::detect();
+    assert!(machine.cores >= 1, "{machine:?}");
+    assert!(!machine.kernel.is_empty(), "{machine:?}");
+    assert!(!machine.hostname.is_empty(), "{machine:?}");
+    if cfg!(target_os = "linux") {
+        assert!(machine.memory_bytes > 0, "{machine:?}");
+        assert_ne!(machine.kernel, "unknown", "{machine:?}");
+    }
+}
