@@ -1,8 +1,9 @@
 //! Command-line arguments and what each command does.
 //!
-//! Commands available so far: the default run (the classic experiments), `experiment`, `bench`,
-//! `serve`, `load`, `sweep` (configuration and plan only) and `list`. The rest of DESIGN.md's
-//! contract (running sweeps, report, check, ...) arrives with the harness; until then clap rejects those names as unknown commands rather than pretending.
+//! Commands available so far: the default run (the default sweep), `sweep`, `merge`,
+//! `experiment`, `bench`, `serve`, `load` and `list`, plus the hidden `point` that `sweep` runs
+//! in a child process per point. The rest of DESIGN.md's contract (report, check, ...) arrives
+//! later; until then clap rejects those names as unknown commands rather than pretending.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -17,7 +18,7 @@ use looplab_runtime::pool::size_from_env;
 use crate::output;
 
 /// looplab: Node.js's event loop, thread pool, workers and cluster rebuilt in Rust, and a lab
-/// that measures them. Without a command, runs the classic experiments and prints their tables.
+/// that measures them. Without a command, runs the default sweep and says where its results are.
 #[derive(Parser, Debug)]
 #[command(name = "lab", version)]
 pub struct Cli {
@@ -38,13 +39,19 @@ enum Command {
     Load(crate::load_cmd::LoadArgs),
     /// Plan a sweep: --print-config shows the built-in sweep, --plan the points it makes.
     Sweep(crate::sweep::SweepArgs),
+    /// Merge the results folders of one sweep's shards into one (--out DIR).
+    Merge(crate::merge::MergeArgs),
     /// List strategies, workloads, experiments and benches.
     List,
+    /// One point of a sweep in a process of its own (started by `lab sweep`, not by people).
+    #[command(hide = true)]
+    Point(crate::point::PointArgs),
 }
 
 #[derive(Args, Debug)]
 struct ExperimentArgs {
-    /// staircase, multitask, ordering, cluster or workers.
+    /// staircase, multitask, ordering, cluster, workers, or classic (the first three at several
+    /// pool sizes, with a summary).
     name: String,
     /// Pool threads (1..=1024); default: UV_THREADPOOL_SIZE as libuv reads it, else 4.
     #[arg(long)]
@@ -111,6 +118,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => crate::serve_cmd::run(&args),
         Some(Command::Load(args)) => crate::load_cmd::run(&args),
         Some(Command::Sweep(args)) => crate::sweep::run(&args),
+        Some(Command::Merge(args)) => crate::merge::run(&args),
+        Some(Command::Point(args)) => crate::point::run(&args),
         Some(Command::List) => {
             print!(
                 "{}",
@@ -128,6 +137,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn experiment(args: &ExperimentArgs) -> Result<()> {
     let report = match args.name.as_str() {
+        "classic" => return classic(),
         "staircase" => {
             let d = StaircaseConfig::default();
             staircase(&StaircaseConfig {
@@ -215,7 +225,14 @@ fn run_bench(args: &BenchArgs) -> Result<()> {
 
 /// The main job for now: every classic experiment over the pool sizes NODE_MODEL.md measured,
 /// each printed as soon as it finishes, then a summary.
+/// `lab` alone: the default sweep, into a new folder under `lab-results/`.
 fn default_run() -> Result<()> {
+    crate::sweep::run(&crate::sweep::SweepArgs::default())
+}
+
+/// `lab experiment classic`: staircase (pool 1, 2, 4, 5), multitask (pool 1 to 5) and
+/// ordering, each checked against Node's shape, then a summary.
+fn classic() -> Result<()> {
     let mut runs: Vec<Box<dyn Fn() -> Result<ExperimentReport, ExperimentError>>> = Vec::new();
     for pool in [1, 2, 4, 5] {
         runs.push(Box::new(move || {

@@ -5,10 +5,14 @@
 
 mod cli;
 mod load_cmd;
+mod merge;
 mod output;
+mod point;
+mod progress;
 mod scratch;
 mod serve_cmd;
 mod sweep;
+mod version;
 
 use std::process::ExitCode;
 
@@ -25,6 +29,10 @@ fn main() -> ExitCode {
     };
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<sweep::Interrupted>().is_some() => {
+            eprintln!("lab: {e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("lab: error: {e:#}");
             ExitCode::from(2)

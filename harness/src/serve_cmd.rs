@@ -19,10 +19,14 @@ use looplab_workloads::serve::{
 use crate::scratch;
 
 /// The strategies `lab serve` runs, and what each is (for errors and `lab list`).
-pub const STRATEGY_HELP: [(&str, &str); 3] = [
+pub const STRATEGY_HELP: [(&str, &str); 5] = [
     (
         "loop",
         "one event loop; async work on its pool of P threads (default Node)",
+    ),
+    (
+        "loop-blocking",
+        "one event loop; hashes on the loop itself (pbkdf2Sync), files on the pool",
     ),
     (
         "workers",
@@ -32,6 +36,10 @@ pub const STRATEGY_HELP: [(&str, &str); 3] = [
         "cluster",
         "K worker processes, each a loop with its own pool; policy rr, none or reuseport",
     ),
+    (
+        "tokio",
+        "reference: a tokio runtime of --threads workers; hash and file on spawn_blocking",
+    ),
 ];
 
 #[derive(Args, Debug)]
@@ -39,13 +47,17 @@ pub struct ServeArgs {
     /// hello, hash, hash-sync, file, busy or mix.
     #[arg(long)]
     workload: String,
-    /// How the work uses the cores: loop (one event loop and its pool), workers (CPU work in
-    /// worker threads) or cluster (worker processes).
+    /// How the work uses the cores: loop (one event loop and its pool), loop-blocking (hashes
+    /// on the loop), workers (CPU work in worker threads), cluster (worker processes) or tokio
+    /// (a reference server on a tokio runtime).
     #[arg(long, default_value = "loop")]
     strategy: String,
     /// Worker threads for --strategy workers.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Tokio worker threads for --strategy tokio (default: the number of cores).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Worker processes for --strategy cluster (default: the number of cores).
     #[arg(long)]
     cluster: Option<usize>,
@@ -81,6 +93,12 @@ pub struct ServeArgs {
 fn strategy(args: &ServeArgs) -> Result<Strategy> {
     Ok(match args.strategy.as_str() {
         "loop" => Strategy::Loop,
+        "loop-blocking" => Strategy::LoopBlocking,
+        "tokio" => Strategy::Tokio {
+            threads: args
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        },
         "workers" => Strategy::Workers {
             workers: args.workers,
         },
@@ -130,7 +148,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         return Ok(());
     }
     let detail = match &spec.strategy {
-        Strategy::Loop => String::new(),
+        Strategy::Loop | Strategy::LoopBlocking => String::new(),
+        Strategy::Tokio { threads } => format!(", {threads} tokio threads"),
         Strategy::Workers { workers } => format!(", {workers} worker threads"),
         Strategy::Cluster { children, .. } => format!(", {children} processes"),
     };

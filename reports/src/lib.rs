@@ -14,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+pub mod histogram;
 pub mod store;
 
 /// A plain-text table: a header row, then rows, columns padded to their widest cell.

@@ -6,7 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use looplab_reports::store::{
-    Machine, Meta, PointRecord, ResultsDir, StoreError, META_FILE, RESULTS_FILE, SCHEMA_VERSION,
+    Machine, Meta, PointRecord, ResultsDir, Source, StoreError, META_FILE, RESULTS_FILE,
+    SCHEMA_VERSION,
 };
 use serde_json::json;
 
@@ -28,6 +29,7 @@ fn record(point: &str, repetition: u32, throughput: f64) -> PointRecord {
             ("p99_us".to_string(), 1250.5),
         ]),
         histogram_base64: Some("SElTVEZBQUFB".into()),
+        source: None,
     }
 }
 
@@ -242,6 +244,35 @@ fn non_finite_metrics_are_refused_before_writing() {
 }
 
 #[test]
+fn append_all_writes_every_record_or_none() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut dir = ResultsDir::create(parent.path(), "run", &meta()).unwrap();
+    dir.append(&record("a", 0, 1.0)).unwrap();
+    let batch = [record("b", 0, 2.0), record("b", 1, 3.0)];
+    dir.append_all(&batch).unwrap();
+    let ids: Vec<(String, u32)> = dir
+        .records()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.point_id, r.repetition))
+        .collect();
+    assert_eq!(
+        ids,
+        [("a".into(), 0), ("b".into(), 0), ("b".into(), 1)] as [(String, u32); 3]
+    );
+
+    let refused = [record("c", 0, 1.0), record("c", 1, f64::INFINITY)];
+    let err = dir.append_all(&refused).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NonFiniteMetric { repetition: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(dir.records().unwrap().len(), 3);
+    dir.append_all(&[]).unwrap();
+    assert_eq!(dir.records().unwrap().len(), 3);
+}
+
+#[test]
 fn machine_detection_finds_cores_and_kernel() {
     let machine = Machine::detect();
     assert!(machine.cores >= 1, "{machine:?}");
@@ -250,5 +281,83 @@ fn machine_detection_finds_cores_and_kernel() {
     if cfg!(target_os = "linux") {
         assert!(machine.memory_bytes > 0, "{machine:?}");
         assert_ne!(machine.kernel, "unknown", "{machine:?}");
+        // Affinity and cgroup quotas can only lower what this process may use.
+        assert!(machine.logical_cpus >= machine.cores, "{machine:?}");
+        assert!(machine.physical_cores >= 1, "{machine:?}");
+        assert!(
+            machine.physical_cores <= machine.logical_cpus,
+            "{machine:?}"
+        );
     }
+}
+
+#[test]
+fn a_folder_written_before_the_optional_fields_still_opens() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("old");
+    fs::create_dir(&dir).unwrap();
+    let meta = json!({
+        "schema": 1,
+        "sweep_id": "sweep-old",
+        "machine": {
+            "hostname": "h", "cpu_model": "c", "cores": 2, "memory_bytes": 1024,
+            "os": "Debian GNU/Linux 12", "kernel": "6.1.0"
+        },
+        "looplab_version": "0.1.0",
+        "git_revision": null,
+        "started_at": "2024-05-01T12:00:00Z",
+        "finished_at": null,
+        "config": {}
+    });
+    fs::write(dir.join(META_FILE), meta.to_string()).unwrap();
+    let line = json!({
+        "schema": 1, "point_id": "loop/hash/p1", "repetition": 0, "ok": true,
+        "error": null, "metrics": { "throughput_per_s": 1.0 }, "histogram_base64": null
+    });
+    fs::write(dir.join(RESULTS_FILE), format!("{line}\n")).unwrap();
+
+    let opened = ResultsDir::open(&dir).unwrap();
+    let meta = opened.meta();
+    assert_eq!(meta.sweep_id, "sweep-old");
+    assert_eq!(
+        (meta.rustc_version.as_deref(), meta.shard.as_deref()),
+        (None, None)
+    );
+    assert!(meta.sources.is_empty());
+    assert_eq!(meta.machine.logical_cpus, 0);
+    assert_eq!(opened.records().unwrap()[0].source, None);
+}
+
+#[test]
+fn merged_metadata_and_record_sources_round_trip() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut merged = meta();
+    merged.rustc_version = Some("rustc 1.95.0 (abc 2026-01-01)".into());
+    merged.sources = ["a", "b"]
+        .iter()
+        .enumerate()
+        .map(|(i, folder)| Source {
+            folder: folder.to_string(),
+            machine: Machine::detect(),
+            shard: Some(format!("{}/2", i + 1)),
+            git_revision: Some("0123abcd-dirty".into()),
+            started_at: "2024-05-01T12:00:00Z".into(),
+            finished_at: None,
+        })
+        .collect();
+    let mut dir = ResultsDir::create(parent.path(), "merged", &merged).unwrap();
+    let mut from_b = record("loop/hash/p1", 0, 1.0);
+    from_b.source = Some(1);
+    dir.append(&from_b).unwrap();
+    dir.append(&record("loop/hash/p2", 0, 1.0)).unwrap();
+
+    let reopened = ResultsDir::open(dir.path()).unwrap();
+    assert_eq!(reopened.meta(), &merged);
+    let records = reopened.records().unwrap();
+    assert_eq!(records[0], from_b);
+    assert_eq!(records[1].source, None);
+    let text = fs::read_to_string(dir.path().join(RESULTS_FILE)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains("\"source\":1"), "{}", lines[0]);
+    assert!(!lines[1].contains("\"source\""), "{}", lines[1]);
 }

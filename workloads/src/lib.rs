@@ -2,6 +2,7 @@
 //! and checked against Node's shape ([`experiments`]), and the runtime's micro-benchmarks
 //! ([`bench`]).
 //!
+//! - [`batch`]: batch mode, N jobs submitted at once to a strategy, makespan and latency.
 //! - [`load`]: the HTTP load generator (closed and open loop, HdrHistogram latency).
 //!
 //! ```
@@ -17,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod bench;
 pub mod experiments;
 pub mod load;

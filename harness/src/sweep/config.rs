@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use looplab_runtime::cluster::SchedulingPolicy;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::checks::{
     axis, check, duration, names, number, required, unknown, CONNECTIONS, COUNT, FILE_BYTES,
@@ -33,7 +33,7 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 pub const QUICK_TOML: &str = include_str!("quick.toml");
 
 /// A sweep as written in TOML (or by flags): every key optional, nothing checked yet.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SweepConfig {
     pub mode: Option<String>,

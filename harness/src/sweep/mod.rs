@@ -1,26 +1,42 @@
 //! `lab sweep`: a sweep of strategies x workloads x pool sizes x counts, configured, planned and
-//! (later) run. Two typed stages, each with its rule at the top of its file:
+//! run. Three typed stages, each with its rule at the top of its file:
 //!
 //! 1. [`config`]: the built-in sweep, the `--config` file and the flags, overlaid in that order,
 //!    then validated into a [`spec::SweepSpec`].
 //! 2. [`plan`]: the product of the axes, pruned by documented rules, ordered (or shuffled with
 //!    a seed), sliced by `--shard`, with an estimated duration.
+//! 3. [`run`]: every point in a process of its own, each repetition recorded as it is measured
+//!    into a new results folder under `lab-results/` (or `--out`), which `--resume` finishes.
 //!
-//! Running the points (the executor) is not written yet: `lab sweep` without `--plan` or
-//! `--print-config` says so and exits 2.
+//! The results folder's `meta.json` holds the overlaid configuration (so `--resume` rebuilds
+//! the same plan), the shard, and the sweep id: a hash of the configuration without its seed,
+//! equal for every shard of one sweep and different for any other sweep, which is what
+//! `lab merge` checks.
 
 mod checks;
+mod child;
 mod config;
 mod error;
 mod order;
 mod plan;
+mod procs;
+mod run;
 mod spec;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use looplab_reports::store::{rfc3339_utc, Meta, ResultsDir};
+
+use crate::progress::{Progress, ProgressMode};
 
 use config::SweepConfig;
 use plan::Plan;
+
+use crate::scratch;
 
 use config::{parse_name_list, parse_number_list, DEFAULT_TOML, QUICK_TOML};
 use order::Shard;
@@ -81,7 +97,35 @@ pub struct SweepArgs {
     /// Repetitions of each point (a number; checked with the config's rules).
     #[arg(long)]
     repetitions: Option<String>,
+    /// Results folder to create (new or empty); default: a new folder under lab-results/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Finish the interrupted sweep in DIR: its own configuration, only the points missing.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// No progress display (results and errors are still printed).
+    #[arg(long)]
+    quiet: bool,
 }
+
+/// A sweep stopped by Ctrl-C or SIGTERM; what was measured is kept. `main` exits 130.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The results folder, for `--resume`.
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted; everything measured so far is in {0}; finish it with `lab sweep --resume {0}`",
+            self.dir.display()
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// Runs `lab sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
@@ -89,16 +133,41 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         print!("{}", if args.quick { QUICK_TOML } else { DEFAULT_TOML });
         return Ok(());
     }
-    let plan = resolve(args)?;
-    if !args.plan {
-        bail!("running sweeps is not implemented yet; use --plan to see what would run");
+    if let Some(dir) = &args.resume {
+        return resume(args, dir);
     }
-    print!("{}", render(&plan));
-    Ok(())
+    let (config, shard, plan) = resolve(args)?;
+    if args.plan {
+        print!("{}", render(&plan));
+        return Ok(());
+    }
+    let dir = match &args.out {
+        Some(out) => {
+            let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+            let name = out
+                .file_name()
+                .and_then(|n| n.to_str())
+                .with_context(|| format!("--out {}: give a folder name", out.display()))?;
+            (
+                parent.unwrap_or(Path::new(".")).to_path_buf(),
+                name.to_string(),
+            )
+        }
+        None => (PathBuf::from(RESULTS_PARENT), fresh_name(args.quick, shard)),
+    };
+    let mut meta = Meta::new(sweep_id(&config)?, serde_json::to_value(&config)?);
+    meta.git_revision = crate::version::git_revision().map(str::to_string);
+    meta.rustc_version = crate::version::rustc_version().map(str::to_string);
+    meta.shard = shard.map(|s| format!("{}/{}", s.index, s.count));
+    let results = ResultsDir::create(&dir.0, &dir.1, &meta)?;
+    execute(results, &plan, args.quiet)
 }
 
+/// Where results folders go by default, relative to the working directory.
+pub const RESULTS_PARENT: &str = "lab-results";
+
 /// Built-in sweep, then the file, then the flags; validated and planned.
-fn resolve(args: &SweepArgs) -> Result<Plan> {
+fn resolve(args: &SweepArgs) -> Result<(SweepConfig, Option<Shard>, Plan)> {
     let mut config = SweepConfig::builtin(args.quick);
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
@@ -108,7 +177,147 @@ fn resolve(args: &SweepArgs) -> Result<Plan> {
     config = config.overlay(overrides(args)?);
     let spec = config.resolve()?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    Ok(plan::plan(&spec, shard)?)
+    let plan = plan::plan(&spec, shard)?;
+    Ok((config, shard, plan))
+}
+
+/// `--resume DIR`: the folder's own configuration and shard, only what is missing.
+fn resume(args: &SweepArgs, path: &Path) -> Result<()> {
+    let given_elsewhere = args.config.is_some()
+        || args.quick
+        || args.plan
+        || args.shard.is_some()
+        || args.out.is_some()
+        || overrides(args)? != SweepConfig::default();
+    if given_elsewhere {
+        bail!(
+            "--resume takes the sweep from {}/meta.json; drop the other sweep options (only --quiet may go with it)",
+            path.display()
+        );
+    }
+    let results = ResultsDir::open(path)?;
+    let meta = results.meta().clone();
+    let config: SweepConfig = serde_json::from_value(meta.config.clone()).with_context(|| {
+        format!(
+            "{}/meta.json: its configuration is not one this lab can resume; start a new sweep",
+            path.display()
+        )
+    })?;
+    if sweep_id(&config)? != meta.sweep_id {
+        bail!(
+            "{}/meta.json: its configuration does not match its sweep id {}; the file was edited or written by another version, start a new sweep",
+            path.display(),
+            meta.sweep_id
+        );
+    }
+    let spec = config.resolve()?;
+    let shard = meta.shard.as_deref().map(Shard::parse).transpose()?;
+    let plan = plan::plan(&spec, shard)?;
+    execute(results, &plan, args.quiet)
+}
+
+/// Runs the plan into the folder, then closes the folder's metadata and says where it is.
+fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> {
+    let lab = std::env::current_exe().context("find this program to start the points")?;
+    let done = results.done_points()?;
+    let left: Vec<_> = plan
+        .points
+        .iter()
+        .filter(|p| (0..p.repetitions).any(|r| !done.contains(&(p.id.clone(), r))))
+        .cloned()
+        .collect();
+    let left_plan = Plan {
+        points: left.clone(),
+        ..plan.clone()
+    };
+    eprintln!(
+        "lab sweep: {} points to run{}, estimated {}; results in {}",
+        left.len(),
+        if left.len() < plan.points.len() {
+            format!(" ({} already measured)", plan.points.len() - left.len())
+        } else {
+            String::new()
+        },
+        human(left_plan.estimated_ms()),
+        results.path().display()
+    );
+    scratch::on_first_signal(|| {
+        run::STOP.store(true, Ordering::SeqCst);
+        child::terminate_all();
+    });
+    let mode = if quiet {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::Auto
+    };
+    let progress = Progress::new(
+        mode,
+        left.len() as u64,
+        Duration::from_millis(left_plan.estimated_ms()),
+    );
+    let outcome = run::execute(&lab, &left_plan, &mut results, &progress)?;
+    let mut meta = results.meta().clone();
+    if !outcome.interrupted {
+        meta.finished_at = Some(rfc3339_utc(SystemTime::now()));
+        results.write_meta(&meta)?;
+    }
+    let mut overheads = outcome.overheads.clone();
+    overheads.sort();
+    let median = overheads
+        .get(overheads.len() / 2)
+        .copied()
+        .unwrap_or_default();
+    let total: Duration = outcome.point_times.iter().sum();
+    eprintln!(
+        "lab sweep: {} repetitions recorded ({} failed) in {:.1} s; harness overhead per point: median {} ms, max {} ms",
+        outcome.recorded,
+        outcome.failed,
+        total.as_secs_f64(),
+        median.as_millis(),
+        overheads.last().copied().unwrap_or_default().as_millis(),
+    );
+    if outcome.interrupted {
+        return Err(Interrupted {
+            dir: results.path().to_path_buf(),
+        }
+        .into());
+    }
+    println!("results: {}", results.path().display());
+    Ok(())
+}
+
+/// `sweep-` and 16 hex digits: FNV-1a of the configuration as JSON, seed left out (a seed
+/// only orders the points; shards run with different seeds still make one sweep).
+fn sweep_id(config: &SweepConfig) -> Result<String> {
+    let unseeded = SweepConfig {
+        seed: None,
+        ..config.clone()
+    };
+    let json = serde_json::to_string(&unseeded)?;
+    let hash = json.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    Ok(format!("sweep-{hash:016x}"))
+}
+
+/// A new folder name: the UTC start time, `-quick`, `-shard-I-of-N`; `-2`, `-3`... if taken.
+fn fresh_name(quick: bool, shard: Option<Shard>) -> String {
+    let stamp = rfc3339_utc(SystemTime::now()).replace(':', "-");
+    let mut base = stamp;
+    if quick {
+        base.push_str("-quick");
+    }
+    if let Some(s) = shard {
+        base.push_str(&format!("-shard-{}-of-{}", s.index, s.count));
+    }
+    let parent = Path::new(RESULTS_PARENT);
+    let mut name = base.clone();
+    let mut n = 2;
+    while parent.join(&name).exists() {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
 }
 
 /// The flags as a config layer.

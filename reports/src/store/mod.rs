@@ -15,6 +15,7 @@
 //!     error: None,
 //!     metrics: [("throughput_per_s".to_string(), 812.5)].into(),
 //!     histogram_base64: None,
+//!     source: None,
 //! })?;
 //! let reopened = ResultsDir::open(dir.path())?;
 //! assert_eq!(reopened.records()?.len(), 1);
@@ -47,7 +48,7 @@ use std::path::{Component, Path, PathBuf};
 use thiserror::Error;
 
 pub use machine::{rfc3339_utc, Machine};
-pub use record::{Meta, PointRecord, SCHEMA_VERSION};
+pub use record::{Meta, PointRecord, Source, SCHEMA_VERSION};
 
 /// File name of the metadata inside a results folder.
 pub const META_FILE: &str = "meta.json";
@@ -223,27 +224,38 @@ impl ResultsDir {
     /// Appends one record as a line of `results.jsonl`, atomically (see the module doc for
     /// why the whole file is rewritten).
     pub fn append(&mut self, record: &PointRecord) -> Result<(), StoreError> {
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Appends records as lines of `results.jsonl` in one atomic rewrite: all of them or, if
+    /// any is refused (a non-finite metric), none. For bulk writes such as `lab merge`, where
+    /// one `append` per record would rewrite the file once per line.
+    pub fn append_all(&mut self, records: &[PointRecord]) -> Result<(), StoreError> {
         let path = self.path.join(RESULTS_FILE);
-        if let Some((metric, &value)) = record.metrics.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(StoreError::NonFiniteMetric {
-                path,
-                point_id: record.point_id.clone(),
-                repetition: record.repetition,
-                metric: metric.clone(),
-                value,
-            });
+        let mut lines = Vec::new();
+        for record in records {
+            if let Some((metric, &value)) = record.metrics.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(StoreError::NonFiniteMetric {
+                    path,
+                    point_id: record.point_id.clone(),
+                    repetition: record.repetition,
+                    metric: metric.clone(),
+                    value,
+                });
+            }
+            let line = serde_json::to_string(record).map_err(|e| StoreError::Io {
+                action: "serialize a record for",
+                path: path.clone(),
+                source: e.into(),
+            })?;
+            lines.extend_from_slice(line.as_bytes());
+            lines.push(b'\n');
         }
-        let line = serde_json::to_string(record).map_err(|e| StoreError::Io {
-            action: "serialize a record for",
-            path: path.clone(),
-            source: e.into(),
-        })?;
         let mut bytes = fs::read(&path).map_err(io_err("read", &path))?;
         if !bytes.is_empty() && !bytes.ends_with(b"\n") {
             bytes.push(b'\n');
         }
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
+        bytes.extend_from_slice(&lines);
         write_atomically(&self.path, RESULTS_FILE, &bytes)
     }
 

@@ -2,7 +2,9 @@
 //! (one JSON line per measured point and repetition, in `results.jsonl`).
 //!
 //! Both carry `schema`; a reader refuses any version other than [`SCHEMA_VERSION`] instead of
-//! guessing. Bump it whenever a field changes meaning or a required field is added.
+//! guessing. Bump it whenever a field changes meaning or a required field is added. Optional
+//! fields added later carry `#[serde(default)]` so files written before them still read
+//! (`rustc_version`, `shard`, `sources`, `source`, `Machine::logical_cpus`).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -25,18 +27,46 @@ pub struct Meta {
     pub machine: Machine,
     /// The looplab version that measured.
     pub looplab_version: String,
-    /// `git rev-parse HEAD` of the source, when known.
+    /// `git rev-parse HEAD` of the source (with `-dirty` for uncommitted changes), when known.
     pub git_revision: Option<String>,
+    /// `rustc -V` of the compiler that built the measuring binary, when known.
+    #[serde(default)]
+    pub rustc_version: Option<String>,
+    /// The slice of the sweep this folder holds, as `I/N` (`--shard`); `None` for all of it.
+    #[serde(default)]
+    pub shard: Option<String>,
     /// RFC 3339 UTC, e.g. `2024-05-01T12:00:00Z`.
     pub started_at: String,
     /// RFC 3339 UTC; `None` while running or after an interruption.
     pub finished_at: Option<String>,
     /// The resolved sweep; opaque to this crate.
     pub config: serde_json::Value,
+    /// The folders a merged folder was made from, in order; a [`PointRecord::source`] indexes
+    /// this list. Empty for a folder written by one sweep run.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+}
+
+/// One input of a merge: where its records came from and who measured them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// The input folder, as given to `lab merge`.
+    pub folder: String,
+    /// The machine that measured that folder's records.
+    pub machine: Machine,
+    /// Its `--shard`, as `I/N`, if any.
+    pub shard: Option<String>,
+    /// Its git revision, when known.
+    pub git_revision: Option<String>,
+    /// When it started (RFC 3339 UTC).
+    pub started_at: String,
+    /// When it finished (RFC 3339 UTC); `None` if it was interrupted.
+    pub finished_at: Option<String>,
 }
 
 impl Meta {
-    /// Metadata for a sweep starting now on this machine, with no git revision and no end time.
+    /// Metadata for a sweep starting now on this machine, with no git revision, compiler
+    /// version, shard, end time or sources.
     pub fn new(sweep_id: impl Into<String>, config: serde_json::Value) -> Self {
         Self {
             schema: SCHEMA_VERSION,
@@ -44,9 +74,12 @@ impl Meta {
             machine: Machine::detect(),
             looplab_version: env!("CARGO_PKG_VERSION").to_string(),
             git_revision: None,
+            rustc_version: None,
+            shard: None,
             started_at: rfc3339_utc(SystemTime::now()),
             finished_at: None,
             config,
+            sources: Vec::new(),
         }
     }
 }
@@ -68,4 +101,8 @@ pub struct PointRecord {
     pub metrics: BTreeMap<String, f64>,
     /// The latency HdrHistogram, serialized then base64-encoded, when one was recorded.
     pub histogram_base64: Option<String>,
+    /// In a merged folder, the index into [`Meta::sources`] of the folder this record came
+    /// from; absent (and not written) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<u32>,
 }

@@ -48,7 +48,7 @@ impl Response {
     /// The bytes on the wire. `keep_alive_secs` is `Some(timeout)` to keep the connection open
     /// (announced in `Keep-Alive: timeout=N`, as Node does) and `None` to close it; `head_only`
     /// leaves the body out (a `HEAD` request) but keeps its length.
-    pub(crate) fn encode(&self, keep_alive_secs: Option<u64>, head_only: bool) -> Vec<u8> {
+    pub fn encode(&self, keep_alive_secs: Option<u64>, head_only: bool) -> Vec<u8> {
         let mut head = String::with_capacity(160);
         let _ = write!(head, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
         for (name, value) in &self.headers {

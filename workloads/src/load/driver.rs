@@ -23,7 +23,7 @@ use super::client::SessionSpec;
 use super::open::Schedule;
 use super::spec::Plan;
 use super::stats::{ConnStats, CpuTime};
-use super::{closed, open, LoadError};
+use super::{closed, open, LoadError, WindowEdge};
 
 /// How long after the deadline a connection task may take to notice it and return.
 pub(crate) const GRACE: Duration = Duration::from_millis(500);
@@ -93,7 +93,10 @@ struct ThreadResult {
 }
 
 /// Runs the plan to its hard stop at the latest; every thread is joined before returning.
-pub(crate) fn drive(plan: &Plan) -> Result<Measured, LoadError> {
+pub(crate) fn drive(
+    plan: &Plan,
+    on_edge: &mut dyn FnMut(WindowEdge),
+) -> Result<Measured, LoadError> {
     let open_loop = plan.rate.is_some();
     let mut shares = Vec::with_capacity(plan.threads);
     for thread in 0..plan.threads {
@@ -135,7 +138,7 @@ pub(crate) fn drive(plan: &Plan) -> Result<Measured, LoadError> {
         let _ = join_all(handles, open_loop);
         return Err(error);
     }
-    let (process_cpu, cpu_wall_s) = sample_window(&timeline);
+    let (process_cpu, cpu_wall_s) = sample_window(&timeline, on_edge);
     let (stats, generator_cpu, unfinished) = join_all(handles, open_loop)?;
     Ok(Measured {
         stats,
@@ -146,12 +149,15 @@ pub(crate) fn drive(plan: &Plan) -> Result<Measured, LoadError> {
     })
 }
 
-/// The process's CPU time between `warmup_end` and `deadline`, and the wall time between.
-fn sample_window(timeline: &Timeline) -> (CpuTime, f64) {
+/// The process's CPU time between `warmup_end` and `deadline`, and the wall time between;
+/// `on_edge` hears each edge of the window right after the CPU sample taken there.
+fn sample_window(timeline: &Timeline, on_edge: &mut dyn FnMut(WindowEdge)) -> (CpuTime, f64) {
     sleep_until_std(timeline.warmup_end);
     let (cpu_0, wall_0) = (CpuTime::process(), Instant::now());
+    on_edge(WindowEdge::Open);
     sleep_until_std(timeline.deadline);
     let (cpu_1, wall_1) = (CpuTime::process(), Instant::now());
+    on_edge(WindowEdge::Close);
     (cpu_1.since(cpu_0), (wall_1 - wall_0).as_secs_f64())
 }
 

@@ -135,7 +135,27 @@ pub enum LoadError {
 /// latest about `GRACE` after `warmup + duration`. Fails only on a bad [`LoadSpec`] or when
 /// the OS refuses threads; failed requests are counted in the report instead.
 pub fn run(spec: &LoadSpec) -> Result<LoadReport, LoadError> {
+    run_with_window(spec, &mut |_| {})
+}
+
+/// An edge of the measured window, as [`run_with_window`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowEdge {
+    /// The warm-up just ended: the measured window opens.
+    Open,
+    /// The deadline: the measured window closes.
+    Close,
+}
+
+/// [`run`], calling `on_edge` on the calling thread when the measured window opens and when
+/// it closes (each right after the generator's own CPU sample), so a caller can sample the
+/// server over the same window. A slow `on_edge` does not move the window: its instants are
+/// fixed when the run starts.
+pub fn run_with_window(
+    spec: &LoadSpec,
+    on_edge: &mut dyn FnMut(WindowEdge),
+) -> Result<LoadReport, LoadError> {
     let plan = spec::resolve(spec)?;
-    let measured = driver::drive(&plan)?;
+    let measured = driver::drive(&plan, on_edge)?;
     report::build(spec, &plan, measured)
 }

@@ -6,6 +6,7 @@
 //! HdrHistogram interval logs, readable by every HdrHistogram implementation); the merged
 //! histograms stay available to Rust callers as [`LatencySummary::histogram`].
 
+use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -235,69 +236,13 @@ fn encode(histogram: &Histogram<u64>) -> Result<String, LoadError> {
         .map_err(|e| LoadError::Histogram {
             reason: format!("{e:?}"),
         })?;
-    Ok(base64(&bytes))
-}
-
-/// Standard base64 with padding (RFC 4648 section 4).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> shift) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use hdrhistogram::serialization::Deserializer;
-
-    fn unbase64(text: &str) -> Vec<u8> {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let digits: Vec<u32> = text
-            .bytes()
-            .filter(|&b| b != b'=')
-            .map(|b| ALPHABET.iter().position(|&a| a == b).unwrap() as u32)
-            .collect();
-        let mut out = Vec::new();
-        for group in digits.chunks(4) {
-            let n = group
-                .iter()
-                .enumerate()
-                .fold(0, |n, (i, d)| n | d << (18 - 6 * i));
-            out.extend_from_slice(&n.to_be_bytes()[1..group.len()]);
-        }
-        out
-    }
-
-    #[test]
-    fn base64_matches_rfc_4648_vectors() {
-        for (plain, coded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), coded);
-            assert_eq!(unbase64(coded), plain.as_bytes());
-        }
-    }
 
     #[test]
     fn summaries_round_trip_through_the_encoding() {
@@ -313,7 +258,9 @@ mod tests {
             "{}",
             summary.histogram_base64
         );
-        let bytes = unbase64(&summary.histogram_base64);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&summary.histogram_base64)
+            .unwrap();
         let back: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
         assert_eq!(back, summary.histogram);
     }

@@ -1,5 +1,7 @@
-//! The request handler every strategy shares: picks the kind of work for a path and does it on
-//! the loop, on the pool, or (with the `workers` strategy) in a worker thread.
+//! The request handler every loop strategy shares: picks the kind of work for a path and does it
+//! on the loop, on the pool, or (with the `workers` strategy) in a worker thread. `loop-blocking`
+//! runs `/hash` on the loop too. The `tokio` reference server answers with the same bodies
+//! ([`hash_body`], [`BUSY_BODY`]).
 
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -13,6 +15,8 @@ use super::{busy_wait, Kind, HASH_KEYLEN, HELLO_BODY};
 
 const PASSWORD: &[u8] = b"a";
 const SALT: &[u8] = b"b";
+/// The body of `/busy`.
+pub(crate) const BUSY_BODY: &str = "done\n";
 
 /// CPU work sent to a worker thread under the `workers` strategy.
 pub(crate) struct CpuTask {
@@ -34,12 +38,18 @@ fn cpu_body(task: &CpuTask) -> Result<String, String> {
     match task.kind {
         Kind::Busy => {
             busy_wait(task.busy_ms);
-            Ok("done\n".into())
+            Ok(BUSY_BODY.into())
         }
-        _ => crypto::pbkdf2_sync(PASSWORD, SALT, task.iterations, HASH_KEYLEN)
-            .map(|key| hex(&key))
-            .map_err(|e| e.to_string()),
+        _ => hash_body(task.iterations),
     }
+}
+
+/// The body of a hash request: the hex form of `pbkdf2Sync('a', 'b', iterations, 32, 'sha512')`,
+/// computed on the calling thread.
+pub(crate) fn hash_body(iterations: u64) -> Result<String, String> {
+    crypto::pbkdf2_sync(PASSWORD, SALT, iterations, HASH_KEYLEN)
+        .map(|key| hex(&key))
+        .map_err(|e| e.to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -64,23 +74,21 @@ pub(crate) struct App {
     pub tag: Option<String>,
     /// Worker threads for CPU work (`workers` strategy).
     pub offload: Option<WorkerPool>,
+    /// Run `/hash` on the loop, like `pbkdf2Sync` (`loop-blocking` strategy).
+    pub hash_on_loop: bool,
 }
 
 impl App {
     fn pick(&self, path: &str) -> Kind {
-        let named = [
-            Kind::Hello,
-            Kind::Hash,
-            Kind::HashSync,
-            Kind::File,
-            Kind::Busy,
-        ];
-        if let Some(kind) = named.into_iter().find(|k| k.path() == path) {
-            return kind;
+        let kind = Kind::for_path(path).unwrap_or_else(|| {
+            let i = self.next.get();
+            self.next.set((i + 1) % self.mix.len());
+            self.mix[i]
+        });
+        match kind {
+            Kind::Hash if self.hash_on_loop => Kind::HashSync,
+            kind => kind,
         }
-        let i = self.next.get();
-        self.next.set((i + 1) % self.mix.len());
-        self.mix[i]
     }
 
     fn reply(&self, lp: &EventLoop, res: Responder, response: Response) {

@@ -6,6 +6,10 @@
 //! 1. the primary asks every worker to stop ([`Cluster::shutdown`], 5 s grace, then SIGKILL);
 //! 2. each worker closes its HTTP server gracefully, answers what it already received, exits 0;
 //! 3. the primary reaps every worker, gets `AllExited`, and its loop ends.
+//!
+//! Sampling ([`ShutdownHandle::sample`]): the primary forwards each request to every live worker
+//! over the cluster IPC; each worker answers the window of its own loop and the primary merges
+//! them (`cluster_probe`). Open requests are dropped on shutdown, so their callers fail at once.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -15,6 +19,9 @@ use looplab_runtime::cluster::{Cluster, ClusterEvent, ClusterSpec, WorkerRole};
 use looplab_runtime::http::{HttpServer, ServerOptions};
 use looplab_runtime::RunMode;
 
+use super::cluster_probe::{answer_probes, Gathers};
+use super::handle::ProbeEndpoint;
+use super::probe::LoopProbe;
 use super::{
     app_on_loop, on_shutdown, validate, ServeSpec, ServeSummary, ShutdownHandle, Strategy,
 };
@@ -45,10 +52,19 @@ pub(super) fn primary(
     // Announce the address once every worker listens, so load starts at full capacity.
     let announce: Rc<RefCell<Option<Announce>>> = Rc::default();
     let (to_announce, mut listening_workers) = (Rc::clone(&announce), 0);
+    let gathers: Rc<RefCell<Gathers>> = Rc::default();
+    let answers = Rc::clone(&gathers);
     let cluster = Rc::new(Cluster::start(
         &lp,
         cluster_spec,
         move |_, cluster, event| {
+            match &event {
+                ClusterEvent::Message { id, bytes } => {
+                    answers.borrow_mut().on_message(*id, bytes);
+                }
+                ClusterEvent::Exit { id, .. } => answers.borrow_mut().on_exit(*id),
+                _ => {}
+            }
             if let ClusterEvent::Listening { .. } = event {
                 listening_workers += 1;
                 if listening_workers == children {
@@ -78,10 +94,23 @@ pub(super) fn primary(
             }
         },
     )?);
-    let stopping = Rc::clone(&cluster);
-    let handle = on_shutdown(&lp, move |lp| stopping.shutdown(lp, 5_000));
+    // A weak reference: the probe must not keep the cluster (and its workers) alive.
+    let (asked, asking) = (Rc::downgrade(&cluster), Rc::clone(&gathers));
+    let endpoint = Rc::new(ProbeEndpoint::open(&lp, move |lp, reply| {
+        if let Some(cluster) = asked.upgrade() {
+            Gathers::start(&asking, lp, &cluster, reply);
+        }
+    }));
+    let (stopping, closing) = (Rc::clone(&cluster), Rc::clone(&endpoint));
+    let stop = on_shutdown(&lp, move |lp| {
+        stopping.shutdown(lp, 5_000);
+        closing.close(lp);
+        gathers.borrow_mut().clear();
+    });
+    let handle = ShutdownHandle::for_loop(stop, &endpoint);
     *announce.borrow_mut() = Some(Box::new(move |addr| listening(addr, handle)));
     lp.run(RunMode::Default);
+    endpoint.close(&lp);
     let lines: Vec<String> = cluster
         .connections_handed()
         .into_iter()
@@ -115,8 +144,16 @@ pub fn serve_cluster_worker(
     channel
         .listen(&lp, move |lp, stream| serving.adopt(lp, stream))
         .map_err(io_err("serve the cluster's address"))?;
+    let probe = LoopProbe::start(&lp, Rc::clone(&app));
+    let slot = Rc::new(RefCell::new(Some(channel.clone())));
+    answer_probes(&lp, &channel, Rc::clone(&probe), Rc::clone(&slot));
     let stopping = Rc::clone(&server);
-    channel.on_shutdown(&lp, move |lp| stopping.close(lp, 5_000, |_| {}));
+    channel.on_shutdown(&lp, move |lp| {
+        stopping.close(lp, 5_000, |_| {});
+        probe.stop(lp);
+        slot.borrow_mut().take();
+    });
+    drop(channel);
     lp.run(RunMode::Default);
     Ok(ServeSummary {
         requests: app.answered.get(),

@@ -8,12 +8,57 @@
 //! gets the server's workload; for `mix` that is a weighted, deterministic rotation over those
 //! kinds (weights 8:1:1 serve 8 hellos, 1 hash and 1 file read in every 10 requests). Under the
 //! `workers` and `cluster` strategies every answer names who answered in `X-Worker`.
+//!
+//! Strategies: `loop` (one loop, its pool), `loop-blocking` (the same, but `/hash` runs on the
+//! loop like `pbkdf2Sync`), `workers` (CPU work in worker threads), `cluster` (worker
+//! processes), and `tokio`, a reference server on a tokio multi-thread runtime with the same
+//! paths and bodies (`tokio_server`).
+//!
+//! # Measuring a window
+//!
+//! [`serve`] hands its caller a [`ShutdownHandle`]; from any other thread,
+//! [`ShutdownHandle::sample`] returns a [`LoopSample`] of what the serving loops did since the
+//! previous call: event-loop utilization, loop delay (a 10 ms `monitorEventLoopDelay`, started
+//! when the server listens), pool tasks and their queue wait, requests answered. Call it once
+//! when a measured window opens (discarding the result) and once when it closes. A cluster
+//! primary asks each worker over the cluster IPC and merges their answers (`cluster_probe`);
+//! the tokio server has no loop and reports only requests.
+//!
+//! ```
+//! use std::time::Duration;
+//! use looplab_workloads::serve::{serve, Kind, ServeSpec, Strategy};
+//!
+//! let spec = ServeSpec {
+//!     mix: vec![(Kind::Hello, 1)],
+//!     strategy: Strategy::Loop,
+//!     pool: 2,
+//!     bind: "127.0.0.1:0".parse().unwrap(),
+//!     hash_iterations: 1_000,
+//!     file_bytes: 16,
+//!     busy_ms: 1,
+//! };
+//! let summary = serve(&spec, |_addr, handle| {
+//!     std::thread::spawn(move || {
+//!         let sample = handle.sample(Duration::from_secs(10)).unwrap();
+//!         assert_eq!((sample.loops, sample.requests), (1, 0));
+//!         handle.shutdown();
+//!     });
+//! })
+//! .unwrap();
+//! assert_eq!(summary.requests, 0);
+//! ```
 
 mod app;
 mod cluster;
+mod cluster_probe;
+mod handle;
+mod probe;
+mod tokio_http;
+mod tokio_server;
 
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -25,6 +70,10 @@ use looplab_runtime::{crypto, AsyncHandle, AsyncSender, EventLoop, RunMode, Thre
 use crate::experiments::{io_err, ExperimentError};
 use app::App;
 pub use cluster::serve_cluster_worker;
+use handle::ProbeEndpoint;
+pub use handle::ShutdownHandle;
+pub use probe::LoopSample;
+use probe::{LoopProbe, LoopWindow};
 
 /// The body of `/hello`.
 pub const HELLO_BODY: &str = "hello world\n";
@@ -57,6 +106,19 @@ impl Kind {
             "busy" => Kind::Busy,
             _ => return None,
         })
+    }
+
+    /// The kind a named path asks for (`/hello`, `/hash`, ...), `None` for any other path.
+    pub fn for_path(path: &str) -> Option<Kind> {
+        [
+            Kind::Hello,
+            Kind::Hash,
+            Kind::HashSync,
+            Kind::File,
+            Kind::Busy,
+        ]
+        .into_iter()
+        .find(|k| k.path() == path)
     }
 
     /// The path that asks for this kind.
@@ -95,6 +157,9 @@ pub const WORKLOAD_HELP: [(&str, &str); 6] = [
 pub enum Strategy {
     /// One loop; async work on its pool (default Node).
     Loop,
+    /// One loop; `/hash` (and hash entries of the mix) run `pbkdf2Sync` on the loop itself,
+    /// files still go through the pool.
+    LoopBlocking,
     /// One loop serving; CPU work (hash, hash-sync, busy) in K worker threads, the pool shared.
     Workers {
         /// Worker threads.
@@ -109,6 +174,12 @@ pub enum Strategy {
         /// Replace workers that die.
         restart: bool,
     },
+    /// A reference server on a tokio multi-thread runtime (hash and file work through
+    /// `spawn_blocking`, at most `pool` blocking threads); no event loop.
+    Tokio {
+        /// Tokio worker threads.
+        threads: usize,
+    },
 }
 
 /// What to serve and how.
@@ -118,7 +189,7 @@ pub struct ServeSpec {
     pub mix: Vec<(Kind, u32)>,
     /// How the cores are used.
     pub strategy: Strategy,
-    /// Pool threads (per process).
+    /// Pool threads (per process; under `tokio`, the cap on its blocking threads).
     pub pool: usize,
     /// Address to bind (port 0 picks one).
     pub bind: SocketAddr,
@@ -148,17 +219,6 @@ pub fn busy_wait(ms: u64) {
     }
 }
 
-/// Lets another thread (a signal handler) stop a running server gracefully.
-#[derive(Clone)]
-pub struct ShutdownHandle(AsyncSender);
-
-impl ShutdownHandle {
-    /// Asks the server to stop accepting, finish what it has, and return.
-    pub fn shutdown(&self) {
-        self.0.send();
-    }
-}
-
 /// Checks the spec before anything starts.
 fn validate(spec: &ServeSpec) -> Result<(), ExperimentError> {
     if spec.mix.is_empty() || spec.mix.iter().all(|(_, w)| *w == 0) {
@@ -173,6 +233,18 @@ fn validate(spec: &ServeSpec) -> Result<(), ExperimentError> {
     Ok(())
 }
 
+/// The file `/file` serves, in a temp dir that lives as long as the returned guard.
+fn served_file(spec: &ServeSpec) -> Result<(tempfile::TempDir, PathBuf), ExperimentError> {
+    let dir = tempfile::Builder::new()
+        .prefix("looplab-serve-")
+        .tempdir()
+        .map_err(io_err("create a temp dir"))?;
+    let file = dir.path().join("served.bin");
+    std::fs::write(&file, vec![b'x'; spec.file_bytes])
+        .map_err(io_err(format!("write {}", file.display())))?;
+    Ok((dir, file))
+}
+
 /// A loop on a pool of its own, and the application state with the file `/file` serves (in a
 /// temp dir that lives as long as the returned guard).
 fn app_on_loop(
@@ -181,13 +253,7 @@ fn app_on_loop(
 ) -> Result<(EventLoop, Rc<App>, tempfile::TempDir), ExperimentError> {
     let pool: Arc<ThreadPool> = ThreadPool::with_size(spec.pool)?;
     let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
-    let dir = tempfile::Builder::new()
-        .prefix("looplab-serve-")
-        .tempdir()
-        .map_err(io_err("create a temp dir"))?;
-    let file = dir.path().join("served.bin");
-    std::fs::write(&file, vec![b'x'; spec.file_bytes])
-        .map_err(io_err(format!("write {}", file.display())))?;
+    let (dir, file) = served_file(spec)?;
     let offload = match spec.strategy {
         Strategy::Workers { workers } => Some(WorkerPool::new(&lp, workers, app::run_cpu_task)?),
         _ => None,
@@ -205,12 +271,14 @@ fn app_on_loop(
         answered: Cell::new(0),
         tag,
         offload,
+        hash_on_loop: spec.strategy == Strategy::LoopBlocking,
     });
     Ok((lp, app, dir))
 }
 
-/// A handle other threads use to run `stop` once on the loop; closes itself after.
-fn on_shutdown(lp: &EventLoop, stop: impl FnOnce(&EventLoop) + 'static) -> ShutdownHandle {
+/// An async handle other threads use (through the returned sender) to run `stop` once on the
+/// loop; it closes itself after.
+fn on_shutdown(lp: &EventLoop, stop: impl FnOnce(&EventLoop) + 'static) -> AsyncSender {
     let slot: Rc<Cell<Option<AsyncHandle>>> = Rc::default();
     let own = Rc::clone(&slot);
     let mut stop = Some(stop);
@@ -222,20 +290,25 @@ fn on_shutdown(lp: &EventLoop, stop: impl FnOnce(&EventLoop) + 'static) -> Shutd
             h.close(lp, |_| {});
         }
     });
-    let sender = ShutdownHandle(handle.sender());
+    let sender = handle.sender();
     slot.set(Some(handle));
     sender
 }
 
 /// Serves until shut down. `listening` is called once the socket is bound (for a cluster: once
-/// every worker listens), with its address and a handle that stops the server. In-flight requests get up to 5 s to finish.
+/// every worker listens), on the thread that called `serve`, with the address and a handle that
+/// stops the server and samples its loops (from other threads). In-flight requests get up to
+/// 5 s to finish; everything the server started (loops, worker threads and processes, the tokio
+/// runtime) has ended when `serve` returns.
 pub fn serve(
     spec: &ServeSpec,
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
 ) -> Result<ServeSummary, ExperimentError> {
     validate(spec)?;
-    if let Strategy::Cluster { .. } = spec.strategy {
-        return cluster::primary(spec, listening);
+    match spec.strategy {
+        Strategy::Cluster { .. } => return cluster::primary(spec, listening),
+        Strategy::Tokio { threads } => return tokio_server::serve_tokio(spec, threads, listening),
+        Strategy::Loop | Strategy::LoopBlocking | Strategy::Workers { .. } => {}
     }
     let tag = matches!(spec.strategy, Strategy::Workers { .. }).then(|| "main".to_string());
     let (lp, app, _dir) = app_on_loop(spec, tag)?;
@@ -254,15 +327,25 @@ pub fn serve(
     let addr = server
         .local_addr()
         .map_err(io_err("read the bound address"))?;
-    let (stopping, stopping_app) = (Rc::clone(&server), Rc::clone(&app));
-    let handle = on_shutdown(&lp, move |lp| {
+    let probe = LoopProbe::start(&lp, Rc::clone(&app));
+    let answering = Rc::clone(&probe);
+    let endpoint = Rc::new(ProbeEndpoint::open(&lp, move |lp, reply| {
+        // The caller may have given up (timed out); nobody to tell then.
+        let _ = reply.send(LoopWindow::merge(&[answering.window(lp)]));
+    }));
+    let (stopping, stopping_app, closing) =
+        (Rc::clone(&server), Rc::clone(&app), Rc::clone(&endpoint));
+    let stop = on_shutdown(&lp, move |lp| {
         stopping.close(lp, 5_000, |_| {});
         if let Some(pool) = &stopping_app.offload {
             pool.close(lp);
         }
+        closing.close(lp);
+        probe.stop(lp);
     });
-    listening(addr, handle);
+    listening(addr, ShutdownHandle::for_loop(stop, &endpoint));
     lp.run(RunMode::Default);
+    endpoint.close(&lp);
     Ok(ServeSummary {
         requests: app.answered.get(),
         cluster: Vec::new(),

@@ -1,0 +1,436 @@
+//! `lab sweep` running points through the real binary: tiny sweeps whose `results.jsonl` holds
+//! every point with sane values, in service and batch mode; Ctrl-C then `--resume` (no point
+//! lost, none repeated); shards merged equal the whole plan; and no process left behind,
+//! checked by PID.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn lab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A tiny service sweep: short windows, one connection pair, one repetition unless overridden.
+fn tiny(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "sweep",
+        "--quiet",
+        "--pool-sizes",
+        "1",
+        "--connections",
+        "2",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+        "--repetitions",
+        "1",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(out.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn records(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn meta(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).expect("meta.json"))
+        .expect("meta JSON")
+}
+
+fn metric(record: &Value, name: &str) -> f64 {
+    record["metrics"][name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("metric {name} in {record}"))
+}
+
+/// Every live process below `root` (by parent links in /proc).
+fn descendants(root: u32) -> BTreeSet<u32> {
+    let mut parents: BTreeMap<u32, u32> = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            parents.insert(pid, ppid);
+        }
+    }
+    let mut found = BTreeSet::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (&child, &parent) in &parents {
+            if parent == p && found.insert(child) {
+                frontier.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// Whether `pid` is still a live process (a zombie counts as gone: it runs nothing).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rfind(')')
+            .map(|i| stat[i + 1..].trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Runs `lab` with `args` to the end, watching its process tree; returns the output and
+/// every PID seen below it.
+fn run_watched(args: &[String], until: Option<&dyn Fn() -> bool>) -> (Output, BTreeSet<u32>) {
+    let mut child: Child = lab()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lab");
+    let pid = child.id();
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut signalled = false;
+    while child.try_wait().expect("poll lab").is_none() {
+        seen.extend(descendants(pid));
+        if let Some(until) = until {
+            if !signalled && until() {
+                // SAFETY: kill(2) on our own unreaped child.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                signalled = true;
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lab did not finish in 240 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child.wait_with_output().expect("lab output"), seen)
+}
+
+fn assert_none_left(seen: &BTreeSet<u32>) {
+    assert!(!seen.is_empty(), "the sweep started processes");
+    // Reaping may lag the parent's exit by a moment for processes adopted by init.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: Vec<u32> = seen.iter().copied().filter(|&p| alive(p)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "processes left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn temp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("looplab-sweep-test-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+#[test]
+fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
+    let tmp = temp();
+    let out = tmp.path().join("run");
+    let args = tiny(
+        &out,
+        &[
+            "--strategies",
+            "loop,cluster",
+            "--workloads",
+            "net,hash",
+            "--cluster-counts",
+            "2",
+        ],
+    );
+    let (output, seen) = run_watched(&args, None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout).trim(),
+        format!("results: {}", out.display())
+    );
+    assert_none_left(&seen);
+    let records = records(&out);
+    let ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["point_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "loop/net/c2",
+            "loop/hash/p1/c2",
+            "cluster/net/k2/c2",
+            "cluster/hash/p1/k2/c2"
+        ]
+    );
+    for r in &records {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["repetition"], 0);
+        assert!(metric(r, "throughput_per_s") > 0.0, "{r}");
+        assert!(metric(r, "requests") > 0.0);
+        assert_eq!(metric(r, "errors"), 0.0, "{r}");
+        assert!(metric(r, "p50_us") > 0.0 && metric(r, "p50_us") <= metric(r, "p99_us"));
+        assert!(metric(r, "p99_us") <= metric(r, "max_us"));
+        assert!(metric(r, "cpu_util_cores") > 0.0, "{r}");
+        assert!(metric(r, "peak_rss_bytes") > 1e6, "{r}");
+        assert!(metric(r, "generator_cpu_s") > 0.0);
+        let u = metric(r, "loop_utilization");
+        assert!(u > 0.0 && u <= 1.0, "{r}");
+        let histogram = looplab_reports::histogram::decode(r["histogram_base64"].as_str().unwrap())
+            .expect("histogram decodes");
+        assert!(!histogram.is_empty());
+        let cluster = r["point_id"].as_str().unwrap().starts_with("cluster");
+        // A cluster point is the primary and its two workers; their loops are sampled.
+        assert_eq!(
+            metric(r, "processes"),
+            if cluster { 3.0 } else { 1.0 },
+            "{r}"
+        );
+        assert_eq!(metric(r, "loops"), if cluster { 2.0 } else { 1.0 }, "{r}");
+        if r["point_id"].as_str().unwrap().contains("/hash/") {
+            assert!(
+                metric(r, "pool_tasks") > 0.0,
+                "hashing goes through the pool: {r}"
+            );
+        }
+    }
+    let meta = meta(&out);
+    assert!(meta["finished_at"].is_string(), "{meta}");
+    assert!(meta["sweep_id"].as_str().unwrap().starts_with("sweep-"));
+    assert!(meta["rustc_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("rustc "));
+    assert!(meta["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert_eq!(meta["config"]["strategies"][1], "cluster");
+}
+
+#[test]
+fn a_batch_sweep_runs_every_strategy() {
+    let tmp = temp();
+    let config = tmp.path().join("batch.toml");
+    std::fs::write(
+        &config,
+        "mode = \"batch\"\nduration = \"5s\"\nwarmup = \"0ms\"\nrepetitions = 2\n\
+         strategies = [\"loop\", \"loop-blocking\", \"workers\", \"cluster\", \"tokio\", \"rayon\"]\n\
+         workloads = [\"hash\", \"file\"]\npool_sizes = [2]\ncluster_counts = [2]\n\
+         worker_counts = [2]\njobs = 8\nhash_iterations = 2000\nfile_bytes = 4096\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let args: Vec<String> = [
+        "sweep",
+        "--quiet",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (output, seen) = run_watched(&args, None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let records = records(&out);
+    let ids: BTreeSet<&str> = records
+        .iter()
+        .map(|r| r["point_id"].as_str().unwrap())
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "loop/hash/p2",
+        "loop/file/p2",
+        "loop-blocking/hash",
+        "workers/hash/w2",
+        "cluster/hash/p2/k2",
+        "cluster/file/p2/k2",
+        "tokio/hash",
+        "tokio/file",
+        "rayon/hash",
+    ]
+    .into();
+    assert_eq!(ids, expected);
+    assert_eq!(records.len(), 2 * expected.len(), "two repetitions each");
+    for r in &records {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(metric(r, "jobs"), 8.0);
+        assert_eq!(metric(r, "completed"), 8.0, "{r}");
+        assert_eq!(metric(r, "errors"), 0.0);
+        assert!(metric(r, "makespan_s") > 0.0);
+        // No job takes longer than the batch.
+        assert!(
+            metric(r, "max_us") <= metric(r, "makespan_s") * 1e6 * 1.05 + 1_000.0,
+            "{r}"
+        );
+        let cluster = r["point_id"].as_str().unwrap().starts_with("cluster");
+        assert_eq!(
+            metric(r, "processes"),
+            if cluster { 2.0 } else { 1.0 },
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn an_interrupted_sweep_resumes_without_losing_or_repeating_a_point() {
+    let tmp = temp();
+    let out = tmp.path().join("run");
+    let mut args = tiny(
+        &out,
+        &["--strategies", "loop", "--workloads", "net,hash,file"],
+    );
+    // Two repetitions of 0.8 s windows: long enough to interrupt in the middle.
+    let reps = args.iter().position(|a| a == "--repetitions").unwrap();
+    args[reps + 1] = "2".into();
+    let dur = args.iter().position(|a| a == "--duration").unwrap();
+    args[dur + 1] = "700ms".into();
+    let results = out.join("results.jsonl");
+    let one_recorded = || {
+        std::fs::read_to_string(&results)
+            .map(|t| t.lines().count() >= 1)
+            .unwrap_or(false)
+    };
+    let (output, seen) = run_watched(&args, Some(&one_recorded));
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stderr).contains(&format!("lab sweep --resume {}", out.display())),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_none_left(&seen);
+    let before = records(&out);
+    assert!(
+        !before.is_empty() && before.len() < 6,
+        "interrupted part-way: {} records",
+        before.len()
+    );
+    assert!(meta(&out)["finished_at"].is_null());
+
+    // Other sweep options do not go with --resume.
+    let refused = lab()
+        .args([
+            "sweep",
+            "--resume",
+            out.to_str().unwrap(),
+            "--pool-sizes",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("drop the other sweep options"));
+
+    let resume: Vec<String> = ["sweep", "--quiet", "--resume", out.to_str().unwrap()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (output, seen) = run_watched(&resume, None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let after = records(&out);
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "nothing measured is rewritten"
+    );
+    let pairs: Vec<(String, u64)> = after
+        .iter()
+        .map(|r| {
+            (
+                r["point_id"].as_str().unwrap().to_string(),
+                r["repetition"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let unique: BTreeSet<_> = pairs.iter().cloned().collect();
+    assert_eq!(unique.len(), pairs.len(), "no repetition twice: {pairs:?}");
+    assert_eq!(
+        unique.len(),
+        6,
+        "every repetition of the 3 points: {pairs:?}"
+    );
+    assert!(meta(&out)["finished_at"].is_string());
+}
+
+#[test]
+fn shards_merged_equal_the_whole_plan() {
+    let tmp = temp();
+    let axes = ["--strategies", "loop", "--workloads", "net,hash,file"];
+    let plan = lab()
+        .args(["sweep", "--plan", "--pool-sizes", "1", "--connections", "2"])
+        .args(axes)
+        .output()
+        .unwrap();
+    assert!(plan.status.success());
+    let planned: BTreeSet<String> = text(&plan.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            words.next()?.parse::<u32>().ok()?;
+            words
+                .next()
+                .filter(|id| id.contains('/'))
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(planned.len(), 3, "{}", text(&plan.stdout));
+    let mut shards: Vec<PathBuf> = Vec::new();
+    for i in 1..=2 {
+        let out = tmp.path().join(format!("shard{i}"));
+        let mut args = tiny(&out, &axes);
+        args.extend(["--shard".to_string(), format!("{i}/2")]);
+        let status = lab().args(&args).status().unwrap();
+        assert!(status.success());
+        assert_eq!(meta(&out)["shard"], format!("{i}/2"));
+        shards.push(out);
+    }
+    assert_eq!(meta(&shards[0])["sweep_id"], meta(&shards[1])["sweep_id"]);
+    let merged = tmp.path().join("merged");
+    let output = lab()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    let ids: BTreeSet<String> = records(&merged)
+        .iter()
+        .map(|r| r["point_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, planned);
+    assert_eq!(records(&merged).len(), 3);
+}
