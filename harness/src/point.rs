@@ -78,6 +78,8 @@ pub struct ChildSpec {
     pub file_bytes: usize,
     /// Jobs per batch.
     pub jobs: u32,
+    /// Batch file jobs: `read`, or `write-read` (write a file, then read it back).
+    pub file_mode: String,
 }
 
 /// One measured batch, as the point reports it.
@@ -253,7 +255,11 @@ fn batch(spec: &ChildSpec) -> Result<()> {
         jobs: spec.jobs,
         hash_iterations: spec.hash_iterations,
         file_bytes: spec.file_bytes,
-        file_mode: FileMode::Read,
+        file_mode: match spec.file_mode.as_str() {
+            "read" => FileMode::Read,
+            "write-read" => FileMode::WriteThenRead,
+            other => bail!("unknown file mode `{other}`"),
+        },
     };
     let mut batch = match Batch::new(&batch_spec) {
         Ok(batch) => batch,

@@ -242,7 +242,8 @@ fn a_batch_sweep_runs_every_strategy() {
         "mode = \"batch\"\nduration = \"5s\"\nwarmup = \"0ms\"\nrepetitions = 2\n\
          strategies = [\"loop\", \"loop-blocking\", \"workers\", \"cluster\", \"tokio\", \"rayon\"]\n\
          workloads = [\"hash\", \"file\"]\npool_sizes = [2]\ncluster_counts = [2]\n\
-         worker_counts = [2]\njobs = 8\nhash_iterations = 2000\nfile_bytes = 4096\n",
+         worker_counts = [2]\njobs = 8\nhash_iterations = 2000\nfile_bytes = 4096\n\
+         file_mode = \"write-read\"\n",
     )
     .unwrap();
     let out = tmp.path().join("run");

@@ -25,6 +25,7 @@ use super::error::{syntax, ConfigError};
 use super::spec::{
     Mode, Strategy, SweepSpec, Timing, WorkParams, Workload, BUILTIN_WORKLOADS, MIX_KINDS,
 };
+use looplab_workloads::batch::FileMode;
 use looplab_workloads::serve::Kind;
 
 /// The built-in default sweep, printed by `lab sweep --print-config`.
@@ -52,6 +53,7 @@ pub struct SweepConfig {
     pub file_bytes: Option<i64>,
     pub jobs: Option<i64>,
     pub cluster_policy: Option<String>,
+    pub file_mode: Option<String>,
     #[serde(default)]
     pub mixes: BTreeMap<String, BTreeMap<String, i64>>,
 }
@@ -94,6 +96,7 @@ impl SweepConfig {
             file_bytes: top.file_bytes.or(self.file_bytes),
             jobs: top.jobs.or(self.jobs),
             cluster_policy: top.cluster_policy.or(self.cluster_policy),
+            file_mode: top.file_mode.or(self.file_mode),
             mixes,
         }
     }
@@ -104,6 +107,26 @@ impl SweepConfig {
             "service" => Mode::Service,
             "batch" => Mode::Batch,
             other => return Err(unknown("mode", other, &["service", "batch"])),
+        };
+        for name in self.mixes.keys() {
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plain || BUILTIN_WORKLOADS.contains(&name.as_str()) {
+                return Err(ConfigError::BadMixName { name: name.clone() });
+            }
+        }
+        let file_mode = match self.file_mode.as_deref().unwrap_or("read") {
+            "read" => FileMode::Read,
+            "write-read" if mode == Mode::Batch => FileMode::WriteThenRead,
+            "write-read" => {
+                return Err(ConfigError::BatchOnly {
+                    key: "file_mode",
+                    value: "write-read",
+                })
+            }
+            other => return Err(unknown("file_mode", other, &["read", "write-read"])),
         };
         let timing = Timing {
             warmup_ms: duration(&self.warmup, "warmup", 0)?,
@@ -148,6 +171,7 @@ impl SweepConfig {
                 cluster_policy: SchedulingPolicy::parse(policy).ok_or_else(|| {
                     unknown("cluster_policy", policy, &["rr", "none", "reuseport"])
                 })?,
+                file_mode,
             },
         })
     }
@@ -287,7 +311,7 @@ mod tests {
             "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
              `warmup`, `repetitions`, `seed`, `strategies`, `workloads`, `pool_sizes`, \
              `cluster_counts`, `worker_counts`, `connections`, `rates`, `hash_iterations`, \
-             `file_bytes`, `jobs`, `cluster_policy`, `mixes`"
+             `file_bytes`, `jobs`, `cluster_policy`, `file_mode`, `mixes`"
         );
         let wrong_type = error("pool_sizes = \"4\"");
         assert!(
@@ -327,6 +351,10 @@ mod tests {
             ("workloads = [\"m\"]\n[mixes]\nm = { hello = 1, dns = 1 }", "mixes.m: `dns` is not allowed; choose from hello, hash, file"),
             ("workloads = [\"m\"]\n[mixes]\nm = { hello = -1 }", "mixes.m.hello: -1 is out of range 0..=1000; use values like { hello = 8, hash = 1 }"),
             ("workloads = [\"m\"]\n[mixes]\nm = { hello = 0 }", "mixes.m: the list is empty; give at least one value, like { hello = 8, hash = 1 }"),
+            ("[mixes]\n\"a/b\" = { hello = 1 }", "mixes.a/b: a mix name may hold only letters, digits, '-' and '_', and may not be hash, file or net; rename it, like web"),
+            ("[mixes]\nhash = { hello = 1 }", "mixes.hash: a mix name may hold only letters, digits, '-' and '_', and may not be hash, file or net; rename it, like web"),
+            ("file_mode = \"append\"", "file_mode: `append` is not allowed; choose from read, write-read"),
+            ("file_mode = \"write-read\"", "file_mode: `write-read` applies to batch mode only (service mode serves reads); set mode = \"batch\" or file_mode = \"read\""),
         ];
         for (toml, message) in cases {
             assert_eq!(error(toml), message, "for {toml}");

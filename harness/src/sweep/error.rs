@@ -36,6 +36,13 @@ pub enum ConfigError {
     },
     /// A combination that leaves nothing to run.
     NothingToRun { reason: String },
+    /// A value that only batch mode can run.
+    BatchOnly {
+        key: &'static str,
+        value: &'static str,
+    },
+    /// A mix name that would not survive in point ids, or that shadows a built-in workload.
+    BadMixName { name: String },
 }
 
 impl fmt::Display for ConfigError {
@@ -72,6 +79,15 @@ impl fmt::Display for ConfigError {
                 expected,
             } => write!(f, "{flag}: `{value}` is not valid; expected {expected}"),
             ConfigError::NothingToRun { reason } => write!(f, "the plan is empty: {reason}"),
+            ConfigError::BatchOnly { key, value } => write!(
+                f,
+                "{key}: `{value}` applies to batch mode only (service mode serves reads); set mode = \"batch\" or {key} = \"read\""
+            ),
+            ConfigError::BadMixName { name } => write!(
+                f,
+                "mixes.{name}: a mix name may hold only letters, digits, '-' and '_', and may not \
+                 be hash, file or net; rename it, like web"
+            ),
         }
     }
 }

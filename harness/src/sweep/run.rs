@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use hdrhistogram::Histogram;
 use looplab_reports::store::{PointRecord, ResultsDir, SCHEMA_VERSION};
+use looplab_workloads::batch::FileMode;
 use looplab_workloads::load::{self, LoadReport, LoadSpec, WindowEdge};
 use looplab_workloads::serve::{Kind, LoopSample, HASH_KEYLEN, HELLO_BODY};
 
@@ -220,6 +221,11 @@ pub fn child_spec(point: &PointSpec) -> ChildSpec {
         hash_iterations: point.params.hash_iterations,
         file_bytes: point.params.file_bytes as usize,
         jobs,
+        file_mode: match point.params.file_mode {
+            FileMode::Read => "read",
+            FileMode::WriteThenRead => "write-read",
+        }
+        .to_string(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! way to build a `SweepSpec`, and the planner trusts it without checking again.
 
 use looplab_runtime::cluster::SchedulingPolicy;
+use looplab_workloads::batch::FileMode;
 use looplab_workloads::serve::Kind;
 
 /// How the work uses the cores (DESIGN.md's strategies).
@@ -149,6 +150,8 @@ pub struct WorkParams {
     pub jobs: u32,
     /// How cluster workers share the port.
     pub cluster_policy: SchedulingPolicy,
+    /// Batch file jobs read a file, or write one then read it back.
+    pub file_mode: FileMode,
 }
 
 /// A validated sweep: typed axes, every value in range, no axis empty.
