@@ -41,6 +41,16 @@ enum Command {
     Sweep(crate::sweep::SweepArgs),
     /// Merge the results folders of one sweep's shards into one (--out DIR).
     Merge(crate::merge::MergeArgs),
+    /// Save what `lab check` compares with from results folders (--save FILE).
+    Baseline(crate::check_cmd::BaselineArgs),
+    /// Check results against a baseline (exit 1 on a regression) and the behaviour invariants.
+    Check(crate::check_cmd::CheckArgs),
+    /// Render report.html, summary.md, points.csv and PNG/SVG charts from a results folder.
+    Report(crate::report_cmd::ReportArgs),
+    /// Run a scenario file on the runtime (--node: also on real Node.js, compared).
+    Scenario(crate::scenario_cmd::ScenarioArgs),
+    /// Run the scenarios and benches on looplab and on Node.js; --out DIR writes calibration.json.
+    Calibrate(crate::scenario_cmd::CalibrateArgs),
     /// List strategies, workloads, experiments and benches.
     List,
     /// One point of a sweep in a process of its own (started by `lab sweep`, not by people).
@@ -119,6 +129,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Load(args)) => crate::load_cmd::run(&args),
         Some(Command::Sweep(args)) => crate::sweep::run(&args),
         Some(Command::Merge(args)) => crate::merge::run(&args),
+        Some(Command::Baseline(args)) => crate::check_cmd::baseline(&args),
+        Some(Command::Check(args)) => crate::check_cmd::check(&args),
+        Some(Command::Report(args)) => crate::report_cmd::run(&args),
+        Some(Command::Scenario(args)) => crate::scenario_cmd::run(&args),
+        Some(Command::Calibrate(args)) => crate::scenario_cmd::calibrate(&args),
         Some(Command::Point(args)) => crate::point::run(&args),
         Some(Command::List) => {
             print!(

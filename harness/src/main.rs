@@ -3,12 +3,16 @@
 //! Exit status (a contract, see DESIGN.md): 0 fine, 1 a regression found by `check`, 2 any
 //! error, with a one-line reason on stderr.
 
+mod check_cmd;
 mod cli;
 mod load_cmd;
 mod merge;
 mod output;
 mod point;
 mod progress;
+mod report_cmd;
+mod scenario_cmd;
+mod scenario_gantt;
 mod scratch;
 mod serve_cmd;
 mod sweep;
@@ -32,6 +36,10 @@ fn main() -> ExitCode {
         Err(e) if e.downcast_ref::<sweep::Interrupted>().is_some() => {
             eprintln!("lab: {e}");
             ExitCode::from(130)
+        }
+        Err(e) if e.downcast_ref::<check_cmd::Regressions>().is_some() => {
+            eprintln!("lab: {e}");
+            ExitCode::from(1)
         }
         Err(e) => {
             eprintln!("lab: error: {e:#}");

@@ -75,7 +75,7 @@ fn plan_prints_points_and_count_and_flags_override_axes() {
     assert!(stdout(&default).contains("dropped workers/net: same as loop"));
 
     let quick = lab(&["--plan", "--quick"]);
-    assert_eq!(point_count(&quick), 11);
+    assert_eq!(point_count(&quick), 16);
 
     // loop/hash x 3 pools + loop/net + cluster/hash x 3 pools x 1 count + cluster/net = 8.
     let small = lab(&[

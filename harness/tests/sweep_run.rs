@@ -172,11 +172,27 @@ fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
     );
     let (output, seen) = run_watched(&args, None);
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    // The results folder first (scripts rely on it), then the report rendered into it.
+    let stdout = text(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
-        text(&output.stdout).trim(),
-        format!("results: {}", out.display())
+        lines,
+        [
+            format!("results: {}", out.display()),
+            format!("report: {}", out.join("report.html").display())
+        ],
+        "stderr: {}",
+        text(&output.stderr)
     );
     assert_none_left(&seen);
+    for file in [
+        "report.html",
+        "summary.md",
+        "points.csv",
+        "experiments.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} written after the sweep");
+    }
     let records = records(&out);
     let ids: Vec<&str> = records
         .iter()
@@ -200,6 +216,7 @@ fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
         assert!(metric(r, "p50_us") > 0.0 && metric(r, "p50_us") <= metric(r, "p99_us"));
         assert!(metric(r, "p99_us") <= metric(r, "max_us"));
         assert!(metric(r, "cpu_util_cores") > 0.0, "{r}");
+        assert!(metric(r, "machine_cpu_util_cores") > 0.0, "{r}");
         assert!(metric(r, "peak_rss_bytes") > 1e6, "{r}");
         assert!(metric(r, "generator_cpu_s") > 0.0);
         let u = metric(r, "loop_utilization");

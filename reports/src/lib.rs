@@ -1,7 +1,8 @@
 //! Everything downstream of a measurement. For now: aligned text tables for the terminal, used
 //! by `lab experiment` and `lab bench`, and [`store`], the results folder (`meta.json` plus
-//! `results.jsonl`) that sweeps write point by point. Charts, HTML reports and regression checks
-//! come later.
+//! `results.jsonl`) that sweeps write point by point, and [`check`], the regression check of a
+//! results folder against a baseline plus the behaviour invariants, and [`report`], which turns
+//! a results folder into charts (PNG and SVG), an HTML report, a Markdown summary and a CSV.
 //!
 //! ```
 //! use looplab_reports::Table;
@@ -14,7 +15,9 @@
 
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod histogram;
+pub mod report;
 pub mod store;
 
 /// A plain-text table: a header row, then rows, columns padded to their widest cell.

@@ -4,6 +4,7 @@
 //!
 //! - [`batch`]: batch mode, N jobs submitted at once to a strategy, makespan and latency.
 //! - [`load`]: the HTTP load generator (closed and open loop, HdrHistogram latency).
+//! - [`scenario`]: TOML timelines of operations run on the runtime and on real Node.js, compared.
 //!
 //! ```
 //! use looplab_workloads::experiments::{staircase, StaircaseConfig};
@@ -22,4 +23,5 @@ pub mod batch;
 pub mod bench;
 pub mod experiments;
 pub mod load;
+pub mod scenario;
 pub mod serve;

@@ -282,7 +282,9 @@ fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> {
         }
         .into());
     }
+    let report = crate::report_cmd::after_sweep(results.path());
     println!("results: {}", results.path().display());
+    println!("report: {}", report?.display());
     Ok(())
 }
 

@@ -51,6 +51,28 @@ impl TreeSample {
     }
 }
 
+/// Busy CPU time of the whole machine (every process, this one and strangers included), from
+/// the first line of `/proc/stat`: all time except idle and iowait. Comparing it with a point's
+/// own usage tells "the strategy left cores idle" from "something else had them".
+pub fn machine_busy_s() -> f64 {
+    read("/proc/stat")
+        .and_then(|text| parse_busy_ticks(&text))
+        .map_or(0.0, |ticks| ticks as f64 / clock_ticks_per_s())
+}
+
+/// Busy ticks from `/proc/stat`'s `cpu` line: user nice system idle iowait irq softirq steal.
+fn parse_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = fields.iter().sum();
+    Some(total - fields.get(3)? - fields.get(4)?)
+}
+
 /// Samples `roots` and all their descendants.
 pub fn sample_tree(roots: &[u32]) -> TreeSample {
     let ticks = clock_ticks_per_s();
@@ -184,6 +206,14 @@ mod tests {
         assert_eq!(parse_stat_field(stat, 1), Some(17));
         assert_eq!(parse_stat_times(stat), Some((250, 75)));
         assert_eq!(parse_stat_times("garbage"), None);
+    }
+
+    #[test]
+    fn busy_time_leaves_out_idle_and_iowait() {
+        let stat = "cpu  100 5 50 1000 20 3 2 7 0 0\ncpu0 50 2 25 500 10 1 1 3 0 0\n";
+        assert_eq!(parse_busy_ticks(stat), Some(100 + 5 + 50 + 3 + 2 + 7));
+        assert_eq!(parse_busy_ticks("intr 1 2 3"), None);
+        assert!(machine_busy_s() > 0.0);
     }
 
     #[test]

@@ -37,7 +37,7 @@ use looplab_workloads::serve::{Kind, LoopSample, HASH_KEYLEN, HELLO_BODY};
 
 use super::child::PointProcess;
 use super::plan::Plan;
-use super::procs::{sample_tree, TreeSample};
+use super::procs::{machine_busy_s, sample_tree, TreeSample};
 use super::spec::{Load, Mode, PointSpec, Strategy};
 use crate::point::{BatchLine, ChildMode, ChildSpec, Reply, SAMPLE_TIMEOUT};
 use crate::progress::Progress;
@@ -380,6 +380,8 @@ impl PointRun<'_> {
 struct ServiceWindow {
     report: LoadReport,
     usage: TreeSample,
+    /// Busy CPU seconds of the whole machine over the window.
+    machine_busy_s: f64,
     usage_wall_s: f64,
     loops: Option<LoopSample>,
     probe_error: Option<String>,
@@ -387,22 +389,23 @@ struct ServiceWindow {
 
 fn measure_service(process: &mut PointProcess, spec: &LoadSpec) -> Result<ServiceWindow> {
     let roots = [process.pid()];
-    let mut opened: Option<(TreeSample, Instant)> = None;
+    let mut opened: Option<(TreeSample, f64, Instant)> = None;
     let mut usage = None;
     let mut loops = None;
     let mut probe_error = None;
     let report = load::run_with_window(spec, &mut |edge| match edge {
         WindowEdge::Open => {
-            opened = Some((sample_tree(&roots), Instant::now()));
+            opened = Some((sample_tree(&roots), machine_busy_s(), Instant::now()));
             // Discard what the loops did before the window.
             if let Err(e) = process.request("sample", SAMPLE_TIMEOUT) {
                 probe_error = Some(format!("{e:#}"));
             }
         }
         WindowEdge::Close => {
-            let closed = sample_tree(&roots);
-            if let Some((open, at)) = opened {
-                usage = Some((closed.since(&open), at.elapsed().as_secs_f64()));
+            let (closed, busy) = (sample_tree(&roots), machine_busy_s());
+            if let Some((open, busy_open, at)) = opened {
+                let wall = at.elapsed().as_secs_f64();
+                usage = Some((closed.since(&open), busy - busy_open, wall));
             }
             if probe_error.is_none() {
                 match process.request("sample", SAMPLE_TIMEOUT) {
@@ -413,11 +416,12 @@ fn measure_service(process: &mut PointProcess, spec: &LoadSpec) -> Result<Servic
             }
         }
     })?;
-    let (usage, usage_wall_s) =
+    let (usage, machine_busy_s, usage_wall_s) =
         usage.ok_or_else(|| anyhow!("the load generator never opened its window"))?;
     Ok(ServiceWindow {
         report,
         usage,
+        machine_busy_s,
         usage_wall_s,
         loops,
         probe_error,
@@ -428,6 +432,8 @@ fn measure_service(process: &mut PointProcess, spec: &LoadSpec) -> Result<Servic
 struct BatchWindow {
     lines: Vec<BatchLine>,
     usage: TreeSample,
+    /// Busy CPU seconds of the whole machine over the batch.
+    machine_busy_s: f64,
     usage_wall_s: f64,
 }
 
@@ -449,9 +455,10 @@ fn measure_batch(
         each(processes, &format!("warmup {}", warmup.as_millis()))?;
     }
     let roots: Vec<u32> = processes.iter().map(PointProcess::pid).collect();
-    let (before, at) = (sample_tree(&roots), Instant::now());
+    let (before, busy_before, at) = (sample_tree(&roots), machine_busy_s(), Instant::now());
     let replies = each(processes, "run")?;
     let usage = sample_tree(&roots).since(&before);
+    let machine_busy_s = machine_busy_s() - busy_before;
     let usage_wall_s = at.elapsed().as_secs_f64();
     let lines = replies
         .into_iter()
@@ -463,12 +470,18 @@ fn measure_batch(
     Ok(BatchWindow {
         lines,
         usage,
+        machine_busy_s,
         usage_wall_s,
     })
 }
 
 /// Metrics common to both modes: the processes' usage and the latency percentiles.
-fn usage_metrics(metrics: &mut BTreeMap<String, f64>, usage: &TreeSample, wall_s: f64) {
+fn usage_metrics(
+    metrics: &mut BTreeMap<String, f64>,
+    usage: &TreeSample,
+    machine_busy_s: f64,
+    wall_s: f64,
+) {
     let mut put = |name: &str, value: f64| {
         metrics.insert(name.to_string(), value);
     };
@@ -482,6 +495,10 @@ fn usage_metrics(metrics: &mut BTreeMap<String, f64>, usage: &TreeSample, wall_s
             0.0
         },
     );
+    if wall_s > 0.0 {
+        // Everything that ran on the machine: the point, the generator and any stranger.
+        put("machine_cpu_util_cores", machine_busy_s.max(0.0) / wall_s);
+    }
     put("peak_rss_bytes", usage.peak_rss_bytes as f64);
     put("ctx_voluntary", usage.voluntary as f64);
     put("ctx_involuntary", usage.involuntary as f64);
@@ -549,7 +566,7 @@ fn service_record(point: &PointSpec, repetition: u32, w: &ServiceWindow) -> Resu
     if let Some(uncorrected) = &r.latency_uncorrected_us {
         put("p99_uncorrected_us", uncorrected.p99 as f64);
     }
-    usage_metrics(&mut m, &w.usage, w.usage_wall_s);
+    usage_metrics(&mut m, &w.usage, w.machine_busy_s, w.usage_wall_s);
     latency_metrics(&mut m, &r.latency_us.histogram);
     cpu_per_op(&mut m, r.requests as f64);
     if let Some(s) = &w.loops {
@@ -651,7 +668,7 @@ fn batch_record(point: &PointSpec, repetition: u32, w: &BatchWindow) -> Result<P
             put("pool_wait_max_us", wait_max);
         }
     }
-    usage_metrics(&mut m, &w.usage, w.usage_wall_s);
+    usage_metrics(&mut m, &w.usage, w.machine_busy_s, w.usage_wall_s);
     latency_metrics(&mut m, &latency);
     cpu_per_op(&mut m, completed as f64);
     let ok = completed > 0;

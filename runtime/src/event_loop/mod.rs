@@ -110,6 +110,8 @@ pub struct EventLoop {
     pool: OnceCell<Arc<ThreadPool>>,
     work: RefCell<Slab<AfterWork>>,
     completions: RefCell<Vec<Completion>>,
+    /// The pool thread that ran the work whose `after_work` is running, if one is.
+    completing_thread: Cell<Option<usize>>,
     pub(crate) metrics: RefCell<LoopMetrics>,
     /// Objects whose owner is the loop itself (a running worker): dropped with the loop.
     held: RefCell<Slab<Box<dyn Any>>>,
@@ -163,6 +165,7 @@ impl EventLoop {
             pool: OnceCell::new(),
             work: RefCell::new(Slab::new()),
             completions: RefCell::new(Vec::new()),
+            completing_thread: Cell::new(None),
             metrics: RefCell::new(LoopMetrics::new()),
             held: RefCell::new(Slab::new()),
         })
@@ -288,6 +291,13 @@ impl EventLoop {
         }
         let next = self.timers.borrow_mut().next_due();
         next.map(|due| due.saturating_sub(self.time_ms.get()))
+    }
+
+    /// Inside the `after_work` callback of pool work (and what it calls, such as the callback of
+    /// `fs::read_file` after its last trip): the index of the pool thread that ran that work.
+    /// `None` in any other callback. For timelines that say where each operation ran.
+    pub fn completing_pool_thread(&self) -> Option<usize> {
+        self.completing_thread.get()
     }
 
     /// How many iterations have started (libuv's `loop_count`); cheap, unlike [`Self::metrics`].
@@ -467,7 +477,12 @@ impl EventLoop {
             match completion.result {
                 Ok(value) => {
                     if let Some(after) = after {
-                        self.invoke(|lp| after(lp, value));
+                        self.completing_thread.set(Some(completion.timing.thread));
+                        self.invoke(|lp| {
+                            after(lp, value);
+                            // Next-ticks and microtasks drained after it are not pool work.
+                            lp.completing_thread.set(None);
+                        });
                     }
                 }
                 // Work that panicked on a pool thread fails on the loop that submitted it.

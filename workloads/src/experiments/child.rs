@@ -1,10 +1,12 @@
 //! A `lab serve` server run as a child process by an experiment, and a tiny blocking client.
 //!
 //! The child is always reaped: `stop` sends SIGINT and waits; `Drop` kills and waits if it is
-//! still running (an experiment that fails half-way leaves nothing behind).
+//! still running (an experiment that fails half-way leaves nothing behind). Should `lab` itself
+//! die first, the kernel kills the child (`PR_SET_PDEATHSIG`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,7 +36,13 @@ impl Drop for ServerProcess {
 
 impl ServerProcess {
     pub fn start(lab: &Path, args: &[String]) -> Result<Self, ExperimentError> {
-        let mut child = Command::new(lab)
+        let mut command = Command::new(lab);
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
+        // which is async-signal-safe.
+        unsafe {
+            command.pre_exec(die_with_parent);
+        }
+        let mut child = command
             .arg("serve")
             .args(args)
             .stdout(Stdio::piped())
@@ -82,6 +90,17 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
         // Drop kills and reaps.
+    }
+}
+
+/// In a forked child before exec: be killed when the thread that started us ends (so a `lab`
+/// killed by a signal leaves no server behind).
+pub(crate) fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -4,11 +4,12 @@
 //! thread) in the order it happened, and [`ShapeCheck`]s stating whether the result has the shape
 //! real Node 20 produces. The checks look at orders and groupings, never at absolute times.
 
-mod child;
+pub(crate) mod child;
 mod cluster;
 mod multitask;
 mod ordering;
 mod staircase;
+mod timeline;
 mod workers;
 
 use looplab_runtime::{crypto, EventLoop, ThreadPool};
@@ -16,9 +17,10 @@ use serde::Serialize;
 
 pub use cluster::{cluster, ClusterExperimentConfig};
 pub use looplab_runtime::pool::waves;
-pub use multitask::{multitask, MultitaskConfig};
+pub use multitask::{multitask, multitask_timed, MultitaskConfig};
 pub use ordering::ordering;
-pub use staircase::{staircase, StaircaseConfig};
+pub use staircase::{staircase, staircase_timed, StaircaseConfig};
+pub use timeline::{TaskSpan, TimedReport};
 pub use workers::{workers, WorkersExperimentConfig};
 
 /// Names of the experiments `lab experiment` knows.

@@ -19,6 +19,7 @@ use looplab_runtime::pool::TaskRecord;
 use looplab_runtime::tcp::{ReadEvent, TcpStream};
 use looplab_runtime::{fs, EventLoop, RunMode};
 
+use super::timeline::{self, TimedReport};
 use super::{
     course_hash, io_err, loop_with_timeline, ms_since, Completion, ExperimentError,
     ExperimentReport, ShapeCheck,
@@ -111,6 +112,12 @@ fn request(lp: &EventLoop, addr: SocketAddr, log: Log, start: Instant) {
 
 /// Runs the multitask experiment and checks its shape.
 pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, ExperimentError> {
+    multitask_timed(config).map(|timed| timed.report)
+}
+
+/// Runs the multitask experiment; its report and the pool timeline (`Hash N` in submission
+/// order, `FS open`, `FS fstat`, ... for the file read's trips).
+pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, ExperimentError> {
     let (pool, lp) = loop_with_timeline(config.pool)?;
     let dir = tempfile::tempdir().map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("multitask.js");
@@ -183,7 +190,18 @@ pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, Experimen
         })
         .collect();
     let checks = shape_checks(config.pool, &log, &timeline);
-    Ok(ExperimentReport {
+    let mut hashes = 0;
+    let spans = timeline::spans(&timeline, start, |_, record| match record.name {
+        "pbkdf2" => {
+            hashes += 1;
+            format!("Hash {hashes}")
+        }
+        name => match name.strip_prefix("fs.") {
+            Some(trip) => format!("FS {trip}"),
+            None => name.to_string(),
+        },
+    });
+    let report = ExperimentReport {
         experiment: "multitask".into(),
         params: vec![
             ("pool", config.pool.to_string()),
@@ -192,7 +210,8 @@ pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, Experimen
         ],
         completions,
         checks,
-    })
+    };
+    Ok(TimedReport { report, spans })
 }
 
 fn shape_checks(pool: usize, log: &[(String, f64)], timeline: &[TaskRecord]) -> Vec<ShapeCheck> {

@@ -12,6 +12,7 @@ use std::time::Instant;
 use looplab_runtime::pool::{waves, TaskRecord};
 use looplab_runtime::RunMode;
 
+use super::timeline::{self, TimedReport};
 use super::{
     course_hash, loop_with_timeline, ms_since, Completion, ExperimentError, ExperimentReport,
     ShapeCheck,
@@ -73,6 +74,11 @@ fn wave_sizes(waves: &[usize]) -> Vec<usize> {
 
 /// Runs the staircase and checks its shape.
 pub fn staircase(config: &StaircaseConfig) -> Result<ExperimentReport, ExperimentError> {
+    staircase_timed(config).map(|timed| timed.report)
+}
+
+/// Runs the staircase; its report and the pool timeline (`hash N` is the N-th call).
+pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, ExperimentError> {
     if config.calls == 0 {
         return Err(ExperimentError::Param {
             name: "calls",
@@ -133,7 +139,8 @@ pub fn staircase(config: &StaircaseConfig) -> Result<ExperimentReport, Experimen
             observed: format!("wave sizes {observed:?}, expected {expected:?}"),
         },
     ];
-    Ok(ExperimentReport {
+    let spans = timeline::spans(&timeline, start, |i, _| format!("hash {}", i + 1));
+    let report = ExperimentReport {
         experiment: "staircase".into(),
         params: vec![
             ("pool", config.pool.to_string()),
@@ -143,5 +150,6 @@ pub fn staircase(config: &StaircaseConfig) -> Result<ExperimentReport, Experimen
         ],
         completions,
         checks,
-    })
+    };
+    Ok(TimedReport { report, spans })
 }

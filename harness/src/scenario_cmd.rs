@@ -1,0 +1,346 @@
+//! `lab scenario FILE` and `lab calibrate`: a scenario file run on the runtime (and with
+//! `--node` on real Node.js, compared), and the calibration of the whole model against Node.
+//!
+//! The work is in `looplab_workloads::scenario`; this file decides what is printed (a table,
+//! or one JSON object with `--json`), draws `--gantt`, finds the `scenarios/` and
+//! `scripts/node/` folders for `calibrate`, and writes `calibration.json` (temp file, then
+//! rename, so a reader never sees half of it).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use looplab_reports::Table;
+use looplab_workloads::scenario::calibrate::{self, Calibration};
+use looplab_workloads::scenario::{self, Scenario, Session, SessionOptions, Timeline};
+use serde_json::json;
+
+/// `lab scenario`.
+#[derive(Args, Debug)]
+pub struct ScenarioArgs {
+    /// The scenario file (TOML: `pool_size`, `racy`, `[[op]]` tables; see the README).
+    file: PathBuf,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Draw the completions as a Gantt chart into this PNG file.
+    #[arg(long, value_name = "PNG")]
+    gantt: Option<PathBuf>,
+    /// Also run the equivalent Node.js program (the `node` on PATH) and compare the orders.
+    #[arg(long)]
+    node: bool,
+    /// Print the generated Node.js program (with this run's temp paths) and exit.
+    #[arg(long)]
+    print_node_program: bool,
+    /// Runs of each side; with --node, reports how often the orders agree.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
+}
+
+/// `lab calibrate`.
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    /// Write `calibration.json` into this folder (a sweep's results folder, for `lab report`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Runs of each scenario on each side.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: u32,
+    /// The scenario files to run (default: the repository's `scenarios/`).
+    #[arg(long, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
+    /// Skip the micro-benchmarks (scenarios only).
+    #[arg(long)]
+    no_benches: bool,
+}
+
+/// Runs `lab scenario`.
+pub fn run(args: &ScenarioArgs) -> Result<()> {
+    // The file's own error (FILE:LINE:COL: ...) is the whole message: no context added.
+    let scenario = Arc::new(scenario::load(&args.file)?);
+    if args.print_node_program {
+        let fixture =
+            scenario::Fixture::prepare(&scenario, std::env::current_exe().ok().as_deref())?;
+        print!("{}", scenario::program(&scenario, &fixture));
+        return Ok(());
+    }
+    let options = SessionOptions {
+        node: args.node,
+        runs: args.runs as usize,
+        lab: std::env::current_exe().ok(),
+    };
+    let session = scenario::run_session(&scenario, &options)?;
+    if let Some(png) = &args.gantt {
+        let first = &session.runs[0];
+        let mut panels = vec![("looplab", &first.looplab)];
+        if let Some(node) = &first.node {
+            panels.push(("node", node));
+        }
+        crate::scenario_gantt::draw(png, &scenario.name, &panels)
+            .with_context(|| format!("draw the Gantt chart {}", png.display()))?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&session_json(&args.file, &scenario, &session))?
+        );
+    } else {
+        print!("{}", session_text(&scenario, &session));
+        if let Some(png) = &args.gantt {
+            println!("Gantt chart: {}", png.display());
+        }
+    }
+    Ok(())
+}
+
+fn session_json(file: &Path, scenario: &Scenario, session: &Session) -> serde_json::Value {
+    json!({
+        "scenario": scenario.name,
+        "file": file.display().to_string(),
+        "pool_size": scenario.pool_size,
+        "racy": scenario.racy,
+        "node_version": session.node_version,
+        "runs": session.runs,
+        "looplab_stable": format!("{}/{}", session.looplab_stable(scenario), session.runs.len()),
+        "summary": session.summary,
+        "agreement": session.summary.as_ref().map(|s| s.agreement()),
+    })
+}
+
+fn timeline_table(timeline: &Timeline) -> String {
+    let mut table = Table::new(["#", "label", "ms", "thread"])
+        .right_align(0)
+        .right_align(2);
+    for (i, c) in timeline.completions.iter().enumerate() {
+        table.row([
+            (i + 1).to_string(),
+            c.label.clone(),
+            format!("{:.1}", c.ms),
+            c.thread.clone(),
+        ]);
+    }
+    table.render()
+}
+
+fn side_by_side(looplab: &Timeline, node: &Timeline) -> String {
+    let mut table = Table::new(["#", "looplab", "ms", "thread", "node", "ms", "thread"])
+        .right_align(0)
+        .right_align(2)
+        .right_align(5);
+    let n = looplab.completions.len().max(node.completions.len());
+    for i in 0..n {
+        let cell = |t: &Timeline| {
+            t.completions.get(i).map_or_else(
+                || [String::new(), String::new(), String::new()],
+                |c| [c.label.clone(), format!("{:.1}", c.ms), c.thread.clone()],
+            )
+        };
+        let ([a, b, c], [d, e, f]) = (cell(looplab), cell(node));
+        table.row([(i + 1).to_string(), a, b, c, d, e, f]);
+    }
+    table.render()
+}
+
+fn session_text(scenario: &Scenario, session: &Session) -> String {
+    let runs = session.runs.len();
+    let mut out = format!(
+        "== scenario {} (pool {})",
+        scenario.name, scenario.pool_size
+    );
+    if let Some(version) = &session.node_version {
+        out.push_str(&format!(", node {version}"));
+    }
+    if runs > 1 {
+        out.push_str(&format!(", run 1 of {runs}"));
+    }
+    out.push('\n');
+    if let Some(d) = &scenario.description {
+        out.push_str(&format!("{d}\n"));
+    }
+    let first = &session.runs[0];
+    match (&first.node, &first.comparison) {
+        (Some(node), Some(c)) => {
+            out.push_str(&side_by_side(&first.looplab, node));
+            let racy = if scenario.racy.is_empty() {
+                String::new()
+            } else {
+                let groups: Vec<String> = scenario
+                    .racy
+                    .iter()
+                    .map(|g| format!("{{{}}}", g.join(", ")))
+                    .collect();
+                format!(" (racy groups compared as sets: {})", groups.join(" "))
+            };
+            let yes = |b: bool| if b { "yes" } else { "NO" };
+            out.push_str(&format!("order identical: {}{racy}\n", yes(c.identical)));
+            out.push_str(&format!(
+                "rank correlation: Spearman {:.3}, Kendall {:.3}\n",
+                c.spearman, c.kendall
+            ));
+            let first_difference = c.first_difference.as_deref().unwrap_or("none");
+            out.push_str(&format!("first difference: {first_difference}\n"));
+            out.push_str(&format!(
+                "time to the last completion: looplab {:.1} ms, node {:.1} ms, ratio {:.2}\n",
+                c.looplab_ms, c.node_ms, c.time_ratio
+            ));
+        }
+        _ => out.push_str(&timeline_table(&first.looplab)),
+    }
+    if let Some(summary) = &session.summary {
+        if runs > 1 {
+            out.push_str(&format!(
+                "over {runs} runs: orders agree in {}, mean Spearman {:.3}, median time ratio {:.2}\n",
+                summary.agreement(),
+                summary.rank_correlation,
+                summary.time_ratio
+            ));
+            if let Some(d) = &summary.first_difference {
+                out.push_str(&format!("first difference seen: {d}\n"));
+            }
+        }
+    } else if runs > 1 {
+        out.push_str(&format!(
+            "looplab gave this order in {}/{runs} runs\n",
+            session.looplab_stable(scenario)
+        ));
+    }
+    out
+}
+
+/// Runs `lab calibrate`.
+pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
+    let dir = match &args.scenarios {
+        Some(dir) => dir.clone(),
+        None => repo_folder("scenarios")?,
+    };
+    let lab = std::env::current_exe().ok();
+    let mut progress = |line: &str| eprintln!("{line}");
+    let scenarios =
+        calibrate::calibrate_scenarios(&dir, args.runs as usize, lab.as_deref(), &mut progress)?;
+    let benches = if args.no_benches {
+        Vec::new()
+    } else {
+        let scripts = repo_folder("scripts/node")?;
+        calibrate::calibrate_benches(&scripts, &mut progress)?
+    };
+    let calibration = Calibration { scenarios, benches };
+    print!("{}", calibration_text(&calibration));
+    if let Some(out) = &args.out {
+        let path = write_calibration(out, &calibration)?;
+        println!("written: {}", path.display());
+    }
+    Ok(())
+}
+
+fn calibration_text(c: &Calibration) -> String {
+    let mut table = Table::new([
+        "scenario",
+        "same order",
+        "racy",
+        "agree",
+        "Spearman",
+        "time ratio",
+        "first difference",
+    ])
+    .right_align(4)
+    .right_align(5);
+    for s in &c.scenarios {
+        table.row([
+            s.name.clone(),
+            if s.order_identical { "yes" } else { "NO" }.into(),
+            if s.racy { "yes" } else { "no" }.into(),
+            s.agreement.clone(),
+            format!("{:.3}", s.rank_correlation),
+            format!("{:.2}", s.time_ratio),
+            s.first_difference.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let matching = c.scenarios.iter().filter(|s| s.order_identical).count();
+    let mut out = format!(
+        "== scenarios: looplab's order matches Node's in {matching} of {} (time ratio: looplab / node)\n{}",
+        c.scenarios.len(),
+        table.render()
+    );
+    if !c.benches.is_empty() {
+        let mut table = Table::new(["bench", "looplab", "node", "unit", "looplab / node"])
+            .right_align(1)
+            .right_align(2)
+            .right_align(4);
+        for b in &c.benches {
+            table.row([
+                b.name.clone(),
+                format!("{:.1}", b.looplab),
+                format!("{:.1}", b.node),
+                b.unit.clone(),
+                format!("{:.2}", b.ratio),
+            ]);
+        }
+        out.push_str(&format!(
+            "== benches (ops/s: above 1 is faster than Node; ms: above 1 is slower)\n{}",
+            table.render()
+        ));
+    }
+    out
+}
+
+/// Writes `dir/calibration.json` atomically; returns its path.
+fn write_calibration(dir: &Path, calibration: &Calibration) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let path = dir.join("calibration.json");
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("create a temp file in {}", dir.display()))?;
+    serde_json::to_writer_pretty(&mut tmp, calibration)?;
+    writeln!(tmp).with_context(|| format!("write {}", path.display()))?;
+    tmp.persist(&path)
+        .with_context(|| format!("write {}", path.display()))?;
+    Ok(path)
+}
+
+/// A folder of the repository (`scenarios`, `scripts/node`): under the current directory, else
+/// next to the source tree this `lab` was built from.
+fn repo_folder(name: &str) -> Result<PathBuf> {
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for base in [Path::new("."), built_from.as_path()] {
+        let dir = base.join(name);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+    }
+    bail!("cannot find the `{name}` folder; run from the repository root or pass --scenarios DIR")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use looplab_workloads::scenario::calibrate::{CalibrationBench, CalibrationScenario};
+
+    /// The calibration is written by the workloads crate's types and read by the report's: the
+    /// two must agree on every field, or the report would drop the section.
+    #[test]
+    fn the_report_reads_what_calibrate_writes() {
+        let written = Calibration {
+            scenarios: vec![CalibrationScenario {
+                name: "staircase".into(),
+                order_identical: false,
+                racy: true,
+                agreement: "2/3".into(),
+                rank_correlation: 0.9,
+                first_difference: Some("position 3".into()),
+                time_ratio: 0.8,
+            }],
+            benches: vec![CalibrationBench {
+                name: "timers".into(),
+                looplab: 3.0,
+                node: 1.0,
+                unit: "ops/s".into(),
+                ratio: 3.0,
+            }],
+        };
+        let json = serde_json::to_value(&written).unwrap();
+        let read: looplab_reports::report::Calibration =
+            serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&read).unwrap(), json);
+    }
+}

@@ -1,0 +1,386 @@
+//! A [`CheckReport`] as a terminal table, as Markdown (a CI step summary) and as JSON (tools).
+//!
+//! Both text forms say the same things in the same order: the verdict line, warnings, what
+//! changed (improvements and regressions, then unjudged moves beyond a threshold), what was
+//! compared, and the invariants. Unchanged comparisons are counted, not listed; the JSON has
+//! every one of them.
+
+use serde::Serialize;
+
+use crate::Table;
+
+use super::invariants::{Invariant, Status};
+use super::verdict::{
+    Comparison, MetricComparison, Verdict, FALSE_DISCOVERY_RATE, MIN_REPETITIONS,
+};
+
+/// Everything one `lab check` found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// The results folders checked.
+    pub folders: Vec<String>,
+    /// The baseline file, when compared with one.
+    pub baseline: Option<String>,
+    /// Things a reader should know (another machine allowed, other sweeps, failed repetitions).
+    pub warnings: Vec<String>,
+    /// The comparison with the baseline, when there was one.
+    pub comparison: Option<Comparison>,
+    /// Every behaviour invariant, passed, failed or not applicable.
+    pub invariants: Vec<Invariant>,
+}
+
+impl CheckReport {
+    /// Regressions found by the comparison.
+    pub fn regressions(&self) -> usize {
+        self.comparison
+            .as_ref()
+            .map_or(0, |c| c.count(Verdict::Regressed))
+    }
+
+    /// Invariants that failed.
+    pub fn failed_invariants(&self) -> usize {
+        self.invariants
+            .iter()
+            .filter(|i| i.status == Status::Fail)
+            .count()
+    }
+
+    /// Whether the check passed (no regression, no failed invariant).
+    pub fn passed(&self) -> bool {
+        self.regressions() == 0 && self.failed_invariants() == 0
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Only maps with string keys and plain numbers: serialization cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    fn headline(&self) -> String {
+        let outcome = if self.passed() { "PASS" } else { "FAIL" };
+        let mut parts = Vec::new();
+        if let Some(c) = &self.comparison {
+            parts.push(format!(
+                "{} regressed, {} improved",
+                c.count(Verdict::Regressed),
+                c.count(Verdict::Improved)
+            ));
+        }
+        let count = |s| self.invariants.iter().filter(|i| i.status == s).count();
+        parts.push(format!(
+            "invariants: {} passed, {} failed, {} not applicable",
+            count(Status::Pass),
+            count(Status::Fail),
+            count(Status::NotApplicable)
+        ));
+        format!("lab check: {outcome}; {}", parts.join("; "))
+    }
+}
+
+/// Points named in a note before "and N more" (the JSON lists them all).
+const LISTED_POINTS: usize = 8;
+
+/// Lines about the comparison that are not table rows: what was compared, how, and whether
+/// there were enough repetitions to judge at all.
+fn comparison_notes(c: &Comparison) -> Vec<String> {
+    let mut notes = vec![format!(
+        "{} comparisons ({} tested): {} regressed, {} improved, {} no change; Welch t-test on logs, Benjamini-Hochberg at {:.0}% false discoveries, noise thresholds per metric",
+        c.metrics.len(),
+        c.tested,
+        c.count(Verdict::Regressed),
+        c.count(Verdict::Improved),
+        c.count(Verdict::NoChange),
+        FALSE_DISCOVERY_RATE * 100.0
+    )];
+    let few = c.count(Verdict::TooFewRepetitions);
+    if few > 0 {
+        notes.push(format!(
+            "too few repetitions to judge: {} ({few} comparisons not judged; at least {MIN_REPETITIONS} per side are needed, e.g. `lab sweep --repetitions {MIN_REPETITIONS}` or scripts/ab.sh)",
+            c.fewest_repetitions()
+        ));
+    }
+    let incomparable = c.count(Verdict::NotComparable);
+    if incomparable > 0 {
+        notes.push(format!(
+            "{incomparable} comparisons have a zero value: not comparable"
+        ));
+    }
+    for (label, points) in [
+        ("only in the baseline", &c.only_in_baseline),
+        ("only in the new results", &c.only_in_new),
+    ] {
+        if !points.is_empty() {
+            let shown = points
+                .iter()
+                .take(LISTED_POINTS)
+                .cloned()
+                .collect::<Vec<_>>();
+            let more = points.len().saturating_sub(LISTED_POINTS);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            notes.push(format!(
+                "{} points {label}: {}{more}",
+                points.len(),
+                shown.join(", ")
+            ));
+        }
+    }
+    notes
+}
+
+/// The comparisons worth listing: changes, then moves beyond a threshold that were not judged.
+fn listed(c: &Comparison) -> Vec<&MetricComparison> {
+    let judged = c
+        .metrics
+        .iter()
+        .filter(|m| matches!(m.verdict, Verdict::Regressed | Verdict::Improved));
+    let unjudged = c
+        .metrics
+        .iter()
+        .filter(|m| m.verdict == Verdict::TooFewRepetitions && m.beyond_threshold());
+    judged.chain(unjudged).collect()
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "improved",
+        Verdict::Regressed => "REGRESSED",
+        Verdict::NoChange => "no change",
+        Verdict::TooFewRepetitions => "not judged (too few repetitions)",
+        Verdict::NotComparable => "not comparable",
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "FAIL",
+        Status::NotApplicable => "n/a",
+    }
+}
+
+fn number(v: f64) -> String {
+    match v.abs() {
+        x if x >= 1e6 => format!("{v:.3e}"),
+        x if x >= 100.0 => format!("{v:.0}"),
+        x if x >= 1.0 => format!("{v:.2}"),
+        _ => format!("{v:.4}"),
+    }
+}
+
+fn change_row(m: &MetricComparison) -> [String; 7] {
+    [
+        m.point_id.clone(),
+        m.metric.clone(),
+        number(m.baseline_median),
+        number(m.new_median),
+        format!(
+            "{:+.1}% (±{:.0}%)",
+            (m.ratio - 1.0) * 100.0,
+            m.threshold_pct
+        ),
+        m.adjusted_p.map_or("-".into(), |q| format!("{q:.2e}")),
+        verdict_word(m.verdict).to_string(),
+    ]
+}
+
+const CHANGE_HEADER: [&str; 7] = [
+    "point",
+    "metric",
+    "baseline",
+    "new",
+    "change (threshold)",
+    "adj. p",
+    "verdict",
+];
+
+fn invariant_row(i: &Invariant) -> [String; 4] {
+    let attempts = if i.attempts > 1 {
+        format!("{} attempts", i.attempts)
+    } else {
+        String::new()
+    };
+    [
+        status_word(i.status).into(),
+        i.rule.clone(),
+        i.detail.clone(),
+        attempts,
+    ]
+}
+
+/// The report for a terminal.
+pub fn terminal(report: &CheckReport) -> String {
+    let mut out = format!("{}\n", report.headline());
+    out.push_str(&format!("checked: {}\n", report.folders.join(", ")));
+    if let Some(b) = &report.baseline {
+        out.push_str(&format!("baseline: {b}\n"));
+    }
+    for w in &report.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    if let Some(c) = &report.comparison {
+        out.push('\n');
+        let rows = listed(c);
+        if rows.is_empty() {
+            out.push_str("nothing changed beyond its threshold\n");
+        } else {
+            let mut table = Table::new(CHANGE_HEADER)
+                .right_align(2)
+                .right_align(3)
+                .right_align(4);
+            for m in rows {
+                table.row(change_row(m));
+            }
+            out.push_str(&table.render());
+        }
+        for note in comparison_notes(c) {
+            out.push_str(&format!("{note}\n"));
+        }
+    }
+    out.push_str("\nbehaviour invariants:\n");
+    let mut table = Table::new(["status", "rule", "observed", ""]);
+    for i in &report.invariants {
+        table.row(invariant_row(i));
+    }
+    out.push_str(&table.render());
+    out
+}
+
+/// Escapes what would break a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn markdown_table<const N: usize>(
+    header: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> String {
+    let mut out = format!("| {} |\n|{}\n", header.join(" | "), " --- |".repeat(N));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+/// The report as Markdown, for a CI step summary.
+pub fn markdown(report: &CheckReport) -> String {
+    let mut out = format!("### {}\n\n", report.headline());
+    out.push_str(&format!("Checked: `{}`", report.folders.join("`, `")));
+    if let Some(b) = &report.baseline {
+        out.push_str(&format!(" against baseline {b}"));
+    }
+    out.push_str("\n\n");
+    for w in &report.warnings {
+        out.push_str(&format!("> **Warning:** {}\n\n", cell(w)));
+    }
+    if let Some(c) = &report.comparison {
+        let rows = listed(c);
+        if rows.is_empty() {
+            out.push_str("Nothing changed beyond its threshold.\n\n");
+        } else {
+            out.push_str(&markdown_table(
+                CHANGE_HEADER,
+                rows.into_iter().map(change_row),
+            ));
+            out.push('\n');
+        }
+        for note in comparison_notes(c) {
+            out.push_str(&format!("- {}\n", cell(&note)));
+        }
+        out.push('\n');
+    }
+    out.push_str("#### Behaviour invariants\n\n");
+    out.push_str(&markdown_table(
+        ["status", "rule", "observed", "attempts"],
+        report.invariants.iter().map(|i| {
+            let mut row = invariant_row(i);
+            row[0] = match i.status {
+                Status::Fail => "**FAIL**".into(),
+                s => status_word(s).into(),
+            };
+            row
+        }),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::measured::Samples;
+    use crate::check::verdict::{compare, Thresholds};
+
+    fn report(new_throughput: [f64; 3]) -> CheckReport {
+        let samples = |v: [f64; 3]| -> Samples {
+            [(
+                "loop/hash/p1/c8".to_string(),
+                [("throughput_per_s".to_string(), v.to_vec())].into(),
+            )]
+            .into()
+        };
+        let comparison = compare(
+            &samples([100.0, 101.0, 99.0]),
+            &samples(new_throughput),
+            &Thresholds::default(),
+        );
+        CheckReport {
+            folders: vec!["new".into()],
+            baseline: Some("base.json".into()),
+            warnings: vec!["a | warning".into()],
+            comparison: Some(comparison),
+            invariants: vec![Invariant {
+                rule: "staircase".into(),
+                status: Status::Pass,
+                detail: "waves [2, 2]".into(),
+                attempts: 2,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_regression_is_listed_in_every_format() {
+        let r = report([50.0, 51.0, 49.0]);
+        assert!(!r.passed());
+        let text = terminal(&r);
+        assert!(
+            text.starts_with("lab check: FAIL; 1 regressed, 0 improved"),
+            "{text}"
+        );
+        assert!(text.contains("loop/hash/p1/c8  throughput_per_s"), "{text}");
+        assert!(text.contains("-50.0% (±5%)"), "{text}");
+        let md = markdown(&r);
+        assert!(md.starts_with("### lab check: FAIL"), "{md}");
+        assert!(
+            md.contains("| loop/hash/p1/c8 | throughput_per_s | 100.0 | 50.00 |")
+                || md.contains("| loop/hash/p1/c8 | throughput_per_s | 100 | 50.00 |"),
+            "{md}"
+        );
+        assert!(md.contains("a \\| warning"), "{md}");
+        assert!(
+            md.contains("| pass | staircase | waves [2, 2] | 2 attempts |"),
+            "{md}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["comparison"]["metrics"][0]["verdict"], "regressed");
+        assert_eq!(json["invariants"][0]["status"], "pass");
+    }
+
+    #[test]
+    fn no_change_says_so_and_too_few_repetitions_are_named() {
+        let r = report([100.5, 99.5, 100.0]);
+        assert!(r.passed());
+        assert!(terminal(&r).contains("nothing changed beyond its threshold"));
+        let mut few = r.clone();
+        let c = few.comparison.as_mut().unwrap();
+        c.metrics[0].verdict = Verdict::TooFewRepetitions;
+        c.metrics[0].baseline_n = 1;
+        c.metrics[0].ratio = 0.5;
+        let text = terminal(&few);
+        assert!(text.contains("too few repetitions to judge: 1"), "{text}");
+        assert!(text.contains("not judged (too few repetitions)"), "{text}");
+    }
+}

@@ -1,0 +1,362 @@
+//! Per point and metric, a [`Verdict`]: the rule of the [`super`] module doc applied to every
+//! metric of [`METRICS`] that both sides measured.
+//!
+//! 1. Medians of each side; their ratio new / baseline is the size of the change.
+//! 2. Welch's t-test on the logarithms gives each comparison a p-value; comparisons with fewer
+//!    than [`MIN_REPETITIONS`] values on a side get none and are "too few repetitions".
+//! 3. Benjamini-Hochberg adjusts the p-values of every tested comparison of the check together.
+//! 4. A change counts when `|ratio - 1|` exceeds the metric's threshold, the adjusted p-value
+//!    is at most [`FALSE_DISCOVERY_RATE`], and the test's direction agrees with the medians'.
+//!    Its sign and the metric's [`Direction`] make it an improvement or a regression.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::measured::Samples;
+use super::stats::{benjamini_hochberg, median, welch_log};
+use super::CheckError;
+
+/// Which way is better for a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// More is better (throughput).
+    HigherIsBetter,
+    /// Less is better (latency, CPU, memory).
+    LowerIsBetter,
+}
+
+/// A metric the check compares.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricRule {
+    /// Its name in results (units in the name).
+    pub name: &'static str,
+    /// Which way is better.
+    pub direction: Direction,
+}
+
+/// The metrics compared, in display order.
+pub const METRICS: [MetricRule; 5] = [
+    MetricRule {
+        name: "throughput_per_s",
+        direction: Direction::HigherIsBetter,
+    },
+    MetricRule {
+        name: "p50_us",
+        direction: Direction::LowerIsBetter,
+    },
+    MetricRule {
+        name: "p99_us",
+        direction: Direction::LowerIsBetter,
+    },
+    MetricRule {
+        name: "cpu_ms_per_op",
+        direction: Direction::LowerIsBetter,
+    },
+    MetricRule {
+        name: "peak_rss_bytes",
+        direction: Direction::LowerIsBetter,
+    },
+];
+
+/// The noise threshold of a metric unless `--threshold` says otherwise, in percent.
+pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
+/// Benjamini-Hochberg level: the expected share of false alarms among the changes reported.
+pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
+/// Fewer values than this on either side and a comparison is not judged (see the module doc
+/// of [`super`] for why 3).
+pub const MIN_REPETITIONS: usize = 3;
+
+/// Noise thresholds per metric, in percent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Thresholds {
+    pct: BTreeMap<String, f64>,
+}
+
+impl Thresholds {
+    /// Parses `--threshold` values like `p99_us=10` (percent); later ones win.
+    pub fn parse<S: AsRef<str>>(specs: &[S]) -> Result<Self, CheckError> {
+        let mut pct = BTreeMap::new();
+        for spec in specs {
+            let spec = spec.as_ref();
+            let bad = || CheckError::BadThreshold {
+                spec: spec.to_string(),
+                metrics: METRICS.map(|m| m.name).join(", "),
+            };
+            let (metric, value) = spec.split_once('=').ok_or_else(bad)?;
+            let metric = metric.trim();
+            let value: f64 = value
+                .trim()
+                .trim_end_matches('%')
+                .parse()
+                .map_err(|_| bad())?;
+            let known = METRICS.iter().any(|m| m.name == metric);
+            let in_range = value > 0.0 && value < 1000.0;
+            if !(known && in_range) {
+                return Err(bad());
+            }
+            pct.insert(metric.to_string(), value);
+        }
+        Ok(Self { pct })
+    }
+
+    /// The threshold of `metric` in percent.
+    pub fn pct(&self, metric: &str) -> f64 {
+        self.pct
+            .get(metric)
+            .copied()
+            .unwrap_or(DEFAULT_THRESHOLD_PCT)
+    }
+}
+
+/// What a comparison concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Better beyond the threshold, and significant.
+    Improved,
+    /// Worse beyond the threshold, and significant.
+    Regressed,
+    /// Within the threshold, or not significant.
+    NoChange,
+    /// Fewer than [`MIN_REPETITIONS`] values on a side: no test was made.
+    TooFewRepetitions,
+    /// A value was zero or negative, so no ratio or logarithm exists.
+    NotComparable,
+}
+
+/// One point and metric, compared.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricComparison {
+    /// The point id.
+    pub point_id: String,
+    /// The metric name.
+    pub metric: String,
+    /// Median of the baseline's values.
+    pub baseline_median: f64,
+    /// Median of the new values.
+    pub new_median: f64,
+    /// `new_median / baseline_median`.
+    pub ratio: f64,
+    /// Values on the baseline side.
+    pub baseline_n: usize,
+    /// Values on the new side.
+    pub new_n: usize,
+    /// The metric's threshold in percent.
+    pub threshold_pct: f64,
+    /// Welch's two-sided p-value, when tested.
+    pub p_value: Option<f64>,
+    /// Benjamini-Hochberg adjusted p-value over every tested comparison, when tested.
+    pub adjusted_p: Option<f64>,
+    /// The conclusion.
+    pub verdict: Verdict,
+}
+
+impl MetricComparison {
+    /// Whether the medians moved by more than the threshold, whatever the significance.
+    pub fn beyond_threshold(&self) -> bool {
+        (self.ratio - 1.0).abs() * 100.0 > self.threshold_pct
+    }
+}
+
+/// Everything a baseline comparison found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Every point and metric both sides measured, in point then [`METRICS`] order.
+    pub metrics: Vec<MetricComparison>,
+    /// Points only the baseline has.
+    pub only_in_baseline: Vec<String>,
+    /// Points only the new results have.
+    pub only_in_new: Vec<String>,
+    /// How many comparisons were tested (the `m` of the correction).
+    pub tested: usize,
+}
+
+impl Comparison {
+    /// How many comparisons have this verdict.
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.metrics.iter().filter(|m| m.verdict == verdict).count()
+    }
+
+    /// The fewest repetitions on either side of any comparison (0 when there is none).
+    pub fn fewest_repetitions(&self) -> usize {
+        self.metrics
+            .iter()
+            .map(|m| m.baseline_n.min(m.new_n))
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+/// Compares every point and metric of [`METRICS`] both sides measured.
+pub fn compare(baseline: &Samples, new: &Samples, thresholds: &Thresholds) -> Comparison {
+    let mut comparison = Comparison {
+        only_in_baseline: baseline
+            .keys()
+            .filter(|p| !new.contains_key(*p))
+            .cloned()
+            .collect(),
+        only_in_new: new
+            .keys()
+            .filter(|p| !baseline.contains_key(*p))
+            .cloned()
+            .collect(),
+        ..Comparison::default()
+    };
+    let mut tests = Vec::new();
+    for (point_id, base_metrics) in baseline {
+        let Some(new_metrics) = new.get(point_id) else {
+            continue;
+        };
+        for rule in METRICS {
+            let (Some(b), Some(n)) = (base_metrics.get(rule.name), new_metrics.get(rule.name))
+            else {
+                continue;
+            };
+            if b.is_empty() || n.is_empty() {
+                continue;
+            }
+            let (bm, nm) = (median(b), median(n));
+            let comparable = b.iter().chain(n).all(|v| *v > 0.0);
+            let test = (b.len() >= MIN_REPETITIONS && n.len() >= MIN_REPETITIONS)
+                .then(|| welch_log(b, n))
+                .flatten();
+            let verdict = match (comparable, test.is_some()) {
+                (false, _) => Verdict::NotComparable,
+                (true, false) => Verdict::TooFewRepetitions,
+                (true, true) => Verdict::NoChange,
+            };
+            if let Some(t) = test {
+                tests.push((comparison.metrics.len(), t.p_value, t.log_ratio));
+            }
+            comparison.metrics.push(MetricComparison {
+                point_id: point_id.clone(),
+                metric: rule.name.to_string(),
+                baseline_median: bm,
+                new_median: nm,
+                ratio: if bm > 0.0 { nm / bm } else { f64::NAN },
+                baseline_n: b.len(),
+                new_n: n.len(),
+                threshold_pct: thresholds.pct(rule.name),
+                p_value: test.map(|t| t.p_value),
+                adjusted_p: None,
+                verdict,
+            });
+        }
+    }
+    comparison.tested = tests.len();
+    let adjusted = benjamini_hochberg(&tests.iter().map(|t| t.1).collect::<Vec<_>>());
+    for (&(index, _, log_ratio), q) in tests.iter().zip(adjusted) {
+        let m = &mut comparison.metrics[index];
+        m.adjusted_p = Some(q);
+        let agrees = (m.ratio > 1.0) == (log_ratio > 0.0);
+        if q <= FALSE_DISCOVERY_RATE && m.beyond_threshold() && agrees {
+            let direction = METRICS
+                .iter()
+                .find(|r| r.name == m.metric)
+                .map_or(Direction::LowerIsBetter, |r| r.direction);
+            let better = (m.ratio > 1.0) == (direction == Direction::HigherIsBetter);
+            m.verdict = if better {
+                Verdict::Improved
+            } else {
+                Verdict::Regressed
+            };
+        }
+    }
+    comparison
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(points: &[(&str, &str, &[f64])]) -> Samples {
+        let mut s = Samples::new();
+        for (point, metric, values) in points {
+            s.entry(point.to_string())
+                .or_default()
+                .insert(metric.to_string(), values.to_vec());
+        }
+        s
+    }
+
+    #[test]
+    fn thresholds_parse_and_refuse_unknown_metrics() {
+        let t = Thresholds::parse(&["p99_us=10", "cpu_ms_per_op=2.5%"]).unwrap();
+        assert_eq!(t.pct("p99_us"), 10.0);
+        assert_eq!(t.pct("cpu_ms_per_op"), 2.5);
+        assert_eq!(t.pct("p50_us"), DEFAULT_THRESHOLD_PCT);
+        for bad in ["p98_us=10", "p99_us", "p99_us=-1", "p99_us=ten"] {
+            let err = Thresholds::parse(&[bad]).unwrap_err().to_string();
+            assert!(err.contains("throughput_per_s, p50_us"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_clear_slow_down_is_a_regression_and_a_speed_up_an_improvement() {
+        let base = samples(&[
+            ("a", "throughput_per_s", &[100.0, 101.0, 99.0]),
+            ("a", "p99_us", &[1000.0, 1010.0, 990.0]),
+            ("a", "peak_rss_bytes", &[8.0, 8.0, 8.0]),
+        ]);
+        let new = samples(&[
+            ("a", "throughput_per_s", &[50.0, 51.0, 49.5]),
+            ("a", "p99_us", &[500.0, 505.0, 495.0]),
+            ("a", "peak_rss_bytes", &[8.0, 8.0, 8.0]),
+        ]);
+        let c = compare(&base, &new, &Thresholds::default());
+        let verdicts: Vec<_> = c
+            .metrics
+            .iter()
+            .map(|m| (m.metric.as_str(), m.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("throughput_per_s", Verdict::Regressed),
+                ("p99_us", Verdict::Improved),
+                ("peak_rss_bytes", Verdict::NoChange),
+            ]
+        );
+        assert_eq!(c.tested, 3);
+    }
+
+    #[test]
+    fn significant_but_small_changes_stay_within_the_threshold() {
+        let base = samples(&[("a", "p50_us", &[100.0, 100.1, 99.9])]);
+        let new = samples(&[("a", "p50_us", &[103.0, 103.1, 102.9])]);
+        let c = compare(&base, &new, &Thresholds::default());
+        assert!(c.metrics[0].adjusted_p.unwrap() < 0.001);
+        assert_eq!(c.metrics[0].verdict, Verdict::NoChange);
+        let strict = Thresholds::parse(&["p50_us=2"]).unwrap();
+        assert_eq!(
+            compare(&base, &new, &strict).metrics[0].verdict,
+            Verdict::Regressed
+        );
+    }
+
+    #[test]
+    fn too_few_repetitions_and_missing_points_are_reported_not_judged() {
+        let base = samples(&[("a", "p50_us", &[100.0, 100.0]), ("gone", "p50_us", &[1.0])]);
+        let new = samples(&[
+            ("a", "p50_us", &[200.0, 200.0]),
+            ("added", "p50_us", &[1.0]),
+        ]);
+        let c = compare(&base, &new, &Thresholds::default());
+        assert_eq!(c.metrics.len(), 1);
+        assert_eq!(c.metrics[0].verdict, Verdict::TooFewRepetitions);
+        assert!(c.metrics[0].beyond_threshold());
+        assert_eq!(c.fewest_repetitions(), 2);
+        assert_eq!(
+            (c.only_in_baseline, c.only_in_new),
+            (vec!["gone".into()], vec!["added".into()])
+        );
+        let zero = compare(
+            &samples(&[("a", "p50_us", &[0.0, 1.0, 1.0])]),
+            &samples(&[("a", "p50_us", &[1.0, 1.0, 1.0])]),
+            &Thresholds::default(),
+        );
+        assert_eq!(zero.metrics[0].verdict, Verdict::NotComparable);
+    }
+}

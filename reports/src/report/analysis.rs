@@ -1,0 +1,242 @@
+//! The answer the report opens with, and the choices behind every chart. The rules, as the
+//! report states them ([`RULES`]):
+//!
+//! 1. Candidates: a workload's closed-loop points (no offered rate; in batch mode, all), or,
+//!    when it has only open-loop ones, those at the highest offered rate (where configurations
+//!    differ). A point with no ok repetition never wins.
+//! 2. Best: the candidate with the highest median throughput.
+//! 3. Plain loop: `loop` with pool size 4 (Node's default `UV_THREADPOOL_SIZE`), the best such
+//!    point if there are several (other connection counts); else the best `loop` point.
+//! 4. Runner-up: the best candidate of another strategy, so the comparison answers "which way
+//!    of using the cores", not "which pool size"; the noise rule of [`super::stats`] compares
+//!    the two throughputs over their repetitions.
+//! 5. Where several points share a strategy and a parallelism (cluster K=2 at pool sizes 1, 2
+//!    and 4, ...), charts draw the one with the highest median throughput.
+
+use std::collections::BTreeMap;
+
+use super::data::{strategy_rank, PointSummary, SweepData};
+use super::stats::{compare, Noise};
+
+/// The rules of this module as sentences, for the report.
+pub const RULES: [&str; 5] = [
+    "Best: the configuration with the highest median throughput among the workload's \
+     closed-loop points (when there are none, among its open-loop points at the highest \
+     offered rate).",
+    "Parallelism: loop = pool size P (1 without a pool); workers = worker threads W; \
+     cluster = processes K; loop-blocking = 1; tokio and rayon are references with one \
+     configuration, drawn as dashed horizontal lines.",
+    "Plain loop: strategy loop with pool size 4 (Node's default UV_THREADPOOL_SIZE); \
+     if the sweep has no such point, the best loop point.",
+    "Runner-up: the best configuration of another strategy.",
+    "Where several points share a strategy and a parallelism (other pool sizes, connection \
+     counts), the charts draw the one with the highest median throughput.",
+];
+
+/// Node's default pool size, which defines the plain loop.
+pub const NODE_DEFAULT_POOL: u32 = 4;
+
+/// Which point serves as the plain loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlainLoop {
+    /// `loop` with pool size 4.
+    NodeDefault,
+    /// No `loop/pool 4` point: the best `loop` point.
+    BestLoop,
+}
+
+/// The answer for one workload.
+#[derive(Debug)]
+pub struct Answer<'a> {
+    /// The workload.
+    pub workload: String,
+    /// Its best configuration.
+    pub best: &'a PointSummary,
+    /// The plain loop, when the sweep has a `loop` point for this workload.
+    pub plain: Option<(&'a PointSummary, PlainLoop)>,
+    /// The best configuration of another strategy, and the noise verdict against the best.
+    pub runner_up: Option<(&'a PointSummary, Noise)>,
+}
+
+impl Answer<'_> {
+    /// Best throughput over the plain loop's.
+    pub fn speedup(&self) -> Option<f64> {
+        let (plain, _) = self.plain?;
+        ratio(self.best.throughput(), plain.throughput())
+    }
+
+    /// Best throughput over the runner-up's.
+    pub fn runner_up_ratio(&self) -> Option<f64> {
+        let (other, _) = self.runner_up?;
+        ratio(self.best.throughput(), other.throughput())
+    }
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+/// Rule 1: the points a workload's answer and charts choose among.
+pub fn candidates<'a>(data: &'a SweepData, workload: &'a str) -> Vec<&'a PointSummary> {
+    let all: Vec<&PointSummary> = data.of_workload(workload).filter(|p| p.ok > 0).collect();
+    let closed: Vec<&PointSummary> = all
+        .iter()
+        .copied()
+        .filter(|p| !p.coords.is_open_loop())
+        .collect();
+    if !closed.is_empty() {
+        return closed;
+    }
+    // Open loop only: compare where the difference shows, at the highest offered rate.
+    let top_rate = all.iter().filter_map(|p| p.coords.rate_per_s).max();
+    all.into_iter()
+        .filter(|p| p.coords.rate_per_s == top_rate)
+        .collect()
+}
+
+/// The point with the highest median throughput; ties go to the first listed.
+pub fn best<'a>(points: impl IntoIterator<Item = &'a PointSummary>) -> Option<&'a PointSummary> {
+    points
+        .into_iter()
+        .fold(None, |acc: Option<&PointSummary>, p| match acc {
+            Some(a) if a.throughput() >= p.throughput() => Some(a),
+            _ => Some(p),
+        })
+}
+
+/// The answer for every workload that has a candidate, in report order.
+pub fn answers(data: &SweepData) -> Vec<Answer<'_>> {
+    data.workloads
+        .iter()
+        .filter_map(|workload| {
+            let candidates = candidates(data, workload);
+            let top = best(candidates.iter().copied())?;
+            let loops: Vec<&PointSummary> = candidates
+                .iter()
+                .copied()
+                .filter(|p| p.coords.strategy == "loop")
+                .collect();
+            let default_pool = loops
+                .iter()
+                .copied()
+                .filter(|p| p.coords.pool == Some(NODE_DEFAULT_POOL));
+            let plain = match best(default_pool) {
+                Some(p) => Some((p, PlainLoop::NodeDefault)),
+                None => best(loops.iter().copied()).map(|p| (p, PlainLoop::BestLoop)),
+            };
+            let runner_up = best(
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|p| p.coords.strategy != top.coords.strategy),
+            )
+            .map(|other| {
+                let noise = compare(&top.throughput_samples, &other.throughput_samples);
+                (other, noise)
+            });
+            Some(Answer {
+                workload: workload.clone(),
+                best: top,
+                plain,
+                runner_up,
+            })
+        })
+        .collect()
+}
+
+/// One strategy's line in a chart against parallelism.
+#[derive(Debug)]
+pub struct ParallelismLine<'a> {
+    /// The strategy.
+    pub strategy: String,
+    /// Parallelism → the point drawn (the best there).
+    pub drawn: BTreeMap<u32, &'a PointSummary>,
+    /// Parallelism → every point there, the drawn one among them.
+    pub all: BTreeMap<u32, Vec<&'a PointSummary>>,
+}
+
+/// Rule 5 for one workload: per strategy with a parallelism, the best point at each
+/// parallelism (and whether any choice had to be made); per reference strategy, its best point.
+#[derive(Debug, Default)]
+pub struct ParallelismSeries<'a> {
+    /// Strategy → parallelism → best point, strategies in report order, with every point at
+    /// each parallelism (the candidates the best was chosen from).
+    pub lines: Vec<ParallelismLine<'a>>,
+    /// Reference strategies and their best point.
+    pub references: Vec<(String, &'a PointSummary)>,
+}
+
+/// The series of the throughput- and p99-against-parallelism charts of one workload: its
+/// closed-loop points (rule 1 without the open-loop fallback: an open-loop point's throughput
+/// is its offered rate).
+pub fn parallelism_series<'a>(data: &'a SweepData, workload: &'a str) -> ParallelismSeries<'a> {
+    let mut by_strategy: BTreeMap<(usize, String), Vec<&PointSummary>> = BTreeMap::new();
+    for p in data.of_workload(workload) {
+        if p.ok > 0 && !p.coords.is_open_loop() {
+            by_strategy
+                .entry(strategy_rank(&p.coords.strategy))
+                .or_default()
+                .push(p);
+        }
+    }
+    let mut series = ParallelismSeries::default();
+    for (_, points) in by_strategy {
+        let strategy = points[0].coords.strategy.clone();
+        if points[0].coords.parallelism().is_none() {
+            if let Some(b) = best(points.iter().copied()) {
+                series.references.push((strategy, b));
+            }
+            continue;
+        }
+        let mut at: BTreeMap<u32, Vec<&PointSummary>> = BTreeMap::new();
+        for p in points {
+            at.entry(p.coords.parallelism().unwrap_or(1))
+                .or_default()
+                .push(p);
+        }
+        let line = at
+            .iter()
+            .filter_map(|(&k, v)| best(v.iter().copied()).map(|b| (k, b)))
+            .collect();
+        series.lines.push(ParallelismLine {
+            strategy,
+            drawn: line,
+            all: at,
+        });
+    }
+    series
+}
+
+/// Per strategy, its best candidate for a workload (rule 1 and 2 within one strategy), in
+/// report order.
+pub fn best_per_strategy<'a>(
+    data: &'a SweepData,
+    workload: &'a str,
+) -> Vec<(String, &'a PointSummary)> {
+    let mut by_strategy: BTreeMap<(usize, String), Vec<&PointSummary>> = BTreeMap::new();
+    for p in candidates(data, workload) {
+        by_strategy
+            .entry(strategy_rank(&p.coords.strategy))
+            .or_default()
+            .push(p);
+    }
+    by_strategy
+        .into_values()
+        .filter_map(|points| {
+            let strategy = points[0].coords.strategy.clone();
+            best(points).map(|b| (strategy, b))
+        })
+        .collect()
+}
+
+/// Every strategy in the sweep, in report order.
+pub fn strategies(data: &SweepData) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in &data.points {
+        if !names.contains(&p.coords.strategy) {
+            names.push(p.coords.strategy.clone());
+        }
+    }
+    names.sort_by_key(|s| strategy_rank(s));
+    names
+}

@@ -1,0 +1,314 @@
+//! The drawing layer: a [`Figure`] (title, note, one or more panels of one kind) drawn with
+//! plotters to any backend, written as PNG and SVG side by side.
+//!
+//! Invariants that keep charts legible:
+//! 1. Every axis is linear in the coordinate the figure builder chose (log2 of a parallelism,
+//!    "nines" of a percentile, log10 of a latency) with explicit ticks and labels, so tick
+//!    labels are always the values a reader expects, never an interpolated 2.5 workers.
+//! 2. Legends live in a strip of their own beside the plot, never over the data.
+//! 3. Text is drawn with DejaVu Sans, embedded and registered once as `sans-serif` before any
+//!    drawing (no system font library is used).
+//! 4. Colours follow the strategy everywhere (Okabe-Ito palette, readable by colour-blind
+//!    readers); variants of one strategy differ by marker and dash.
+
+mod bars;
+mod gantt;
+mod heat;
+mod legend;
+mod xy;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::ReportError;
+
+pub use bars::{Bar, BarPanel};
+pub use gantt::{Gantt, GanttBar};
+pub use heat::{HeatCell, HeatMap};
+pub(crate) use legend::{draw_legend, draw_marker, LegendEntry};
+pub use xy::{nice_ticks, Axis, Marker, RefLine, Series, XyPanel, XyPoint};
+
+/// DejaVu Sans (see `reports/assets/LICENSE-DejaVuSans.txt`).
+static FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
+/// The one family name every chart draws with.
+pub const FAMILY: &str = "sans-serif";
+
+/// Registers the embedded font as [`FAMILY`] (normal and bold) once per process.
+pub fn register_font() -> Result<(), ReportError> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            if plotters::style::register_font(FAMILY, style, FONT).is_err() {
+                result = Err(ReportError::Chart {
+                    name: "font".into(),
+                    message: "the embedded DejaVu Sans font does not parse".into(),
+                });
+            }
+        }
+    });
+    result
+}
+
+/// A linear coordinate whose ticks are exactly the given positions (plotters' own
+/// `with_key_points` loses the default formatter, so charts could not label their ticks).
+#[derive(Clone, Debug)]
+pub(crate) struct Ticked {
+    min: f64,
+    max: f64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    pub(crate) fn new(min: f64, max: f64, ticks: Vec<f64>) -> Self {
+        Self { min, max, ticks }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        if self.max <= self.min {
+            return (limit.0 + limit.1) / 2;
+        }
+        let share = (value - self.min) / (self.max - self.min);
+        limit.0 + (share * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Bold points only: light grid lines would fall between the chosen ticks.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.min..self.max
+    }
+}
+
+/// Sizes of text, in pixels.
+pub(crate) mod text {
+    pub const TITLE: u32 = 22;
+    pub const PANEL_TITLE: u32 = 17;
+    pub const AXIS: u32 = 16;
+    pub const TICK: u32 = 14;
+    pub const LEGEND: u32 = 14;
+    pub const NOTE: u32 = 13;
+}
+
+/// How a series looks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Look {
+    /// Line and marker colour.
+    pub color: RGBColor,
+    /// Marker drawn at each point.
+    pub marker: MarkerShape,
+    /// Dashed line.
+    pub dashed: bool,
+}
+
+/// Point markers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkerShape {
+    /// Filled circle.
+    Circle,
+    /// Filled triangle.
+    Triangle,
+    /// Filled square.
+    Square,
+    /// A cross.
+    Cross,
+    /// No marker (dense lines such as a percentile spectrum).
+    None,
+}
+
+/// The colour of a strategy (Okabe-Ito), grey for unknown ones.
+pub fn strategy_color(strategy: &str) -> RGBColor {
+    match strategy {
+        "loop" => RGBColor(0x00, 0x72, 0xB2),
+        "loop-blocking" => RGBColor(0xE6, 0x9F, 0x00),
+        "workers" => RGBColor(0x00, 0x9E, 0x73),
+        "cluster" => RGBColor(0xD5, 0x5E, 0x00),
+        "tokio" => RGBColor(0xCC, 0x79, 0xA7),
+        "rayon" => RGBColor(0x56, 0xB4, 0xE9),
+        _ => RGBColor(0x55, 0x55, 0x55),
+    }
+}
+
+/// The look of the `variant`-th series of a strategy in one panel.
+pub fn look(strategy: &str, variant: usize) -> Look {
+    const SHAPES: [MarkerShape; 4] = [
+        MarkerShape::Circle,
+        MarkerShape::Triangle,
+        MarkerShape::Square,
+        MarkerShape::Cross,
+    ];
+    Look {
+        color: strategy_color(strategy),
+        marker: SHAPES[variant % SHAPES.len()],
+        dashed: variant % 2 == 1,
+    }
+}
+
+/// What a figure draws.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// Line charts, side by side.
+    Xy(Vec<XyPanel>),
+    /// Bar charts in a grid of `columns` columns, one legend for all.
+    Bars {
+        /// The panels, row by row.
+        panels: Vec<BarPanel>,
+        /// Panels per row.
+        columns: usize,
+    },
+    /// One Gantt chart.
+    Gantt(Gantt),
+    /// One heat map.
+    Heat(HeatMap),
+}
+
+/// One chart file (PNG and SVG) and its place in the report.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// File stem, unique in a report: `throughput-hash`.
+    pub name: String,
+    /// Drawn at the top.
+    pub title: String,
+    /// One line drawn at the bottom (how points were chosen), may be empty.
+    pub note: String,
+    /// The longer caption under the chart in the HTML report.
+    pub caption: String,
+    /// Width and height in pixels.
+    pub size: (u32, u32),
+    /// What is drawn.
+    pub body: Body,
+}
+
+/// A figure written to disk, with its SVG kept for inlining.
+#[derive(Clone, Debug)]
+pub struct ChartFiles {
+    /// The figure.
+    pub figure: Figure,
+    /// The SVG text, as written.
+    pub svg: String,
+    /// Where the PNG went.
+    pub png: PathBuf,
+    /// Where the SVG went.
+    pub svg_path: PathBuf,
+}
+
+/// Draws `figure` as `dir/NAME.svg` and `dir/NAME.png`.
+pub fn write(figure: Figure, dir: &Path) -> Result<ChartFiles, ReportError> {
+    register_font()?;
+    let fail = |message: String| ReportError::Chart {
+        name: figure.name.clone(),
+        message,
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, figure.size).into_drawing_area();
+        draw(&root, &figure).map_err(&fail)?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    let svg_path = dir.join(format!("{}.svg", figure.name));
+    std::fs::write(&svg_path, &svg).map_err(|source| ReportError::Io {
+        action: "write",
+        path: svg_path.clone(),
+        source,
+    })?;
+    let png = dir.join(format!("{}.png", figure.name));
+    {
+        let root = BitMapBackend::new(&png, figure.size).into_drawing_area();
+        draw(&root, &figure).map_err(&fail)?;
+        root.present()
+            .map_err(|e| fail(format!("cannot write {}: {e}", png.display())))?;
+    }
+    Ok(ChartFiles {
+        figure,
+        svg,
+        png,
+        svg_path,
+    })
+}
+
+/// Any plotters error as text.
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Title at the top, note at the bottom, the body's panels side by side in between.
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<(), String> {
+    root.fill(&WHITE).map_err(err)?;
+    let (_, height) = root.dim_in_pixel();
+    let (head, rest) = root.split_vertically(44);
+    head.draw_text(
+        &figure.title,
+        &(FAMILY, text::TITLE)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&BLACK),
+        (16, 12),
+    )
+    .map_err(err)?;
+    let note_height = if figure.note.is_empty() { 0 } else { 28 };
+    let (body, foot) = rest.split_vertically(height - 44 - note_height);
+    if !figure.note.is_empty() {
+        foot.draw_text(
+            &figure.note,
+            &(FAMILY, text::NOTE)
+                .into_font()
+                .color(&RGBColor(80, 80, 80)),
+            (16, 6),
+        )
+        .map_err(err)?;
+    }
+    match &figure.body {
+        Body::Xy(panels) if panels.len() == 1 => xy::draw(&body, &panels[0], true)?,
+        Body::Xy(panels) => {
+            let (width, _) = body.dim_in_pixel();
+            let (plots, legend) = body.split_horizontally(width.saturating_sub(xy::LEGEND_WIDTH));
+            let areas = plots.split_evenly((1, panels.len()));
+            let mut entries: Vec<LegendEntry> = Vec::new();
+            for (panel, area) in panels.iter().zip(&areas) {
+                xy::draw(area, panel, false)?;
+                for entry in xy::legend_entries(panel) {
+                    if !entries.iter().any(|e| e.label == entry.label) {
+                        entries.push(entry);
+                    }
+                }
+            }
+            draw_legend(&legend, &entries, 40)?;
+        }
+        Body::Bars { panels, columns } => {
+            let (width, _) = body.dim_in_pixel();
+            let (plots, legend) = body.split_horizontally(width.saturating_sub(bars::LEGEND_WIDTH));
+            let columns = (*columns).max(1);
+            let rows = panels.len().div_ceil(columns).max(1);
+            let areas = plots.split_evenly((rows, columns));
+            let mut entries: Vec<LegendEntry> = Vec::new();
+            for (panel, area) in panels.iter().zip(&areas) {
+                bars::draw(area, panel)?;
+                for entry in bars::legend_entries(panel) {
+                    if !entries.iter().any(|e| e.label == entry.label) {
+                        entries.push(entry);
+                    }
+                }
+            }
+            draw_legend(&legend, &entries, 40)?;
+        }
+        Body::Gantt(gantt) => gantt::draw(&body, gantt)?,
+        Body::Heat(map) => heat::draw(&body, map)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Line charts: series of points with optional min..max error bars, dashed horizontal
+//! reference lines, dashed vertical markers, and a legend strip on the right.
+
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{draw_legend, draw_marker, err, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY};
+
+/// An axis: its label (with the unit), its range and its ticks, in the figure's coordinate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// Label with unit, e.g. `throughput (requests/s)`.
+    pub label: String,
+    /// Lowest coordinate shown.
+    pub min: f64,
+    /// Highest coordinate shown.
+    pub max: f64,
+    /// Tick positions and their labels.
+    pub ticks: Vec<(f64, String)>,
+}
+
+impl Axis {
+    /// The label of the tick nearest `value` (plotters asks for labels by position).
+    fn label_at(&self, value: f64) -> String {
+        self.ticks
+            .iter()
+            .min_by(|a, b| (a.0 - value).abs().total_cmp(&(b.0 - value).abs()))
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
+    }
+
+    fn positions(&self) -> Vec<f64> {
+        self.ticks.iter().map(|t| t.0).collect()
+    }
+}
+
+/// One point of a series; `spread` is (low, high) for an error bar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct XyPoint {
+    /// x coordinate.
+    pub x: f64,
+    /// y coordinate.
+    pub y: f64,
+    /// Error bar ends, when there is a spread to show.
+    pub spread: Option<(f64, f64)>,
+}
+
+/// A named series of points joined by a line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// Colour, marker, dash.
+    pub look: Look,
+    /// Points in x order.
+    pub points: Vec<XyPoint>,
+}
+
+/// A dashed horizontal line across the panel (a reference with one configuration).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefLine {
+    /// Legend text.
+    pub label: String,
+    /// Colour and dash.
+    pub look: Look,
+    /// Its height, in the y coordinate.
+    pub y: f64,
+    /// Low..high band drawn as thin dotted lines, when there is a spread.
+    pub spread: Option<(f64, f64)>,
+}
+
+/// A dashed vertical line (the machine's core count).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marker {
+    /// Legend text.
+    pub label: String,
+    /// Its position, in the x coordinate.
+    pub x: f64,
+}
+
+/// One line chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct XyPanel {
+    /// Drawn above the plot when the figure has several panels.
+    pub title: Option<String>,
+    /// Horizontal axis.
+    pub x: Axis,
+    /// Vertical axis.
+    pub y: Axis,
+    /// The series.
+    pub series: Vec<Series>,
+    /// Horizontal reference lines.
+    pub references: Vec<RefLine>,
+    /// Vertical markers.
+    pub markers: Vec<Marker>,
+}
+
+/// Width of a legend strip, in pixels.
+pub(super) const LEGEND_WIDTH: u32 = 230;
+const MARKER_GREY: RGBColor = RGBColor(120, 120, 120);
+
+/// Draws the panel: plot on the left and, when `legend`, its legend strip on the right.
+pub(super) fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &XyPanel,
+    legend: bool,
+) -> Result<(), String> {
+    let (width, _) = area.dim_in_pixel();
+    let (plot_area, legend_area) = if legend {
+        area.split_horizontally(width.saturating_sub(LEGEND_WIDTH))
+    } else {
+        area.split_horizontally(width)
+    };
+    let mut builder = ChartBuilder::on(&plot_area);
+    builder
+        .margin_top(10)
+        .margin_right(20)
+        .margin_left(10)
+        .x_label_area_size(52)
+        .y_label_area_size(84);
+    if let Some(title) = &panel.title {
+        builder.caption(title, (FAMILY, text::PANEL_TITLE));
+    }
+    let (x, y) = (&panel.x, &panel.y);
+    let mut chart = builder
+        .build_cartesian_2d(
+            Ticked::new(x.min, x.max, x.positions()),
+            Ticked::new(y.min, y.max, y.positions()),
+        )
+        .map_err(err)?;
+    let x_fmt = |v: &f64| x.label_at(*v);
+    let y_fmt = |v: &f64| y.label_at(*v);
+    chart
+        .configure_mesh()
+        .x_desc(x.label.as_str())
+        .y_desc(y.label.as_str())
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .label_style((FAMILY, text::TICK))
+        .axis_desc_style((FAMILY, text::AXIS))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(err)?;
+    let plot = chart.plotting_area();
+    draw_guides(plot, panel)?;
+    for series in &panel.series {
+        draw_series(plot, series)?;
+    }
+    if legend {
+        let top = if panel.title.is_some() { 40 } else { 14 };
+        draw_legend(&legend_area, &legend_entries(panel), top)?;
+    }
+    Ok(())
+}
+
+/// The plotting area of a panel, in the panel's coordinates.
+type Plot<DB> = DrawingArea<DB, Cartesian2d<Ticked, Ticked>>;
+
+/// A dashed polyline.
+fn dashed<DB: DrawingBackend>(
+    plot: &Plot<DB>,
+    points: Vec<(f64, f64)>,
+    dash: u32,
+    gap: u32,
+    style: ShapeStyle,
+) -> Result<(), String> {
+    for element in DashedLineSeries::new(points, dash, gap, style) {
+        plot.draw(&element).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Vertical markers, then horizontal references (with dotted min and max when they vary).
+fn draw_guides<DB: DrawingBackend>(plot: &Plot<DB>, panel: &XyPanel) -> Result<(), String> {
+    let (x, y) = (&panel.x, &panel.y);
+    for marker in &panel.markers {
+        let line = vec![(marker.x, y.min), (marker.x, y.max)];
+        dashed(plot, line, 6, 5, MARKER_GREY.stroke_width(2))?;
+    }
+    for reference in &panel.references {
+        let color = reference.look.color;
+        let line = vec![(x.min, reference.y), (x.max, reference.y)];
+        dashed(plot, line, 10, 6, color.stroke_width(2))?;
+        if let Some((lo, hi)) = reference.spread {
+            for level in [lo, hi] {
+                let line = vec![(x.min, level), (x.max, level)];
+                dashed(plot, line, 2, 6, color.mix(0.6).stroke_width(1))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A series: its line, its error bars, its markers.
+fn draw_series<DB: DrawingBackend>(plot: &Plot<DB>, series: &Series) -> Result<(), String> {
+    let style = series.look.color.stroke_width(2);
+    let points: Vec<(f64, f64)> = series.points.iter().map(|p| (p.x, p.y)).collect();
+    if series.look.dashed {
+        dashed(plot, points.clone(), 9, 5, style)?;
+    } else {
+        plot.draw(&PathElement::new(points.clone(), style))
+            .map_err(err)?;
+    }
+    for p in &series.points {
+        if let Some((lo, hi)) = p.spread {
+            draw_error_bar(plot, p.x, lo..hi, series.look)?;
+        }
+    }
+    for &at in &points {
+        draw_marker(plot, at, series.look)?;
+    }
+    Ok(())
+}
+
+/// The panel's legend: series, then reference lines, then markers.
+pub(super) fn legend_entries(panel: &XyPanel) -> Vec<LegendEntry> {
+    let mut entries: Vec<LegendEntry> = panel
+        .series
+        .iter()
+        .map(|s| LegendEntry {
+            label: s.label.clone(),
+            look: s.look,
+            line_only: s.look.marker == MarkerShape::None,
+        })
+        .collect();
+    entries.extend(panel.references.iter().map(|r| LegendEntry {
+        label: r.label.clone(),
+        look: Look {
+            dashed: true,
+            ..r.look
+        },
+        line_only: true,
+    }));
+    entries.extend(panel.markers.iter().map(|m| LegendEntry {
+        label: m.label.clone(),
+        look: Look {
+            color: MARKER_GREY,
+            marker: MarkerShape::None,
+            dashed: true,
+        },
+        line_only: true,
+    }));
+    entries
+}
+
+/// A min..max bar with 10-pixel caps at `x`.
+fn draw_error_bar<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    area: &DrawingArea<DB, CT>,
+    x: f64,
+    range: std::ops::Range<f64>,
+    look: Look,
+) -> Result<(), String> {
+    let (lo, hi) = (range.start, range.end);
+    let style = look.color.stroke_width(1);
+    area.draw(&PathElement::new(vec![(x, lo), (x, hi)], style))
+        .map_err(err)?;
+    for end in [lo, hi] {
+        area.draw(&(EmptyElement::at((x, end)) + PathElement::new(vec![(-5, 0), (5, 0)], style)))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Ticks for a linear axis from `min` to `max`: about `target` round values (1, 2, 2.5 or 5
+/// times a power of ten), labelled by `label`.
+pub fn nice_ticks(
+    min: f64,
+    max: f64,
+    target: usize,
+    label: impl Fn(f64) -> String,
+) -> Vec<(f64, String)> {
+    if max <= min || max.is_nan() || min.is_nan() {
+        return vec![(min, label(min))];
+    }
+    let raw = (max - min) / target.max(1) as f64;
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power);
+    let first = (min / step).ceil() as i64;
+    let last = (max / step + 1e-9).floor() as i64;
+    (first..=last)
+        .map(|i| {
+            let v = i as f64 * step;
+            (v, label(v))
+        })
+        .collect()
+}

@@ -1,0 +1,247 @@
+//! Across workloads: efficiency (operations per CPU-second and per MiB of peak RSS) and the
+//! strategy-by-workload heat map, both from each strategy's best configuration per workload;
+//! and one Gantt chart per classic experiment run found in `experiments.json`.
+
+use plotters::style::RGBColor;
+
+use super::super::analysis::{best_per_strategy, strategies};
+use super::super::charts::{
+    nice_ticks, strategy_color, Axis, Bar, BarPanel, Body, Figure, Gantt, GanttBar, HeatCell,
+    HeatMap,
+};
+use super::super::data::{metric, PointSummary, SweepData};
+use super::super::format::{si, Labeler};
+use super::{si_label, zero_based};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Efficiency bars: one panel per workload and measure, each strategy's best configuration.
+pub fn efficiency(data: &SweepData) -> Option<Figure> {
+    let names = strategies(data);
+    let op = data.op_name();
+    type Measure = fn(&PointSummary) -> Option<f64>;
+    let per_cpu: Measure = |p| {
+        let ms = p.median(metric::CPU_MS_PER_OP)?;
+        (ms > 0.0).then(|| 1e3 / ms)
+    };
+    let per_mib: Measure = |p| {
+        let rss = p.median(metric::PEAK_RSS)?;
+        (rss > 0.0).then(|| p.throughput() / (rss / MIB))
+    };
+    let measures: [(Measure, String); 2] = [
+        (per_cpu, format!("{op} per CPU-second")),
+        (per_mib, format!("{op}/s per MiB of peak RSS")),
+    ];
+    let best: Vec<Vec<(String, &PointSummary)>> = data
+        .workloads
+        .iter()
+        .map(|w| best_per_strategy(data, w))
+        .collect();
+    let mut panels = Vec::new();
+    for (measure, label) in &measures {
+        let row: Vec<BarPanel> = data
+            .workloads
+            .iter()
+            .zip(&best)
+            .filter_map(|(workload, per)| {
+                let bars: Vec<Bar> = names
+                    .iter()
+                    .map(|s| {
+                        let value = per
+                            .iter()
+                            .find(|(n, _)| n == s)
+                            .and_then(|(_, p)| measure(p));
+                        Bar {
+                            label: s.clone(),
+                            color: strategy_color(s),
+                            value,
+                            value_label: value.map_or(String::new(), si),
+                        }
+                    })
+                    .collect();
+                let top = bars.iter().filter_map(|b| b.value).fold(0.0f64, f64::max);
+                (top > 0.0).then(|| BarPanel {
+                    title: workload.clone(),
+                    y: zero_based(label.clone(), top, si_label),
+                    bars,
+                })
+            })
+            .collect();
+        if row.len() == data.workloads.len() {
+            panels.extend(row);
+        }
+    }
+    if panels.is_empty() {
+        return None;
+    }
+    let columns = data.workloads.len().max(1);
+    let rows = panels.len().div_ceil(columns) as u32;
+    Some(Figure {
+        name: "efficiency".into(),
+        title: "Efficiency of each strategy's best configuration, per workload".into(),
+        note: format!(
+            "Higher is better; each panel has its own scale. Top: {op} per CPU-second of the \
+             server's processes (not the generator's). Bottom: {op}/s per MiB of peak RSS."
+        ),
+        caption: "Operations per CPU-second (1000 / cpu_ms_per_op) and throughput per MiB of \
+                  peak resident memory (cluster: all its processes), for each strategy's \
+                  highest-throughput configuration in each workload."
+            .into(),
+        size: (300 * columns as u32 + 260, 44 + 380 * rows + 28),
+        body: Body::Bars { panels, columns },
+    })
+}
+
+/// Strategy-by-workload heat map of the best configuration's throughput, normalised per
+/// workload.
+pub fn heat_map(data: &SweepData) -> Option<Figure> {
+    let rows = strategies(data);
+    if rows.is_empty() || data.workloads.is_empty() {
+        return None;
+    }
+    let labeler = Labeler::new(data.points.iter().map(|p| &p.coords));
+    let mut cells = vec![vec![None; data.workloads.len()]; rows.len()];
+    for (c, workload) in data.workloads.iter().enumerate() {
+        let best = best_per_strategy(data, workload);
+        let top = best.iter().map(|(_, p)| p.throughput()).fold(0.0, f64::max);
+        for (strategy, p) in best {
+            let Some(r) = rows.iter().position(|s| *s == strategy) else {
+                continue;
+            };
+            let share = if top > 0.0 { p.throughput() / top } else { 0.0 };
+            let config = labeler.segments(&p.coords, &[]);
+            let config = config.trim_start_matches('/');
+            cells[r][c] = Some(HeatCell {
+                shade: share,
+                value: format!("{share:.2}"),
+                detail: if config.is_empty() {
+                    format!("{}/s", si(p.throughput()))
+                } else {
+                    format!("{}/s  {config}", si(p.throughput()))
+                },
+            });
+        }
+    }
+    let height = 44 + 40 + 66 * rows.len() as u32 + 40;
+    Some(Figure {
+        name: "heat-map".into(),
+        title: "Best throughput by strategy and workload (1.00 = the workload's best)".into(),
+        note: "Each cell: the strategy's best configuration, its median throughput relative to \
+               the workload's best, the throughput and the configuration."
+            .into(),
+        caption: "Rows are strategies, columns workloads; a cell's shade and first number are \
+                  the best configuration's median throughput divided by the best in that \
+                  workload. Grey cells were not run (the planner drops pairs that make no sense)."
+            .into(),
+        size: (1100, height.max(260)),
+        body: Body::Heat(HeatMap {
+            rows,
+            columns: data.workloads.clone(),
+            cells,
+            row_label: "strategy \\ workload".into(),
+        }),
+    })
+}
+
+const HASH: RGBColor = RGBColor(0x00, 0x72, 0xB2);
+const FILE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
+const OTHER: RGBColor = RGBColor(0x66, 0x66, 0x66);
+
+/// One Gantt chart per experiment run, on a shared time axis per experiment.
+pub fn gantts(data: &SweepData) -> Vec<Figure> {
+    let Some(file) = data.experiments.get() else {
+        return Vec::new();
+    };
+    file.runs
+        .iter()
+        .map(|run| {
+            let end = file
+                .runs
+                .iter()
+                .filter(|r| r.experiment == run.experiment)
+                .flat_map(|r| &r.spans)
+                .map(|s| s.ended_ms)
+                .fold(1.0f64, f64::max)
+                * 1.04;
+            let kind_of = |label: &str| {
+                let l = label.to_ascii_lowercase();
+                if l.starts_with("hash") {
+                    0
+                } else if l.starts_with("fs") || l.starts_with("file") {
+                    1
+                } else {
+                    2
+                }
+            };
+            let bars: Vec<GanttBar> = run
+                .spans
+                .iter()
+                .map(|s| GanttBar {
+                    label: s.label.clone(),
+                    row: s.thread,
+                    queued: s.queued_ms,
+                    start: s.started_ms,
+                    end: s.ended_ms,
+                    kind: kind_of(&s.label),
+                })
+                .collect();
+            let mut kinds = vec![("hash (PBKDF2)".to_string(), HASH)];
+            if bars.iter().any(|b| b.kind >= 1) {
+                kinds.push(("file read trip".to_string(), FILE));
+            }
+            if bars.iter().any(|b| b.kind == 2) {
+                kinds.push(("other".to_string(), OTHER));
+            }
+            let rows = run
+                .pool
+                .max(run.spans.iter().map(|s| s.thread + 1).max().unwrap_or(1));
+            let shape = if run.matches_node {
+                "has Node's shape"
+            } else {
+                "does NOT have Node's shape"
+            };
+            Figure {
+                name: format!(
+                    "gantt-{}-p{}",
+                    super::super::format::slug(&run.experiment),
+                    run.pool
+                ),
+                title: format!(
+                    "{}, pool size {}: {} pool tasks",
+                    run.experiment,
+                    run.pool,
+                    run.spans.len()
+                ),
+                note: format!(
+                    "Bars: when a pool thread ran each task; grey lines: the wait in the \
+                     queue before it. This run {shape} (see the checks in the report)."
+                ),
+                caption: run
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}: {}",
+                            if c.holds { "✓" } else { "✗" },
+                            c.rule,
+                            c.observed
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                size: (1100, 44 + 70 + 56 * rows + 40 + 28),
+                body: Body::Gantt(Gantt {
+                    rows,
+                    x: Axis {
+                        label: "time since the experiment started (ms)".into(),
+                        min: 0.0,
+                        max: end,
+                        ticks: nice_ticks(0.0, end, 8, |v| format!("{v:.0}")),
+                    },
+                    kinds,
+                    bars,
+                }),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,180 @@
+//! `lab report`: a results folder becomes a report a person would rather look at than read.
+//!
+//! ```no_run
+//! use std::path::Path;
+//!
+//! let dir = Path::new("lab-results/2024-05-01T12-00-00Z");
+//! let rendered = looplab_reports::report::render(dir, dir)?;
+//! println!("report: {}", rendered.html.display());
+//! # Ok::<(), looplab_reports::report::ReportError>(())
+//! ```
+//!
+//! What [`render`] writes into the output folder:
+//! - `report.html`: self-contained (charts inline as SVG, no network). It opens with the answer
+//!   (per workload: the best configuration, its speed-up over the plain loop, the runner-up and
+//!   whether the difference is beyond the noise), then the charts, every point, the calibration
+//!   against Node.js when `calibration.json` exists, the machine, versions and configuration,
+//!   and the warnings.
+//! - `charts/NAME.png` and `charts/NAME.svg` for every chart.
+//! - `summary.md`: the answer as a Markdown table (for CI step summaries).
+//! - `points.csv`: one row per point, every metric's median, min and max.
+//!
+//! The steps, in order: [`data::load`] (the store validates the folder; ids are parsed),
+//! [`figures::all`] then [`charts::write`] for each, [`warnings::warnings`],
+//! [`analysis::answers`], then the three text files. The rules behind every choice are
+//! written at the top of `analysis`, `stats` and `figures`, and stated in the report itself.
+
+pub mod analysis;
+pub mod charts;
+pub mod data;
+pub mod figures;
+pub mod files;
+pub mod format;
+mod html;
+pub mod id;
+pub mod stats;
+mod tables;
+pub mod warnings;
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::store::StoreError;
+
+pub use files::{
+    write_experiments, Calibration, CalibrationBench, CalibrationScenario, CheckLine,
+    ExperimentRun, ExperimentsFile, TaskSpan, CALIBRATION_FILE, EXPERIMENTS_FILE,
+    EXPERIMENTS_SCHEMA,
+};
+pub use id::PointCoords;
+
+/// File name of the HTML report.
+pub const HTML_FILE: &str = "report.html";
+/// File name of the Markdown summary.
+pub const SUMMARY_FILE: &str = "summary.md";
+/// File name of the per-point CSV.
+pub const CSV_FILE: &str = "points.csv";
+/// Folder of the chart files.
+pub const CHARTS_DIR: &str = "charts";
+
+/// Everything that stops a report; each message is one line naming what is at fault.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    /// The results folder is missing, incomplete or corrupt.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A point id does not follow the planner's grammar.
+    #[error("point id `{id}`: {reason}; ids look like strategy/workload[/pP][/kK][/wW][/cC][/rR]")]
+    PointId {
+        /// The id.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A chart could not be drawn.
+    #[error("chart {name}: {message}")]
+    Chart {
+        /// The chart's file stem.
+        name: String,
+        /// What plotters said.
+        message: String,
+    },
+    /// A file of the report could not be written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// What [`render`] wrote.
+#[derive(Debug)]
+pub struct Rendered {
+    /// `report.html`.
+    pub html: PathBuf,
+    /// `summary.md`.
+    pub summary: PathBuf,
+    /// `points.csv`.
+    pub csv: PathBuf,
+    /// Every chart file, PNG and SVG.
+    pub charts: Vec<PathBuf>,
+    /// How many warnings the report lists.
+    pub warnings: usize,
+}
+
+/// Renders the report of the results folder `input` into the folder `out` (created if needed;
+/// the same folder is fine). Chart files left by an earlier render of `out` are replaced.
+pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
+    let data = data::load(input)?;
+    let charts_dir = out.join(CHARTS_DIR);
+    std::fs::create_dir_all(&charts_dir).map_err(|source| ReportError::Io {
+        action: "create",
+        path: charts_dir.clone(),
+        source,
+    })?;
+    clear_old_charts(&charts_dir)?;
+    let planned = figures::all(&data);
+    let mut rendered = Vec::with_capacity(planned.len());
+    for (section, figure) in planned {
+        rendered.push((section, charts::write(figure, &charts_dir)?));
+    }
+    let warnings = warnings::warnings(&data);
+    let answers = analysis::answers(&data);
+    let html_path = out.join(HTML_FILE);
+    let page = html::page(&data, &answers, &rendered, &warnings);
+    write(&html_path, &page)?;
+    let summary = out.join(SUMMARY_FILE);
+    write(
+        &summary,
+        &tables::summary_markdown(&data, &answers, &warnings),
+    )?;
+    let csv = out.join(CSV_FILE);
+    write(&csv, &tables::points_csv(&data))?;
+    Ok(Rendered {
+        html: html_path,
+        summary,
+        csv,
+        charts: rendered
+            .iter()
+            .flat_map(|(_, r)| [r.png.clone(), r.svg_path.clone()])
+            .collect(),
+        warnings: warnings.len(),
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReportError> {
+    std::fs::write(path, text).map_err(|source| ReportError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Removes the PNG and SVG files of an earlier render, so a chart the data no longer has does
+/// not linger beside the new ones.
+fn clear_old_charts(dir: &Path) -> Result<(), ReportError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Io {
+        action: "list",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("png" | "svg")
+        ) {
+            std::fs::remove_file(&path).map_err(|source| ReportError::Io {
+                action: "remove",
+                path: path.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The report's tables as plain strings, shared by the HTML page (which escapes them) and the
+//! two text files: `summary.md` (the answer, for CI step summaries) and `points.csv` (one row
+//! per point, every metric's median, min and max).
+
+use std::collections::BTreeSet;
+
+use super::analysis::{Answer, PlainLoop, RULES};
+use super::data::{metric, PointSummary, SweepData};
+use super::format::{ms, percent, si, sig3, times};
+use super::stats::Summary;
+use super::warnings::Warning;
+
+/// One row of the answer table, as text.
+pub(super) struct AnswerRow {
+    pub workload: String,
+    pub best: String,
+    pub throughput: String,
+    pub speedup: String,
+    pub runner_up: String,
+    pub ratio: String,
+    pub noise: String,
+}
+
+/// The answer rows, one per workload.
+pub(super) fn answer_rows(data: &SweepData, answers: &[Answer<'_>]) -> Vec<AnswerRow> {
+    let unit = format!("{}/s", data.op_name());
+    answers
+        .iter()
+        .map(|a| AnswerRow {
+            workload: a.workload.clone(),
+            best: a.best.coords.config(),
+            throughput: format!("{} {unit}", si(a.best.throughput())),
+            speedup: match (a.speedup(), a.plain) {
+                (Some(s), Some((plain, rule))) => {
+                    let which = match rule {
+                        PlainLoop::NodeDefault => "",
+                        PlainLoop::BestLoop => ", no pool-4 loop: best loop",
+                    };
+                    format!("{} over {}{which}", times(s), plain.coords.config())
+                }
+                _ => "no loop point".into(),
+            },
+            runner_up: a.runner_up.map_or("none (one strategy)".into(), |(p, _)| {
+                format!("{} ({} {unit})", p.coords.config(), si(p.throughput()))
+            }),
+            ratio: a
+                .runner_up_ratio()
+                .map_or("-".into(), |r| format!("best is {}", times(r))),
+            noise: a.runner_up.map_or("-".into(), |(_, n)| n.describe()),
+        })
+        .collect()
+}
+
+/// How the table cells of a metric are written.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    /// A rate or count with SI suffix, with min..max when there is a spread.
+    Rate,
+    /// Microseconds shown as milliseconds.
+    Ms,
+    /// A 0..1 fraction shown as a percentage.
+    Fraction,
+    /// A plain number, 3 significant digits.
+    Number,
+    /// Bytes shown as MiB.
+    MiB,
+}
+
+/// A column of the points table: header, metric, how to write it.
+pub(super) struct Column {
+    pub header: &'static str,
+    pub metric: &'static str,
+    pub kind: Kind,
+}
+
+const fn col(header: &'static str, metric: &'static str, kind: Kind) -> Column {
+    Column {
+        header,
+        metric,
+        kind,
+    }
+}
+
+/// Candidate columns, in order; a column is shown when any point has its metric.
+pub(super) const COLUMNS: [Column; 17] = [
+    col("throughput /s", metric::THROUGHPUT, Kind::Rate),
+    col("p50 ms", "p50_us", Kind::Ms),
+    col("p99 ms", metric::P99, Kind::Ms),
+    col("p99.9 ms", "p999_us", Kind::Ms),
+    col("max ms", "max_us", Kind::Ms),
+    col("makespan s", "makespan_s", Kind::Number),
+    col("CPU cores", "cpu_util_cores", Kind::Number),
+    col("CPU ms/op", metric::CPU_MS_PER_OP, Kind::Number),
+    col("peak RSS MiB", metric::PEAK_RSS, Kind::MiB),
+    col("processes", "processes", Kind::Number),
+    col("loop util.", "loop_utilization", Kind::Fraction),
+    col("loop delay p99 ms", "loop_delay_p99_us", Kind::Ms),
+    col("pool wait p99 ms", "pool_wait_p99_us", Kind::Ms),
+    col("errors", metric::ERRORS, Kind::Number),
+    col("offered /s", metric::INTENDED_RATE, Kind::Rate),
+    col("p99 uncorr. ms", "p99_uncorrected_us", Kind::Ms),
+    col("generator util.", "generator_util", Kind::Fraction),
+];
+
+/// The columns some point of the sweep has.
+pub(super) fn columns(data: &SweepData) -> Vec<&'static Column> {
+    COLUMNS
+        .iter()
+        .filter(|c| data.points.iter().any(|p| p.metric(c.metric).is_some()))
+        .collect()
+}
+
+fn value(kind: Kind, v: f64) -> String {
+    match kind {
+        Kind::Rate => si(v),
+        Kind::Ms => ms(v),
+        Kind::Fraction => percent(v),
+        Kind::Number => sig3(v),
+        Kind::MiB => sig3(v / (1024.0 * 1024.0)),
+    }
+}
+
+/// A cell: the median, and for throughput its min..max when there is a spread.
+pub(super) fn cell(p: &PointSummary, column: &Column) -> String {
+    let Some(s) = p.metric(column.metric) else {
+        return String::new();
+    };
+    let median = value(column.kind, s.median);
+    match column.kind {
+        Kind::Rate if s.count >= 2 && s.max > s.min => format!(
+            "{median} ({}..{})",
+            value(column.kind, s.min),
+            value(column.kind, s.max)
+        ),
+        _ => median,
+    }
+}
+
+/// Escapes text for a Markdown table cell (pipes, and HTML, which Markdown renders).
+fn md(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `summary.md`: the answer table, the rules, and the warnings.
+pub(super) fn summary_markdown(
+    data: &SweepData,
+    answers: &[Answer<'_>],
+    warnings: &[Warning],
+) -> String {
+    let mut out = format!(
+        "## looplab: {} ({} points, {} mode, {} cores)\n\n",
+        md(&data.meta.sweep_id),
+        data.points.len(),
+        md(&data.mode),
+        data.meta.machine.cores
+    );
+    out.push_str(
+        "| workload | best configuration | throughput | vs plain loop | runner-up | ratio | \
+         beyond noise |\n|---|---|---|---|---|---|---|\n",
+    );
+    for row in answer_rows(data, answers) {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            md(&row.workload),
+            md(&row.best),
+            md(&row.throughput),
+            md(&row.speedup),
+            md(&row.runner_up),
+            md(&row.ratio),
+            md(&row.noise)
+        ));
+    }
+    if answers.is_empty() {
+        out.push_str("\nNo point has an ok repetition: there is no answer.\n");
+    }
+    out.push('\n');
+    for rule in RULES {
+        out.push_str(&format!("- {}\n", md(rule)));
+    }
+    out.push_str(&format!("- Noise: {}\n", md(super::html::NOISE_RULE)));
+    if warnings.is_empty() {
+        out.push_str("\nNo warnings.\n");
+    } else {
+        out.push_str(&format!("\n**{} warning(s):**\n\n", warnings.len()));
+        for w in warnings {
+            out.push_str(&format!("- {}\n", md(&w.text)));
+        }
+    }
+    out
+}
+
+/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// `points.csv`: coordinates, repetitions, then `<metric>_median,_min,_max` for every metric.
+pub(super) fn points_csv(data: &SweepData) -> String {
+    let metrics: BTreeSet<&str> = data
+        .points
+        .iter()
+        .flat_map(|p| p.metrics.keys().map(String::as_str))
+        .collect();
+    let mut header: Vec<String> = [
+        "point_id",
+        "strategy",
+        "workload",
+        "pool_size",
+        "cluster_processes",
+        "worker_threads",
+        "connections",
+        "rate_per_s",
+        "parallelism",
+        "repetitions",
+        "ok_repetitions",
+        "generator_limited",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for m in &metrics {
+        for stat in ["median", "min", "max"] {
+            header.push(format!("{m}_{stat}"));
+        }
+    }
+    let mut out = header.join(",");
+    out.push('\n');
+    let opt = |v: Option<u32>| v.map_or(String::new(), |v| v.to_string());
+    for p in &data.points {
+        let c = &p.coords;
+        let mut row = vec![
+            csv_field(&p.id),
+            csv_field(&c.strategy),
+            csv_field(&c.workload),
+            opt(c.pool),
+            opt(c.cluster),
+            opt(c.workers),
+            opt(c.connections),
+            opt(c.rate_per_s),
+            opt(c.parallelism()),
+            p.repetitions.to_string(),
+            p.ok.to_string(),
+            u8::from(p.generator_limited).to_string(),
+        ];
+        for m in &metrics {
+            match p.metric(m) {
+                Some(Summary {
+                    median, min, max, ..
+                }) => {
+                    row.extend([median, min, max].map(|v| v.to_string()));
+                }
+                None => row.extend(["", "", ""].map(str::to_string)),
+            }
+        }
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_for_markdown_and_csv() {
+        assert_eq!(md("a|b <script>"), "a\\|b &lt;script&gt;");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+}

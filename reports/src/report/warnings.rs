@@ -1,0 +1,207 @@
+//! What a reader must know before trusting the numbers. Each [`Warning`] has a kind (for
+//! tests and the summary) and a sentence naming the points concerned.
+//!
+//! The checks, in the order the report lists them:
+//! 1. Points with failed repetitions, or with errors counted by the generator.
+//! 2. The load generator was the limit (`generator_limited` = 1 in any repetition).
+//! 3. High variance: throughput's (max - min) / median above [`HIGH_SPREAD`].
+//! 4. Fewer cores than the parallelism swept.
+//! 5. Single repetitions (no spread, no noise verdict).
+//! 6. An unfinished sweep, records from several machines, unreadable histograms or files.
+
+use super::data::{metric, PointSummary, SweepData};
+use super::files::Optional;
+
+/// Relative spread of throughput above which a point is flagged.
+pub const HIGH_SPREAD: f64 = 0.20;
+
+/// The kinds of warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WarningKind {
+    /// Failed repetitions or errors.
+    Errors,
+    /// The generator was the limit.
+    GeneratorLimited,
+    /// High variance across repetitions.
+    HighVariance,
+    /// Fewer cores than the parallelism swept.
+    FewCores,
+    /// One repetition only.
+    SingleRepetition,
+    /// Anything about the folder itself.
+    Folder,
+}
+
+/// One warning.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Warning {
+    /// Its kind.
+    pub kind: WarningKind,
+    /// What to know, as a sentence.
+    pub text: String,
+}
+
+fn list(points: &[&PointSummary]) -> String {
+    points
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every warning for a sweep.
+pub fn warnings(data: &SweepData) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let mut push = |kind, text: String| out.push(Warning { kind, text });
+    for p in &data.points {
+        if !p.failures.is_empty() {
+            push(
+                WarningKind::Errors,
+                format!(
+                    "{}: {} of {} repetitions failed ({}).",
+                    p.id,
+                    p.failures.len(),
+                    p.repetitions,
+                    p.failures.join("; ")
+                ),
+            );
+        }
+        let errors = p.metric(metric::ERRORS).map_or(0.0, |s| s.max);
+        if errors > 0.0 {
+            push(
+                WarningKind::Errors,
+                format!(
+                    "{}: the load generator counted errors (up to {errors} in a repetition).",
+                    p.id
+                ),
+            );
+        }
+    }
+    let limited: Vec<&PointSummary> = data.points.iter().filter(|p| p.generator_limited).collect();
+    if !limited.is_empty() {
+        push(
+            WarningKind::GeneratorLimited,
+            format!(
+                "The load generator was the limit (generator_limited = 1) in at least one \
+                 repetition of {} point(s); their throughput is a floor, not the server's: {}.",
+                limited.len(),
+                list(&limited)
+            ),
+        );
+    }
+    let noisy: Vec<String> = data
+        .points
+        .iter()
+        .filter_map(|p| {
+            let s = p.metric(metric::THROUGHPUT)?;
+            (s.count >= 2 && s.relative_spread() > HIGH_SPREAD)
+                .then(|| format!("{} ({:.0} %)", p.id, s.relative_spread() * 100.0))
+        })
+        .collect();
+    if !noisy.is_empty() {
+        push(
+            WarningKind::HighVariance,
+            format!(
+                "High variance across repetitions: throughput's (max - min) / median is above \
+                 {:.0} % for {}.",
+                HIGH_SPREAD * 100.0,
+                noisy.join(", ")
+            ),
+        );
+    }
+    if let Some(text) = few_cores(data) {
+        push(WarningKind::FewCores, text);
+    }
+    let single: Vec<&PointSummary> = data.points.iter().filter(|p| p.ok == 1).collect();
+    if !single.is_empty() {
+        let which = if single.len() == data.points.len() {
+            "every point".to_string()
+        } else {
+            format!("{} point(s): {}", single.len(), list(&single))
+        };
+        push(
+            WarningKind::SingleRepetition,
+            format!(
+                "A single ok repetition for {which}: no spread is shown and no difference can \
+                 be called beyond the noise; run with --repetitions 4 or more."
+            ),
+        );
+    }
+    for text in folder_warnings(data) {
+        push(WarningKind::Folder, text);
+    }
+    out
+}
+
+/// Rule 4: the largest parallelism (threads or processes doing the work) against the cores.
+fn few_cores(data: &SweepData) -> Option<String> {
+    let cores = data.meta.machine.cores;
+    let widest = data
+        .points
+        .iter()
+        .filter_map(|p| {
+            let c = &p.coords;
+            let width = c.parallelism()?.max(c.pool.unwrap_or(1));
+            Some((width, p))
+        })
+        .max_by_key(|(w, _)| *w)?;
+    (widest.0 > cores).then(|| {
+        format!(
+            "The machine has {cores} core(s) but the sweep went up to a parallelism of {} \
+             (e.g. {}): beyond {cores}, threads and processes share cores, so more of them \
+             cannot add CPU throughput.",
+            widest.0, widest.1.id
+        )
+    })
+}
+
+fn folder_warnings(data: &SweepData) -> Vec<String> {
+    let mut out = Vec::new();
+    if data.meta.finished_at.is_none() {
+        out.push(
+            "The sweep did not finish (no end time in meta.json): some points may be missing; \
+             finish it with `lab sweep --resume DIR`."
+                .to_string(),
+        );
+    }
+    let mut machines: Vec<&str> = data
+        .meta
+        .sources
+        .iter()
+        .map(|s| s.machine.hostname.as_str())
+        .collect();
+    machines.sort_unstable();
+    machines.dedup();
+    if machines.len() > 1 {
+        out.push(format!(
+            "This folder merges measurements from {} machines ({}): points measured on \
+             different machines are compared here as if they were one.",
+            machines.len(),
+            machines.join(", ")
+        ));
+    }
+    out.extend(data.read_warnings.iter().cloned());
+    for unreadable in [&data.experiments_warning(), &data.calibration_warning()]
+        .into_iter()
+        .flatten()
+    {
+        out.push(unreadable.clone());
+    }
+    out
+}
+
+impl SweepData {
+    fn experiments_warning(&self) -> Option<String> {
+        match &self.experiments {
+            Optional::Unreadable(w) => Some(w.clone()),
+            _ => None,
+        }
+    }
+
+    fn calibration_warning(&self) -> Option<String> {
+        match &self.calibration {
+            Optional::Unreadable(w) => Some(w.clone()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Stage 2 of reading a scenario file (stage 1 is `parse.rs`): raw tables to the model.
+//!
+//! Checked here, each refusal pointing at the value at fault: op kinds and the keys each kind
+//! takes, ranges, unique labels (interval ticks included), the context each op runs in (the
+//! main thread, or a worker: its `ops`, and the `then` of a message sent to it), message
+//! targets, racy groups.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::model::{completion_labels, Op, OpKind, Scenario, DEFAULT_POOL_SIZE, OP_KINDS};
+use super::parse::{invalid, line_column, RawOp, RawScenario};
+use super::ScenarioError;
+
+/// Where an op runs: the main thread or inside the worker with this label.
+#[derive(Clone, Debug, PartialEq)]
+enum Context {
+    Main,
+    Worker(String),
+}
+
+/// Stage 2: raw tables to the model (see the module documentation).
+pub(super) struct Checker<'a> {
+    text: &'a str,
+    file: &'a str,
+    /// Completion label -> the span where it was first defined.
+    labels: HashMap<String, Range<usize>>,
+    /// Labels of the worker ops started from the main thread.
+    workers: HashSet<String>,
+}
+
+type Checked<T> = Result<T, ScenarioError>;
+
+impl<'a> Checker<'a> {
+    pub(super) fn new(text: &'a str, file: &'a str) -> Self {
+        Self {
+            text,
+            file,
+            labels: HashMap::new(),
+            workers: HashSet::new(),
+        }
+    }
+
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        invalid(self.text, self.file, span, message.into())
+    }
+
+    pub(super) fn scenario(mut self, raw: RawScenario, default_name: &str) -> Checked<Scenario> {
+        let pool_size = match raw.pool_size {
+            None => DEFAULT_POOL_SIZE,
+            Some(p) => self.number(&p, "pool_size", 1, 1024)? as usize,
+        };
+        let ops = raw.op.unwrap_or_default();
+        if ops.is_empty() {
+            return Err(self.error(
+                self.text.len()..self.text.len(),
+                "the scenario has no ops; expected at least one [[op]] table with `kind` and `label`",
+            ));
+        }
+        collect_workers(&ops, &mut self.workers);
+        let ops = self.ops(ops, &Context::Main)?;
+        let racy = self.racy(raw.racy.unwrap_or_default())?;
+        let name = raw
+            .name
+            .map_or_else(|| default_name.to_string(), |n| n.into_inner());
+        Ok(Scenario {
+            name,
+            description: raw.description,
+            pool_size,
+            racy,
+            ops,
+        })
+    }
+
+    fn ops(&mut self, raw: Vec<Spanned<RawOp>>, context: &Context) -> Checked<Vec<Arc<Op>>> {
+        raw.into_iter()
+            .map(|op| self.op(op.into_inner(), context).map(Arc::new))
+            .collect()
+    }
+
+    fn op(&mut self, raw: RawOp, context: &Context) -> Checked<Op> {
+        let label = self.label(&raw)?;
+        let kind_span = raw.kind.span();
+        let kind = self.kind(&raw, context)?;
+        for tick in completion_labels(&label, &kind) {
+            if let Some(first) = self.labels.get(&tick) {
+                let (line, _) = line_column(self.text, first.start);
+                return Err(self.error(
+                    raw.label.span(),
+                    format!("label `{tick}` is used twice (first on line {line}); expected a unique label"),
+                ));
+            }
+            self.labels.insert(tick, raw.label.span());
+        }
+        let then_context = match (&kind, context) {
+            (OpKind::Message { to: Some(worker) }, _) => Context::Worker(worker.clone()),
+            (OpKind::Message { to: None }, _) => Context::Main,
+            _ => context.clone(),
+        };
+        let kind = match (kind, raw.ops) {
+            (OpKind::Worker { .. }, ops) => OpKind::Worker {
+                ops: self.ops(ops.unwrap_or_default(), &Context::Worker(label.clone()))?,
+            },
+            (kind, None) => kind,
+            (kind, Some(_)) => {
+                return Err(self.error(
+                    kind_span,
+                    format!(
+                        "`ops` only belongs to a `worker` op, not to `{}`; expected `then` for what its callback schedules",
+                        kind.name()
+                    ),
+                ))
+            }
+        };
+        let then = self.ops(raw.then.unwrap_or_default(), &then_context)?;
+        Ok(Op { label, kind, then })
+    }
+
+    fn label(&self, raw: &RawOp) -> Checked<String> {
+        let label = raw.label.get_ref().trim();
+        if label.is_empty() {
+            return Err(self.error(
+                raw.label.span(),
+                "empty label; expected a short name such as \"hash1\"",
+            ));
+        }
+        Ok(label.to_string())
+    }
+
+    /// The op kind with its parameters, refusing keys that belong to other kinds.
+    fn kind(&self, raw: &RawOp, context: &Context) -> Checked<OpKind> {
+        let name = raw.kind.get_ref().as_str();
+        let Some(&name) = OP_KINDS.iter().find(|k| **k == name) else {
+            return Err(self.error(
+                raw.kind.span(),
+                format!(
+                    "unknown op kind `{name}`; expected one of: {}",
+                    OP_KINDS.join(", ")
+                ),
+            ));
+        };
+        let allowed = allowed_keys(name);
+        for (key, span) in raw.present_keys() {
+            if !allowed.contains(&key) {
+                return Err(self.error(
+                    span,
+                    format!(
+                        "`{key}` does not apply to kind `{name}`; expected only: kind, label, {}then",
+                        allowed.iter().map(|k| format!("{k}, ")).collect::<String>()
+                    ),
+                ));
+            }
+        }
+        let iterations =
+            || self.optional(&raw.iterations, "iterations", 1, i32::MAX as i64, 100_000);
+        let keylen = || {
+            self.optional(&raw.keylen, "keylen", 1, 1 << 20, 64)
+                .map(|k| k as usize)
+        };
+        let bytes = || self.optional(&raw.bytes, "bytes", 0, 1 << 28, 4096);
+        let ms = |max| self.required(raw, &raw.ms, "ms", 0, max, "ms = 0");
+        Ok(match name {
+            "pbkdf2" => OpKind::Pbkdf2 {
+                iterations: iterations()?,
+                keylen: keylen()?,
+            },
+            "pbkdf2_sync" => OpKind::Pbkdf2Sync {
+                iterations: iterations()?,
+                keylen: keylen()?,
+            },
+            "read_file" => OpKind::ReadFile { bytes: bytes()? },
+            "write_file" => OpKind::WriteFile { bytes: bytes()? },
+            "stat" => OpKind::Stat,
+            "lookup" => OpKind::Lookup {
+                host: self.text_value(&raw.host, "localhost")?,
+            },
+            "http_get" => OpKind::HttpGet {
+                path: self.http_path(&raw.path)?,
+            },
+            "timeout" => OpKind::Timeout {
+                ms: ms(i32::MAX as i64)?,
+            },
+            "interval" => OpKind::Interval {
+                ms: ms(i32::MAX as i64)?,
+                times: self.required(raw, &raw.times, "times", 1, 10_000, "times = 3")? as u32,
+            },
+            "immediate" => OpKind::Immediate,
+            "next_tick" => OpKind::NextTick,
+            "microtask" => OpKind::Microtask,
+            "block" => OpKind::Block { ms: ms(60_000)? },
+            "worker" => {
+                if *context != Context::Main {
+                    return Err(self.error(
+                        raw.kind.span(),
+                        "a worker cannot start another worker in a scenario; expected `worker` ops on the main thread only",
+                    ));
+                }
+                OpKind::Worker { ops: Vec::new() }
+            }
+            _ => OpKind::Message {
+                to: self.message_target(raw, context)?,
+            },
+        })
+    }
+
+    fn message_target(&self, raw: &RawOp, context: &Context) -> Checked<Option<String>> {
+        match (context, &raw.to) {
+            (Context::Worker(_), None) => Ok(None),
+            (Context::Worker(worker), Some(to)) => Err(self.error(
+                to.span(),
+                format!(
+                    "a `message` inside worker `{worker}` goes to its parent; expected no `to`"
+                ),
+            )),
+            (Context::Main, None) => Err(self.error(
+                raw.kind.span(),
+                "a `message` on the main thread needs `to`, the label of a worker op; expected for example to = \"w\"",
+            )),
+            (Context::Main, Some(to)) if self.workers.contains(to.get_ref()) => {
+                Ok(Some(to.get_ref().clone()))
+            }
+            (Context::Main, Some(to)) => {
+                let mut known: Vec<&str> = self.workers.iter().map(String::as_str).collect();
+                known.sort_unstable();
+                let expected = if known.is_empty() {
+                    "a `worker` op on the main thread to send to".to_string()
+                } else {
+                    format!("one of the workers: {}", known.join(", "))
+                };
+                Err(self.error(
+                    to.span(),
+                    format!("`to` names no worker: `{}`; expected {expected}", to.get_ref()),
+                ))
+            }
+        }
+    }
+
+    fn number(&self, value: &Spanned<i64>, key: &str, min: i64, max: i64) -> Checked<u64> {
+        let v = *value.get_ref();
+        if v < min || v > max {
+            return Err(self.error(
+                value.span(),
+                format!("`{key}` {v} is out of range; expected {min}..={max}"),
+            ));
+        }
+        Ok(v as u64)
+    }
+
+    fn optional(
+        &self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        min: i64,
+        max: i64,
+        default: u64,
+    ) -> Checked<u64> {
+        value
+            .as_ref()
+            .map_or(Ok(default), |v| self.number(v, key, min, max))
+    }
+
+    fn required(
+        &self,
+        raw: &RawOp,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        min: i64,
+        max: i64,
+        example: &str,
+    ) -> Checked<u64> {
+        match value {
+            Some(v) => self.number(v, key, min, max),
+            None => Err(self.error(
+                raw.kind.span(),
+                format!(
+                    "kind `{}` needs `{key}`; expected for example {example}",
+                    raw.kind.get_ref()
+                ),
+            )),
+        }
+    }
+
+    fn text_value(&self, value: &Option<Spanned<String>>, default: &str) -> Checked<String> {
+        match value {
+            None => Ok(default.into()),
+            Some(v) if v.get_ref().trim().is_empty() => Err(self.error(
+                v.span(),
+                format!("empty value; expected a host name such as \"{default}\""),
+            )),
+            Some(v) => Ok(v.get_ref().trim().into()),
+        }
+    }
+
+    fn http_path(&self, value: &Option<Spanned<String>>) -> Checked<String> {
+        match value {
+            None => Ok("/hello".into()),
+            Some(v) if !v.get_ref().starts_with('/') || v.get_ref().contains(char::is_whitespace) => {
+                Err(self.error(
+                    v.span(),
+                    format!(
+                        "path {:?} is not a request path; expected one starting with / and without spaces, such as \"/hello\"",
+                        v.get_ref()
+                    ),
+                ))
+            }
+            Some(v) => Ok(v.get_ref().clone()),
+        }
+    }
+
+    fn racy(&self, groups: Vec<Spanned<Vec<Spanned<String>>>>) -> Checked<Vec<Vec<String>>> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        for group in groups {
+            let span = group.span();
+            let labels = group.into_inner();
+            if labels.len() < 2 {
+                return Err(self.error(
+                    span,
+                    "a racy group needs at least two labels; expected for example [\"timeout\", \"immediate\"]",
+                ));
+            }
+            let mut names = Vec::new();
+            for label in labels {
+                let name = label.get_ref().clone();
+                if !self.labels.contains_key(&name) {
+                    return Err(self.error(
+                        label.span(),
+                        format!(
+                            "racy label `{name}` is not the label of any completion; expected an op's label (an interval's ticks are `label#1`, `label#2`, ...)"
+                        ),
+                    ));
+                }
+                if !seen.insert(name.clone()) {
+                    return Err(self.error(
+                        label.span(),
+                        format!("racy label `{name}` is in two groups; expected each label in one group at most"),
+                    ));
+                }
+                names.push(name);
+            }
+            out.push(names);
+        }
+        Ok(out)
+    }
+}
+
+/// Labels of the worker ops the main thread starts (anywhere in its `then` chains).
+fn collect_workers(ops: &[Spanned<RawOp>], out: &mut HashSet<String>) {
+    for op in ops {
+        let op = op.get_ref();
+        if op.kind.get_ref() == "worker" {
+            out.insert(op.label.get_ref().trim().to_string());
+        }
+        // Messages to a worker run their `then` inside it, and a worker's `ops` too: neither
+        // can start a main-thread worker, so only plain `then` chains are searched.
+        if op.kind.get_ref() != "message" || op.to.is_none() {
+            collect_workers(op.then.as_deref().unwrap_or_default(), out);
+        }
+    }
+}
+
+/// The parameter keys a kind takes (beyond kind, label and then).
+fn allowed_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "pbkdf2" | "pbkdf2_sync" => &["iterations", "keylen"],
+        "read_file" | "write_file" => &["bytes"],
+        "lookup" => &["host"],
+        "http_get" => &["path"],
+        "timeout" | "block" => &["ms"],
+        "interval" => &["ms", "times"],
+        "worker" => &["ops"],
+        "message" => &["to"],
+        _ => &[],
+    }
+}
+
+impl RawOp {
+    /// The parameter keys present, with their spans, in a fixed order.
+    fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+        let numbers = [
+            ("iterations", &self.iterations),
+            ("keylen", &self.keylen),
+            ("bytes", &self.bytes),
+            ("ms", &self.ms),
+            ("times", &self.times),
+        ];
+        let texts = [("host", &self.host), ("path", &self.path), ("to", &self.to)];
+        let mut keys: Vec<(&'static str, Range<usize>)> = numbers
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.span())))
+            .chain(
+                texts
+                    .into_iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.span()))),
+            )
+            .collect();
+        if let Some(first) = self.ops.as_ref().and_then(|ops| ops.first()) {
+            keys.push(("ops", first.span()));
+        }
+        keys
+    }
+}

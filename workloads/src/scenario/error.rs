@@ -1,0 +1,71 @@
+//! What can go wrong with a scenario: its file, its run on the runtime, or its run on Node.
+//! Every message is one line and says how to fix it.
+
+/// A scenario failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file is not a valid scenario: where, what, and what was expected.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file as given.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in characters).
+        column: usize,
+        /// What was wrong; what was expected.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read scenario file {file}: {cause}")]
+    Read {
+        /// The file as given.
+        file: String,
+        /// The error.
+        cause: std::io::Error,
+    },
+    /// `--node` without a `node` on PATH.
+    #[error(
+        "`node` was not found on PATH; install Node.js 20 (https://nodejs.org/en/download, or \
+         `apt-get install -y nodejs`) or run without --node"
+    )]
+    NodeMissing,
+    /// The Node.js side failed: it exited badly, printed something unexpected, or timed out.
+    #[error("node: {0}")]
+    Node(String),
+    /// The local HTTP server for `http_get` ops could not be had.
+    #[error("the HTTP server for the scenario's http_get ops: {0}")]
+    Server(String),
+    /// An operation failed on the runtime (a file, a lookup, a request).
+    #[error("op `{label}` failed on looplab: {cause}")]
+    OpFailed {
+        /// The op's label.
+        label: String,
+        /// Why.
+        cause: String,
+    },
+    /// Some ops never completed.
+    #[error("the scenario ended with ops unfinished on {side}: {missing}")]
+    Unfinished {
+        /// `looplab` or `node`.
+        side: &'static str,
+        /// Their labels.
+        missing: String,
+    },
+    /// The OS refused something (a temp file, a thread, the event loop).
+    #[error("{what}: {cause}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        cause: std::io::Error,
+    },
+    /// Starting the HTTP server or the runtime failed.
+    #[error(transparent)]
+    Experiment(#[from] crate::experiments::ExperimentError),
+}
+
+pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ScenarioError {
+    let what = what.into();
+    move |cause| ScenarioError::Io { what, cause }
+}
