@@ -3,11 +3,16 @@
 //!
 //! The rule of this stage, for each point in plan order:
 //! 1. Skip the repetitions the results folder already holds (`--resume`).
-//! 2. Start the point's process(es): one `lab point` (a cluster point's workers are its
-//!    children), or, for a cluster point in batch mode, K `lab point` processes each running
-//!    its share of the jobs on its own loop and pool. Nothing is shared between points:
-//!    threads, sockets and temp files all belong to processes that are reaped before the next
-//!    point starts.
+//! 2. Each repetition starts the point's process(es) afresh: one `lab point` (a cluster point's
+//!    workers are its children), or, for a cluster point in batch mode, K `lab point`
+//!    processes each running its share of the jobs on its own loop and pool. Nothing is shared
+//!    between repetitions or points: threads, sockets and temp files all belong to processes
+//!    that are reaped before the next repetition starts. Fresh processes also make the
+//!    repetitions independent samples. Measured with three repetitions in one process per
+//!    point: `loop/net/c8` gave 149k-155k req/s in one sweep and 114k-116k in the next, a
+//!    difference that lives for a process' whole life (most likely where its threads sit
+//!    relative to the load generator's on 2 cores) and that repetitions inside one process
+//!    never show, so `lab check` took it for a regression.
 //! 3. Each repetition: a warm-up (load that is not recorded; in batch mode, unmeasured batches),
 //!    then the measured window. Service mode: the load generator runs in this process and the
 //!    server's processes are sampled (`/proc`, [`procs`]) and probed (loop utilization and
@@ -271,9 +276,6 @@ impl PointRun<'_> {
 
     fn service(&mut self, todo: &[u32]) -> Result<()> {
         let spec = child_spec(self.point);
-        let (mut process, addr) = PointProcess::start(self.lab, &spec)?;
-        let addr = addr.ok_or_else(|| anyhow!("the point did not say where it listens"))?;
-        let (path, body_bytes) = target(self.point);
         let (connections, rate) = match self.point.load {
             Load::Closed { connections } => (connections, None),
             Load::Open {
@@ -282,26 +284,11 @@ impl PointRun<'_> {
             } => (connections, Some(f64::from(rate_per_s))),
             Load::Batch { .. } => bail!("a batch point cannot run in service mode"),
         };
-        let load_spec = LoadSpec {
-            connections: connections as usize,
-            duration: Duration::from_millis(self.point.timing.duration_ms),
-            warmup: Duration::from_millis(self.point.timing.warmup_ms),
-            rate,
-            timeout: Duration::from_secs(5),
-            expect_body_bytes: body_bytes,
-            ..LoadSpec::new(format!("http://{addr}{path}"))
-        };
         for &repetition in todo {
             if STOP.load(Ordering::SeqCst) {
                 break;
             }
-            let started = Instant::now();
-            let window = measure_service(&mut process, &load_spec);
-            self.measured += started.elapsed().min(load_spec.warmup + load_spec.duration);
-            if STOP.load(Ordering::SeqCst) {
-                break;
-            }
-            let record = match window {
+            let record = match self.service_repetition(&spec, connections, rate) {
                 Ok(window) => {
                     if let Some(e) = &window.probe_error {
                         self.progress
@@ -311,15 +298,43 @@ impl PointRun<'_> {
                 }
                 Err(e) => failed(self.point, repetition, &format!("{e:#}")),
             };
+            if STOP.load(Ordering::SeqCst) {
+                break;
+            }
             self.record(record)?;
         }
+        Ok(())
+    }
+
+    /// One repetition in a fresh server process: start, warm up, measure, stop.
+    fn service_repetition(
+        &mut self,
+        spec: &ChildSpec,
+        connections: u32,
+        rate: Option<f64>,
+    ) -> Result<ServiceWindow> {
+        let (mut process, addr) = PointProcess::start(self.lab, spec)?;
+        let addr = addr.ok_or_else(|| anyhow!("the point did not say where it listens"))?;
+        let (path, body_bytes) = target(self.point);
+        let load_spec = LoadSpec {
+            connections: connections as usize,
+            duration: Duration::from_millis(self.point.timing.duration_ms),
+            warmup: Duration::from_millis(self.point.timing.warmup_ms),
+            rate,
+            timeout: Duration::from_secs(5),
+            expect_body_bytes: body_bytes,
+            ..LoadSpec::new(format!("http://{addr}{path}"))
+        };
+        let started = Instant::now();
+        let window = measure_service(&mut process, &load_spec);
+        self.measured += started.elapsed().min(load_spec.warmup + load_spec.duration);
         if !process.stop() && !STOP.load(Ordering::SeqCst) {
             self.progress.println(&format!(
                 "{}: the point's server did not stop cleanly (it was killed)",
                 self.point.id
             ));
         }
-        Ok(())
+        window
     }
 
     fn batch(&mut self, todo: &[u32]) -> Result<()> {
@@ -341,38 +356,43 @@ impl PointRun<'_> {
         } else {
             specs.push(whole);
         }
-        let mut processes = Vec::new();
-        for spec in &specs {
-            processes.push(PointProcess::start(self.lab, spec)?.0);
-        }
         let warmup = Duration::from_millis(self.point.timing.warmup_ms);
         let cap = Duration::from_millis(self.point.timing.duration_ms) + BATCH_GRACE;
         for &repetition in todo {
             if STOP.load(Ordering::SeqCst) {
                 break;
             }
-            let started = Instant::now();
-            let result = measure_batch(&mut processes, warmup, cap);
-            self.measured += started.elapsed();
+            let result = self.batch_repetition(&specs, warmup, cap);
             if STOP.load(Ordering::SeqCst) {
                 break;
             }
             let record = match result.and_then(|w| batch_record(self.point, repetition, &w)) {
                 Ok(record) => record,
-                Err(e) => {
-                    // A failed batch may leave its processes mid-command: the point stops
-                    // here and its remaining repetitions are recorded as failed, same reason.
-                    let record = failed(self.point, repetition, &format!("{e:#}"));
-                    self.record(record)?;
-                    return Err(e);
-                }
+                Err(e) => failed(self.point, repetition, &format!("{e:#}")),
             };
             self.record(record)?;
         }
+        Ok(())
+    }
+
+    /// One repetition in fresh processes: start them all, warm up, one measured batch, stop.
+    fn batch_repetition(
+        &mut self,
+        specs: &[ChildSpec],
+        warmup: Duration,
+        cap: Duration,
+    ) -> Result<BatchWindow> {
+        let mut processes = Vec::new();
+        for spec in specs {
+            processes.push(PointProcess::start(self.lab, spec)?.0);
+        }
+        let started = Instant::now();
+        let window = measure_batch(&mut processes, warmup, cap);
+        self.measured += started.elapsed();
         for process in processes {
             process.stop();
         }
-        Ok(())
+        window
     }
 }
 
