@@ -117,12 +117,6 @@ impl Progress {
         self.println(&finished_line(number, total, id, summary, took));
     }
 
-    /// Point `id` is not run (`why`, e.g. `resumed: already done`); it does not count towards
-    /// done/total.
-    pub fn skip_point(&self, id: &str, why: &str) {
-        self.println(&format!("skipped {id}: {why}"));
-    }
-
     /// Prints `line` above the bar, or as a plain line on stderr.
     pub fn println(&self, line: &str) {
         match &self.sink {
@@ -281,7 +275,6 @@ mod tests {
         let progress = Progress::new(ProgressMode::Quiet, 2, secs(4.0));
         progress.start_point(0, "a");
         progress.finish_point("a", "ok");
-        progress.skip_point("b", "resumed: already done");
         progress.println("line");
         progress.finish();
         assert_eq!(lock(&progress.clock).done, 1);

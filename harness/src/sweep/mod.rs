@@ -255,7 +255,7 @@ fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> {
         left.len() as u64,
         Duration::from_millis(left_plan.estimated_ms()),
     );
-    let outcome = run::execute(&lab, &left_plan, &mut results, &progress)?;
+    let outcome = run::execute(&lab, &left_plan, &done, &mut results, &progress)?;
     let mut meta = results.meta().clone();
     if !outcome.interrupted {
         meta.finished_at = Some(rfc3339_utc(SystemTime::now()));

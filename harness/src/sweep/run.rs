@@ -63,8 +63,6 @@ pub struct Outcome {
     pub recorded: u64,
     /// Of those, the failed ones.
     pub failed: u64,
-    /// Repetitions skipped because the folder already held them.
-    pub skipped: u64,
     /// Whether a signal stopped the sweep early.
     pub interrupted: bool,
     /// Per point run: wall time outside the measured windows.
@@ -73,14 +71,16 @@ pub struct Outcome {
     pub point_times: Vec<Duration>,
 }
 
-/// Runs `plan`'s points that `dir` does not hold yet, recording into `dir`.
+/// Runs the repetitions of `plan`'s points that are not in `done` (what `dir` already
+/// holds), recording into `dir`. The caller leaves complete points out of `plan`, so that
+/// the progress display counts only what runs.
 pub fn execute(
     lab: &Path,
     plan: &Plan,
+    done: &BTreeSet<(String, u32)>,
     dir: &mut ResultsDir,
     progress: &Progress,
 ) -> Result<Outcome> {
-    let done = dir.done_points()?;
     let mut outcome = Outcome::default();
     for (index, point) in plan.points.iter().enumerate() {
         if STOP.load(Ordering::SeqCst) {
@@ -90,9 +90,7 @@ pub fn execute(
         let todo: Vec<u32> = (0..point.repetitions)
             .filter(|r| !done.contains(&(point.id.clone(), *r)))
             .collect();
-        outcome.skipped += u64::from(point.repetitions) - todo.len() as u64;
         if todo.is_empty() {
-            progress.skip_point(&point.id, "already measured");
             continue;
         }
         progress.start_point(index as u64, &point.id);
@@ -109,21 +107,18 @@ pub fn execute(
             Mode::Service => runner.service(&todo),
             Mode::Batch => runner.batch(&todo),
         };
-        let measured = runner.measured;
-        let records = std::mem::take(&mut runner.records);
         if let Err(e) = result {
             // The point could not run (or stopped half-way): the repetitions it did not
             // record are recorded as failed, unless a signal stopped it.
             if !STOP.load(Ordering::SeqCst) {
-                let recorded: BTreeSet<u32> = records.iter().map(|r| r.repetition).collect();
+                let recorded: BTreeSet<u32> = runner.records.iter().map(|r| r.repetition).collect();
                 for &repetition in todo.iter().filter(|r| !recorded.contains(r)) {
-                    let record = failed(point, repetition, &format!("{e:#}"));
-                    dir.append(&record)?;
-                    outcome.recorded += 1;
-                    outcome.failed += 1;
+                    runner.record(failed(point, repetition, &format!("{e:#}")))?;
                 }
             }
         }
+        let measured = runner.measured;
+        let records = std::mem::take(&mut runner.records);
         outcome.recorded += records.len() as u64;
         outcome.failed += records.iter().filter(|r| !r.ok).count() as u64;
         let elapsed = started.elapsed();
@@ -134,25 +129,20 @@ pub fn execute(
             progress.finish_point(&point.id, "interrupted");
             break;
         }
-        progress.finish_point(&point.id, &summary(&records, dir, point, todo.len()));
+        progress.finish_point(&point.id, &summary(&records, todo.len()));
     }
     progress.finish();
     Ok(outcome)
 }
 
-/// One line about a finished point, for the progress display.
-fn summary(records: &[PointRecord], dir: &ResultsDir, point: &PointSpec, reps: usize) -> String {
+/// One line about a finished point (its records from this run), for the progress display.
+fn summary(records: &[PointRecord], reps: usize) -> String {
     let ok: Vec<&PointRecord> = records.iter().filter(|r| r.ok).collect();
     if ok.is_empty() {
-        let error = dir
-            .records()
-            .ok()
-            .and_then(|all| {
-                all.into_iter()
-                    .rev()
-                    .find(|r| r.point_id == point.id)
-                    .and_then(|r| r.error)
-            })
+        let error = records
+            .iter()
+            .rev()
+            .find_map(|r| r.error.clone())
             .unwrap_or_else(|| "no repetition completed".into());
         return format!("failed: {error}");
     }

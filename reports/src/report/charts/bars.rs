@@ -52,16 +52,10 @@ pub(super) fn draw<DB: DrawingBackend>(
         .y_label_area_size(84)
         .build_cartesian_2d(
             Ticked::new(0.0, n, Vec::new()),
-            Ticked::new(y.min, y.max, y.ticks.iter().map(|t| t.0).collect()),
+            Ticked::new(y.min, y.max, y.positions()),
         )
         .map_err(err)?;
-    let y_fmt = |v: &f64| {
-        y.ticks
-            .iter()
-            .min_by(|a, b| (a.0 - v).abs().total_cmp(&(b.0 - v).abs()))
-            .map(|t| t.1.clone())
-            .unwrap_or_default()
-    };
+    let y_fmt = |v: &f64| y.label_at(*v);
     chart
         .configure_mesh()
         .disable_x_mesh()

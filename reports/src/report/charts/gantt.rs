@@ -63,7 +63,7 @@ pub(super) fn draw<DB: DrawingBackend>(
         .x_label_area_size(52)
         .y_label_area_size(84)
         .build_cartesian_2d(
-            Ticked::new(x.min, x.max, x.ticks.iter().map(|t| t.0).collect()),
+            Ticked::new(x.min, x.max, x.positions()),
             Ticked::new(
                 -0.5,
                 f64::from(rows) - 0.5,
@@ -71,13 +71,7 @@ pub(super) fn draw<DB: DrawingBackend>(
             ),
         )
         .map_err(err)?;
-    let x_fmt = |v: &f64| {
-        x.ticks
-            .iter()
-            .min_by(|a, b| (a.0 - v).abs().total_cmp(&(b.0 - v).abs()))
-            .map(|t| t.1.clone())
-            .unwrap_or_default()
-    };
+    let x_fmt = |v: &f64| x.label_at(*v);
     let y_fmt = |v: &f64| format!("thread {}", rows as i64 - 1 - v.round() as i64);
     chart
         .configure_mesh()

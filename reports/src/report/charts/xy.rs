@@ -22,7 +22,7 @@ pub struct Axis {
 
 impl Axis {
     /// The label of the tick nearest `value` (plotters asks for labels by position).
-    fn label_at(&self, value: f64) -> String {
+    pub(crate) fn label_at(&self, value: f64) -> String {
         self.ticks
             .iter()
             .min_by(|a, b| (a.0 - value).abs().total_cmp(&(b.0 - value).abs()))
@@ -30,7 +30,8 @@ impl Axis {
             .unwrap_or_default()
     }
 
-    fn positions(&self) -> Vec<f64> {
+    /// The tick positions.
+    pub(crate) fn positions(&self) -> Vec<f64> {
         self.ticks.iter().map(|t| t.0).collect()
     }
 }
