@@ -5,8 +5,8 @@
 //! 1. Parse `--threshold`s and read the new folders (pooled when several: rounds of one sweep).
 //! 2. With `--baseline`: read it and refuse another machine's unless `--allow-other-machine`;
 //!    compare every point and metric (the rule is in `looplab_reports::check`).
-//! 3. Run the staircase and multitask experiments in this process, each invariant up to
-//!    `ATTEMPTS` times (unless `--no-experiments`), then the results folder's invariants.
+//! 3. Judge the experiments each folder recorded (`experiments.json`; unless
+//!    `--no-experiments`), then the results folder's invariants. Nothing is measured here.
 //! 4. Print the report (table, `--markdown` or `--json`); a regression or a failed invariant
 //!    becomes a [`Regressions`] error, which `main` turns into exit status 1.
 
@@ -15,18 +15,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 use looplab_reports::check::{
-    compare, folder_invariants, markdown, retried, terminal, Baseline, CheckReport, Invariant,
-    Measured, Status, Thresholds, MIN_REPETITIONS,
+    compare, experiment_invariants, folder_invariants, markdown, terminal, Baseline, CheckReport,
+    Invariant, Measured, Recorded, Status, Thresholds, MIN_REPETITIONS,
 };
-use looplab_workloads::experiments::{
-    multitask, staircase, ExperimentError, ExperimentReport, MultitaskConfig, StaircaseConfig,
-};
-
-/// PBKDF2 iterations of the experiments' hashes (512-byte keys, about 0.25 s each here). The
-/// shapes do not depend on the length, but with 20,000 the loop thread of a busy machine
-/// sometimes ran the file read's first callback too late for multitask's queueing (7 misses
-/// in 15 runs at pool 3); with 50,000 none missed in 96 runs.
-const EXPERIMENT_ITERATIONS: u64 = 50_000;
+use looplab_reports::store::read_experiments;
 
 /// `lab baseline` arguments.
 #[derive(Args, Debug)]
@@ -58,7 +50,7 @@ pub struct CheckArgs {
     /// Noise threshold of a metric in percent, like p99_us=10 (default 5); repeatable.
     #[arg(long = "threshold", value_name = "METRIC=PCT")]
     thresholds: Vec<String>,
-    /// Leave out the staircase and multitask experiments (about 5 s); the results folder's
+    /// Leave out the recorded staircase and multitask experiments; the results folder's
     /// invariants are still checked.
     #[arg(long)]
     no_experiments: bool,
@@ -149,11 +141,13 @@ pub fn check(args: &CheckArgs) -> Result<()> {
     report.invariants = if args.no_experiments {
         skipped_experiments()
     } else {
-        experiment_invariants(args.json || args.markdown)
+        recorded_invariants(&args.dirs)
     };
-    report
-        .invariants
-        .extend(folder_invariants(&new.points, new.machine.cores));
+    report.invariants.extend(folder_invariants(
+        &new.points,
+        &new.coords,
+        new.machine.cores,
+    ));
     if args.json {
         println!("{}", report.to_json());
     } else if args.markdown {
@@ -227,55 +221,17 @@ fn describe(path: &Path, baseline: &Baseline) -> String {
     )
 }
 
-/// The experiments of NODE_MODEL.md 5 (a) and (b), each judged by its own Node-shape checks.
-fn experiment_invariants(quiet: bool) -> Vec<Invariant> {
-    if !quiet {
-        eprintln!("lab check: running the staircase and multitask experiments (about 5 s)");
-    }
-    let mut out = Vec::new();
-    for pool in [1, 2, 4] {
-        let config = StaircaseConfig {
-            pool,
-            calls: 6,
-            iterations: EXPERIMENT_ITERATIONS,
-            keylen: 512,
-        };
-        out.push(retried(
-            format!("staircase: 6 hashes on a pool of {pool} complete in waves of {pool}"),
-            || judge(staircase(&config)),
-        ));
-    }
-    for pool in 1..=5 {
-        let config = MultitaskConfig {
-            pool,
-            iterations: EXPERIMENT_ITERATIONS,
-            keylen: 512,
-        };
-        out.push(retried(
-            format!("multitask on a pool of {pool}: request first, file read where NODE_MODEL 5 (b) puts it"),
-            || judge(multitask(&config)),
-        ));
-    }
-    out
-}
-
-/// `Ok(what was observed)` when every check has Node's shape, else `Err(the failing checks)`.
-fn judge(result: Result<ExperimentReport, ExperimentError>) -> Result<String, String> {
-    let report = result.map_err(|e| format!("the experiment did not run: {e}"))?;
-    if report.matches_node() {
-        return Ok(report
-            .checks
-            .last()
-            .map(|c| c.observed.clone())
-            .unwrap_or_default());
-    }
-    Err(report
-        .checks
+/// The experiments of NODE_MODEL.md 5 (a) and (b) the folders recorded, each judged by its
+/// own Node-shape checks.
+fn recorded_invariants(dirs: &[PathBuf]) -> Vec<Invariant> {
+    let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let files: Vec<_> = dirs.iter().map(|d| read_experiments(d)).collect();
+    let recorded: Vec<Recorded<'_>> = names
         .iter()
-        .filter(|c| !c.holds)
-        .map(|c| format!("{}: {}", c.rule, c.observed))
-        .collect::<Vec<_>>()
-        .join("; "))
+        .zip(&files)
+        .map(|(folder, file)| Recorded { folder, file })
+        .collect();
+    experiment_invariants(&recorded)
 }
 
 fn skipped_experiments() -> Vec<Invariant> {

@@ -1,19 +1,23 @@
-//! Command-line arguments and what each command does.
-//!
-//! Commands available so far: the default run (the default sweep), `sweep`, `merge`,
-//! `experiment`, `bench`, `serve`, `load` and `list`, plus the hidden `point` that `sweep` runs
-//! in a child process per point. The rest of DESIGN.md's contract (report, check, ...) arrives
-//! later; until then clap rejects those names as unknown commands rather than pretending.
+//! Command-line arguments and what each command does: the default run (the default sweep),
+//! `sweep`, `merge`, `report`, `baseline`, `check`, `experiment`, `bench`, `serve`, `load`,
+//! `scenario`, `calibrate` and `list`, plus the hidden `point` that `sweep` runs in a child
+//! process per point.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use looplab_workloads::bench::{self, BenchParams, BENCHES};
+use std::path::{Path, PathBuf};
+
+use looplab_reports::store::{
+    check_owner, write_experiments, ExperimentsFile, FolderLock, EXPERIMENTS_FILE,
+};
 use looplab_workloads::experiments::{
-    cluster, multitask, ordering, staircase, workers, ClusterExperimentConfig, ExperimentError,
+    cluster, multitask, ordering, recorded, staircase, workers, ClusterExperimentConfig,
     ExperimentReport, MultitaskConfig, StaircaseConfig, WorkersExperimentConfig, EXPERIMENTS,
 };
 
 use looplab_runtime::pool::size_from_env;
+use looplab_workloads::deploy::Strategy;
 
 use crate::output;
 
@@ -37,7 +41,8 @@ enum Command {
     Serve(crate::serve_cmd::ServeArgs),
     /// Load an HTTP server: closed loop, or open loop at --rate, with checked answers.
     Load(crate::load_cmd::LoadArgs),
-    /// Plan a sweep: --print-config shows the built-in sweep, --plan the points it makes.
+    /// Run a sweep into a new results folder and render its report (--plan: only show the
+    /// points; --print-config: the built-in sweep; --resume DIR: finish one).
     Sweep(crate::sweep::SweepArgs),
     /// Merge the results folders of one sweep's shards into one (--out DIR).
     Merge(crate::merge::MergeArgs),
@@ -87,6 +92,10 @@ struct ExperimentArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
+    /// classic only: also record the staircase and multitask runs into DIR/experiments.json,
+    /// where `lab report` draws them and `lab check` judges them (DIR is created if needed).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -136,10 +145,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Calibrate(args)) => crate::scenario_cmd::calibrate(&args),
         Some(Command::Point(args)) => crate::point::run(&args),
         Some(Command::List) => {
+            let strategies = Strategy::ALL.map(|s| (s.name(), s.help()));
             print!(
                 "{}",
                 output::list(&[
-                    ("strategy", &crate::serve_cmd::STRATEGY_HELP[..]),
+                    ("strategy", &strategies[..]),
                     ("workload", &looplab_workloads::serve::WORKLOAD_HELP[..]),
                     ("experiment", &EXPERIMENTS[..]),
                     ("bench", &BENCHES[..]),
@@ -151,8 +161,11 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn experiment(args: &ExperimentArgs) -> Result<()> {
+    if args.out.is_some() && args.name != "classic" {
+        bail!("--out records the classic set; use it with `lab experiment classic --out DIR`");
+    }
     let report = match args.name.as_str() {
-        "classic" => return classic(),
+        "classic" => return classic(args.out.as_deref()),
         "staircase" => {
             let d = StaircaseConfig::default();
             staircase(&StaircaseConfig {
@@ -238,41 +251,32 @@ fn run_bench(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The main job for now: every classic experiment over the pool sizes NODE_MODEL.md measured,
-/// each printed as soon as it finishes, then a summary.
 /// `lab` alone: the default sweep, into a new folder under `lab-results/`.
 fn default_run() -> Result<()> {
     crate::sweep::run(&crate::sweep::SweepArgs::default())
 }
 
-/// `lab experiment classic`: staircase (pool 1, 2, 4, 5), multitask (pool 1 to 5) and
-/// ordering, each checked against Node's shape, then a summary.
-fn classic() -> Result<()> {
-    let mut runs: Vec<Box<dyn Fn() -> Result<ExperimentReport, ExperimentError>>> = Vec::new();
-    for pool in [1, 2, 4, 5] {
-        runs.push(Box::new(move || {
-            staircase(&StaircaseConfig {
-                pool,
-                ..StaircaseConfig::default()
-            })
-        }));
-    }
-    for pool in 1..=5 {
-        runs.push(Box::new(move || {
-            multitask(&MultitaskConfig {
-                pool,
-                ..MultitaskConfig::default()
-            })
-        }));
-    }
-    runs.push(Box::new(ordering));
-    let mut reports = Vec::new();
-    for run in runs {
-        let report = run()?;
-        println!("{}", output::experiment_text(&report));
-        reports.push(report);
+/// `lab experiment classic`: the recorded set (the staircase at pools 1, 2 and 4, multitask at
+/// pools 1 to 5, each until it has Node's shape, at most three times) and ordering, each
+/// printed, then a summary; `--out DIR` writes the recorded set to `DIR/experiments.json`.
+fn classic(out: Option<&Path>) -> Result<()> {
+    let recorded = recorded::record()?;
+    let mut reports: Vec<ExperimentReport> = recorded
+        .iter()
+        .flat_map(|a| a.runs.iter().map(|run| run.report.clone()))
+        .collect();
+    reports.push(ordering()?);
+    for report in &reports {
+        println!("{}", output::experiment_text(report));
     }
     print!("{}", output::summary(&reports));
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        check_owner(dir)?;
+        let _lock = FolderLock::acquire(dir)?;
+        write_experiments(dir, &ExperimentsFile::of(&recorded))?;
+        println!("recorded: {}", dir.join(EXPERIMENTS_FILE).display());
+    }
     let mismatches = reports.iter().filter(|r| !r.matches_node()).count();
     if mismatches > 0 {
         eprintln!("lab: {mismatches} experiment run(s) did not have Node's shape (see above)");

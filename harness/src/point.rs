@@ -23,63 +23,39 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
-use looplab_runtime::cluster::{worker_role, SchedulingPolicy};
-use looplab_workloads::batch::{Batch, BatchReport, BatchSpec, BatchStrategy, FileMode};
-use looplab_workloads::serve::{
-    serve, serve_cluster_worker, Kind, LoopSample, ServeSpec, ShutdownHandle, Strategy,
-};
+use looplab_runtime::cluster::worker_role;
+use looplab_workloads::batch::{Batch, BatchReport};
+use looplab_workloads::deploy::Deployment;
+use looplab_workloads::serve::{serve, serve_cluster_worker, LoopSample, ShutdownHandle};
 use serde::{Deserialize, Serialize};
 
 /// How long a `sample` may take before the point is declared stuck.
 pub const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `lab point --spec JSON`.
+/// `lab point --task JSON`.
 #[derive(Args, Debug)]
 pub struct PointArgs {
-    /// The point, as the executor serialized it ([`ChildSpec`]).
+    /// What to run, as the executor serialized it ([`Task`]).
     #[arg(long)]
-    spec: String,
+    task: String,
 }
 
-/// Service or batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What one point process runs: a deployment, served or run as batches. Built by the executor
+/// from a plan point; the only thing that crosses into the point's process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ChildMode {
+pub enum Task {
     /// An HTTP server, loaded from outside.
-    Service,
-    /// Batches of jobs, timed inside.
-    Batch,
-}
-
-/// What one point process runs. Built by the executor from a plan point.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ChildSpec {
-    /// Service or batch.
-    pub mode: ChildMode,
-    /// `loop`, `loop-blocking`, `workers`, `cluster` (service only), `tokio`, `rayon` (batch only).
-    pub strategy: String,
-    /// Pool threads per process.
-    pub pool: usize,
-    /// Worker threads (`workers`).
-    pub workers: usize,
-    /// Worker processes (`cluster`, service mode).
-    pub cluster: usize,
-    /// How cluster workers share the port.
-    pub policy: String,
-    /// Threads of the `tokio` and `rayon` references.
-    pub threads: usize,
-    /// Kinds of work by weight: `hello`, `hash`, `file`.
-    pub mix: Vec<(String, u32)>,
-    /// PBKDF2 iterations per hash.
-    pub hash_iterations: u64,
-    /// Bytes per file job or request.
-    pub file_bytes: usize,
-    /// Jobs per batch.
-    pub jobs: u32,
-    /// Batch file jobs: `read`, or `write-read` (write a file, then read it back).
-    pub file_mode: String,
+    Serve(Deployment),
+    /// Batches of `jobs` jobs, timed inside.
+    Batch {
+        /// What runs the jobs, and what they do.
+        deployment: Deployment,
+        /// Jobs per batch.
+        jobs: u32,
+    },
 }
 
 /// One measured batch, as the point reports it.
@@ -131,11 +107,11 @@ pub enum Reply {
 
 /// Runs `lab point`.
 pub fn run(args: &PointArgs) -> Result<()> {
-    let spec: ChildSpec = serde_json::from_str(&args.spec)
-        .context("`lab point` is started by `lab sweep`; its --spec was not valid")?;
-    match spec.mode {
-        ChildMode::Service => service(&spec),
-        ChildMode::Batch => batch(&spec),
+    let task: Task = serde_json::from_str(&args.task)
+        .context("`lab point` is started by `lab sweep`; its --task was not valid")?;
+    match &task {
+        Task::Serve(deployment) => service(deployment),
+        Task::Batch { deployment, jobs } => batch(deployment, *jobs),
     }
 }
 
@@ -151,56 +127,14 @@ fn say(reply: &Reply) {
     let _ = out.flush();
 }
 
-fn kinds(spec: &ChildSpec) -> Result<Vec<(Kind, u32)>> {
-    spec.mix
-        .iter()
-        .map(|(name, weight)| {
-            Kind::parse(name)
-                .map(|kind| (kind, *weight))
-                .ok_or_else(|| anyhow!("unknown kind of work `{name}`"))
-        })
-        .collect()
-}
-
-/// The serve strategy of a point.
-fn serve_strategy(spec: &ChildSpec) -> Result<Strategy> {
-    Ok(match spec.strategy.as_str() {
-        "loop" => Strategy::Loop,
-        "loop-blocking" => Strategy::LoopBlocking,
-        "workers" => Strategy::Workers {
-            workers: spec.workers,
-        },
-        "cluster" => Strategy::Cluster {
-            children: spec.cluster,
-            policy: Some(
-                SchedulingPolicy::parse(&spec.policy)
-                    .ok_or_else(|| anyhow!("unknown cluster policy `{}`", spec.policy))?,
-            ),
-            restart: false,
-        },
-        "tokio" => Strategy::Tokio {
-            threads: spec.threads,
-        },
-        other => bail!("strategy `{other}` does not serve HTTP"),
-    })
-}
-
-fn service(spec: &ChildSpec) -> Result<()> {
-    let serve_spec = ServeSpec {
-        mix: kinds(spec)?,
-        strategy: serve_strategy(spec)?,
-        pool: spec.pool,
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        hash_iterations: spec.hash_iterations,
-        file_bytes: spec.file_bytes,
-        busy_ms: 0,
-    };
+fn service(deployment: &Deployment) -> Result<()> {
     if let Some(role) = worker_role() {
-        serve_cluster_worker(&serve_spec, role)?;
+        serve_cluster_worker(deployment, role)?;
         return Ok(());
     }
     let controller = std::thread::Builder::new().name("lab-point-control".into());
-    let result = serve(&serve_spec, move |addr, handle| {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let result = serve(deployment, loopback, move |addr, handle| {
         say(&Reply::Ready {
             addr: Some(addr.to_string()),
         });
@@ -233,35 +167,8 @@ fn control_service(handle: ShutdownHandle) {
     handle.shutdown();
 }
 
-fn batch(spec: &ChildSpec) -> Result<()> {
-    let strategy = match spec.strategy.as_str() {
-        "loop" => BatchStrategy::Loop,
-        "loop-blocking" => BatchStrategy::LoopBlocking,
-        "workers" => BatchStrategy::Workers {
-            workers: spec.workers,
-        },
-        "tokio" => BatchStrategy::Tokio {
-            threads: spec.threads,
-        },
-        "rayon" => BatchStrategy::Rayon {
-            threads: spec.threads,
-        },
-        other => bail!("strategy `{other}` has no batch mode in one process"),
-    };
-    let batch_spec = BatchSpec {
-        strategy,
-        pool: spec.pool,
-        mix: kinds(spec)?,
-        jobs: spec.jobs,
-        hash_iterations: spec.hash_iterations,
-        file_bytes: spec.file_bytes,
-        file_mode: match spec.file_mode.as_str() {
-            "read" => FileMode::Read,
-            "write-read" => FileMode::WriteThenRead,
-            other => bail!("unknown file mode `{other}`"),
-        },
-    };
-    let mut batch = match Batch::new(&batch_spec) {
+fn batch(deployment: &Deployment, jobs: u32) -> Result<()> {
+    let mut batch = match Batch::new(deployment, jobs) {
         Ok(batch) => batch,
         Err(e) => {
             say(&Reply::Error(format!("{e}")));

@@ -1,25 +1,22 @@
 //! `lab report DIR [--out DIR2]`, and what every successful sweep does at its end:
 //!
-//! 1. run the classic experiments whose pool timelines the report draws as Gantt charts
-//!    (staircase at pool sizes 1, 2 and 4, multitask at 4; about a second) and write them to
-//!    `experiments.json` in the results folder; a failure here is a warning, not an error,
-//!    since the sweep's own results are complete without it;
+//! 1. record the classic experiments (`looplab_workloads::experiments::recorded`: the
+//!    staircase at pools 1, 2 and 4, multitask at pools 1 to 5, each until it has Node's
+//!    shape, at most three times; about 5 s) into `experiments.json` in the results folder;
+//!    a failure here is a warning, not an error, since the sweep's own results are complete
+//!    without it;
 //! 2. render the report into the results folder (`looplab_reports::report::render`).
 //!
-//! `lab report` only renders: it never runs anything, so it can be pointed at any results
-//! folder, including one copied from another machine.
+//! `lab report` and `lab check` only read: they never run anything, so they can be pointed at
+//! any results folder, including one copied from another machine.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use looplab_reports::report::{
-    self, write_experiments, CheckLine, ExperimentRun, ExperimentsFile, TaskSpan,
-    EXPERIMENTS_SCHEMA,
-};
-use looplab_workloads::experiments::{
-    multitask_timed, staircase_timed, MultitaskConfig, StaircaseConfig, TimedReport,
-};
+use looplab_reports::report;
+use looplab_reports::store::{ExperimentsFile, ResultsDir};
+use looplab_workloads::experiments::recorded;
 
 /// `lab report` arguments.
 #[derive(Args, Debug)]
@@ -46,13 +43,17 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The end of a successful sweep: `experiments.json`, then the report. Returns the path of
-/// `report.html`; the error says the results are safe and how to render again.
-pub fn after_sweep(dir: &Path) -> Result<PathBuf> {
-    if let Err(e) = write_timelines(dir) {
-        eprintln!("lab: warning: the experiments' timelines were not recorded ({e:#}); the report leaves them out");
+/// The end of a successful sweep: the classic experiments recorded into the folder (still
+/// holding its lock), then the report. Returns the path of `report.html`; the error says the
+/// results are safe and how to render again.
+pub fn after_sweep(results: ResultsDir, quiet: bool) -> Result<PathBuf> {
+    if let Err(e) = record_experiments(&results, quiet) {
+        eprintln!("lab: warning: the classic experiments were not recorded ({e:#}); the report and `lab check` say so");
     }
-    report::render(dir, dir).map(|r| r.html).map_err(|e| {
+    let dir = results.path().to_path_buf();
+    // The report takes the folder's lock itself.
+    drop(results);
+    report::render(&dir, &dir).map(|r| r.html).map_err(|e| {
         anyhow!(
             "report: {e}; the results are safe in {0}, render them again with `lab report {0}`",
             dir.display()
@@ -60,87 +61,39 @@ pub fn after_sweep(dir: &Path) -> Result<PathBuf> {
     })
 }
 
-/// The key length of the timelines' hashes: 64 bytes (one SHA-512 block) instead of the
-/// course's 512 (eight blocks, eight times the work), so the four runs take about a second
-/// rather than eight; the shapes depend on how many hashes share the pool, not on their length.
-const TIMELINE_KEYLEN: usize = 64;
-
-/// Runs the experiments and writes `experiments.json`.
-fn write_timelines(dir: &Path) -> Result<()> {
-    let mut runs = Vec::new();
-    for pool in [1, 2, 4] {
-        let config = StaircaseConfig {
-            pool,
-            keylen: TIMELINE_KEYLEN,
-            ..StaircaseConfig::default()
-        };
-        runs.push(run_of(pool, staircase_timed(&config)?));
+/// Runs the recorded set of classic experiments and writes `experiments.json` into `results`.
+pub fn record_experiments(results: &ResultsDir, quiet: bool) -> Result<()> {
+    if !quiet {
+        eprintln!("lab: recording the classic experiments (staircase and multitask, about 5 s)");
     }
-    let config = MultitaskConfig {
-        pool: 4,
-        keylen: TIMELINE_KEYLEN,
-        ..MultitaskConfig::default()
-    };
-    runs.push(run_of(4, multitask_timed(&config)?));
-    write_experiments(
-        dir,
-        &ExperimentsFile {
-            schema: EXPERIMENTS_SCHEMA,
-            runs,
-        },
-    )?;
+    let recorded = recorded::record()?;
+    results.write_experiments(&ExperimentsFile::of(&recorded))?;
     Ok(())
-}
-
-/// The workloads' report as the reports crate's file format.
-fn run_of(pool: usize, timed: TimedReport) -> ExperimentRun {
-    let report = &timed.report;
-    ExperimentRun {
-        experiment: report.experiment.clone(),
-        pool: u32::try_from(pool).unwrap_or(u32::MAX),
-        params: report
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-        matches_node: report.matches_node(),
-        checks: report
-            .checks
-            .iter()
-            .map(|c| CheckLine {
-                rule: c.rule.clone(),
-                holds: c.holds,
-                observed: c.observed.clone(),
-            })
-            .collect(),
-        spans: timed
-            .spans
-            .iter()
-            .map(|s| TaskSpan {
-                label: s.label.clone(),
-                thread: u32::try_from(s.thread).unwrap_or(u32::MAX),
-                queued_ms: s.queued_ms,
-                started_ms: s.started_ms,
-                ended_ms: s.ended_ms,
-            })
-            .collect(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use looplab_reports::store::Meta;
 
     #[test]
     fn a_report_failure_after_a_sweep_says_the_results_are_safe() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("gone");
-        let message = format!("{:#}", after_sweep(&dir).unwrap_err());
+        let meta = Meta::new("sweep-1", serde_json::json!({}));
+        let results = ResultsDir::create(tmp.path(), "run", &meta).unwrap();
+        let dir = results.path().to_path_buf();
+        // A results file that cannot be read makes the report fail after the folder exists.
+        std::fs::write(dir.join("results.jsonl"), "not json\n").unwrap();
+        let message = format!("{:#}", after_sweep(results, true).unwrap_err());
         assert!(message.starts_with("report: "), "{message}");
         assert!(
             message.contains(&format!("the results are safe in {}", dir.display())),
             "{message}"
         );
         assert!(message.contains("`lab report "), "{message}");
+        assert!(
+            dir.join("experiments.json").exists(),
+            "recorded before the report"
+        );
     }
 }

@@ -6,12 +6,12 @@
 //! `scripts/node/` folders for `calibrate`, and writes `calibration.json` (temp file, then
 //! rename, so a reader never sees half of it).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use looplab_reports::store::{self, check_owner, FolderLock, CALIBRATION_FILE};
 use looplab_reports::Table;
 use looplab_workloads::scenario::calibrate::{self, Calibration};
 use looplab_workloads::scenario::{self, Scenario, Session, SessionOptions, Timeline};
@@ -285,17 +285,13 @@ fn calibration_text(c: &Calibration) -> String {
     out
 }
 
-/// Writes `dir/calibration.json` atomically; returns its path.
+/// Writes `dir/calibration.json` (creating `dir`, holding its lock); returns its path.
 fn write_calibration(dir: &Path, calibration: &Calibration) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let path = dir.join("calibration.json");
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("create a temp file in {}", dir.display()))?;
-    serde_json::to_writer_pretty(&mut tmp, calibration)?;
-    writeln!(tmp).with_context(|| format!("write {}", path.display()))?;
-    tmp.persist(&path)
-        .with_context(|| format!("write {}", path.display()))?;
-    Ok(path)
+    check_owner(dir)?;
+    let _lock = FolderLock::acquire(dir)?;
+    store::write_calibration(dir, calibration)?;
+    Ok(dir.join(CALIBRATION_FILE))
 }
 
 /// A folder of the repository (`scenarios`, `scripts/node`): under the current directory, else
@@ -309,38 +305,4 @@ fn repo_folder(name: &str) -> Result<PathBuf> {
         }
     }
     bail!("cannot find the `{name}` folder; run from the repository root or pass --scenarios DIR")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use looplab_workloads::scenario::calibrate::{CalibrationBench, CalibrationScenario};
-
-    /// The calibration is written by the workloads crate's types and read by the report's: the
-    /// two must agree on every field, or the report would drop the section.
-    #[test]
-    fn the_report_reads_what_calibrate_writes() {
-        let written = Calibration {
-            scenarios: vec![CalibrationScenario {
-                name: "staircase".into(),
-                order_identical: false,
-                racy: true,
-                agreement: "2/3".into(),
-                rank_correlation: 0.9,
-                first_difference: Some("position 3".into()),
-                time_ratio: 0.8,
-            }],
-            benches: vec![CalibrationBench {
-                name: "timers".into(),
-                looplab: 3.0,
-                node: 1.0,
-                unit: "ops/s".into(),
-                ratio: 3.0,
-            }],
-        };
-        let json = serde_json::to_value(&written).unwrap();
-        let read: looplab_reports::report::Calibration =
-            serde_json::from_value(json.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&read).unwrap(), json);
-    }
 }

@@ -5,7 +5,9 @@
 //! 2. On Ctrl-C or SIGTERM: if a command registered a graceful stop ([`on_first_signal`], as
 //!    `lab serve` does), the first signal runs it and the command ends normally; otherwise, and
 //!    on any further signal, remove the folder and exit with status 130. Threads end with the
-//!    process; there are no child processes yet.
+//!    process. Child processes are their commands' business: `lab sweep` stops and reaps its
+//!    point processes in its own first-signal hook, and points and cluster workers are
+//!    started with `PR_SET_PDEATHSIG`, so none outlives a killed parent.
 //! 3. At normal exit (or on an error): `Drop` removes it.
 
 use std::path::PathBuf;

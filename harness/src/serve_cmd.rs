@@ -12,35 +12,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use looplab_runtime::cluster::{worker_role, SchedulingPolicy};
 use looplab_runtime::pool::size_from_env;
-use looplab_workloads::serve::{
-    parse_mix, serve, serve_cluster_worker, Kind, ServeSpec, Strategy, WORKLOAD_HELP,
-};
+use looplab_workloads::deploy::{Deployment, Kind, Strategy};
+use looplab_workloads::serve::{parse_mix, serve, serve_cluster_worker, WORKLOAD_HELP};
 
 use crate::scratch;
-
-/// The strategies `lab serve` runs, and what each is (for errors and `lab list`).
-pub const STRATEGY_HELP: [(&str, &str); 5] = [
-    (
-        "loop",
-        "one event loop; async work on its pool of P threads (default Node)",
-    ),
-    (
-        "loop-blocking",
-        "one event loop; hashes on the loop itself (pbkdf2Sync), files on the pool",
-    ),
-    (
-        "workers",
-        "one loop serving; CPU work in K worker threads sharing the pool",
-    ),
-    (
-        "cluster",
-        "K worker processes, each a loop with its own pool; policy rr, none or reuseport",
-    ),
-    (
-        "tokio",
-        "reference: a tokio runtime of --threads workers; hash and file on spawn_blocking",
-    ),
-];
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -90,39 +65,14 @@ pub struct ServeArgs {
     mix: String,
 }
 
-fn strategy(args: &ServeArgs) -> Result<Strategy> {
-    Ok(match args.strategy.as_str() {
-        "loop" => Strategy::Loop,
-        "loop-blocking" => Strategy::LoopBlocking,
-        "tokio" => Strategy::Tokio {
-            threads: args
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        },
-        "workers" => Strategy::Workers {
-            workers: args.workers,
-        },
-        "cluster" => Strategy::Cluster {
-            children: args
-                .cluster
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-            policy: match &args.policy {
-                Some(name) => Some(SchedulingPolicy::parse(name).ok_or_else(|| {
-                    anyhow::anyhow!("unknown policy `{name}`; choose rr, none or reuseport")
-                })?),
-                None => None,
-            },
-            restart: args.restart,
-        },
-        other => bail!(
-            "unknown strategy `{other}`; choose one of: {}",
-            STRATEGY_HELP.map(|s| s.0).join(", ")
-        ),
-    })
-}
-
-pub fn run(args: &ServeArgs) -> Result<()> {
-    let strategy = strategy(args)?;
+/// The deployment the flags describe.
+fn deployment(args: &ServeArgs) -> Result<Deployment> {
+    let Some(strategy) = Strategy::parse(&args.strategy).filter(|s| s.serves_http()) else {
+        bail!(
+            "unknown strategy `{}`; choose one of: loop, loop-blocking, workers, cluster, tokio",
+            args.strategy
+        );
+    };
     let mix = match args.workload.as_str() {
         "mix" => parse_mix(&args.mix).map_err(anyhow::Error::msg)?,
         name => match Kind::parse(name) {
@@ -133,31 +83,46 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             ),
         },
     };
-    let spec = ServeSpec {
-        mix,
-        strategy,
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let policy = match &args.policy {
+        Some(name) => Some(SchedulingPolicy::parse(name).ok_or_else(|| {
+            anyhow::anyhow!("unknown policy `{name}`; choose rr, none or reuseport")
+        })?),
+        None => None,
+    };
+    Ok(Deployment {
         pool: args.pool.unwrap_or_else(size_from_env),
-        bind: SocketAddr::new(args.bind, args.port),
+        workers: args.workers,
+        processes: args.cluster.unwrap_or(cores),
+        threads: args.threads.unwrap_or(cores),
+        policy,
+        restart: args.restart,
         hash_iterations: args.iterations,
         file_bytes: args.file_bytes,
         busy_ms: args.busy_ms,
-    };
-    if let (Strategy::Cluster { .. }, Some(role)) = (&spec.strategy, worker_role()) {
+        ..Deployment::new(strategy, mix)
+    })
+}
+
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let spec = deployment(args)?;
+    if let (Strategy::Cluster, Some(role)) = (spec.strategy, worker_role()) {
         // This process is a cluster worker started by a `lab serve --strategy cluster` primary.
         serve_cluster_worker(&spec, role).context("lab serve cluster worker")?;
         return Ok(());
     }
-    let detail = match &spec.strategy {
-        Strategy::Loop | Strategy::LoopBlocking => String::new(),
-        Strategy::Tokio { threads } => format!(", {threads} tokio threads"),
-        Strategy::Workers { workers } => format!(", {workers} worker threads"),
-        Strategy::Cluster { children, .. } => format!(", {children} processes"),
+    let detail = match spec.strategy {
+        Strategy::Loop | Strategy::LoopBlocking | Strategy::Rayon => String::new(),
+        Strategy::Tokio => format!(", {} tokio threads", spec.threads),
+        Strategy::Workers => format!(", {} worker threads", spec.workers),
+        Strategy::Cluster => format!(", {} processes", spec.processes),
     };
     let what = format!(
         "workload {}, strategy {}{detail}, pool {}",
         args.workload, args.strategy, spec.pool
     );
-    let summary = serve(&spec, move |addr, handle| {
+    let bind = SocketAddr::new(args.bind, args.port);
+    let summary = serve(&spec, bind, move |addr, handle| {
         let _ = writeln!(
             std::io::stdout(),
             "listening on http://{addr}/ ({what}); Ctrl-C stops"
@@ -166,7 +131,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     })
     .with_context(|| format!("lab serve --workload {}", args.workload))?;
     let mut lines = summary.cluster.clone();
-    lines.push(if matches!(spec.strategy, Strategy::Cluster { .. }) {
+    lines.push(if spec.strategy == Strategy::Cluster {
         "stopped; every worker exited".to_string()
     } else {
         format!("stopped after {} requests", summary.requests)

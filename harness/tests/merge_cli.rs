@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use looplab_reports::store::{Meta, PointRecord, ResultsDir, RESULTS_FILE, SCHEMA_VERSION};
+use looplab_reports::store::{Coords, Meta, PointRecord, ResultsDir, RESULTS_FILE};
 use serde_json::json;
 
 fn lab_merge(args: &[&Path]) -> Output {
@@ -42,16 +42,9 @@ fn refused(out: &Output) -> String {
 }
 
 fn record(point: &str, repetition: u32) -> PointRecord {
-    PointRecord {
-        schema: SCHEMA_VERSION,
-        point_id: point.into(),
-        repetition,
-        ok: true,
-        error: None,
-        metrics: BTreeMap::from([("throughput_per_s".to_string(), 100.0)]),
-        histogram_base64: None,
-        source: None,
-    }
+    let metrics = BTreeMap::from([("throughput_per_s".to_string(), 100.0)]);
+    let coords = Coords::from_schema1_id(point).unwrap();
+    PointRecord::ok(&coords, repetition, metrics, None)
 }
 
 /// A shard folder `parent/name` of sweep `sweep`, holding two repetitions of each point.
@@ -144,7 +137,7 @@ fn a_merge_of_a_merge_keeps_sources_flat_and_an_unfinished_input_leaves_no_end()
     let [s1, s2, s3] = three_shards(tmp.path());
     let first = tmp.path().join("first");
     assert!(merge(&[&s1, &s2], &first).status.success());
-    let mut unfinished = ResultsDir::open(&s3).unwrap();
+    let mut unfinished = ResultsDir::open_to_write(&s3).unwrap();
     let mut meta = unfinished.meta().clone();
     meta.finished_at = None;
     unfinished.write_meta(&meta).unwrap();

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use looplab_reports::report::{render, PointCoords, Rendered};
+use looplab_reports::report::{render, Rendered};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sweep");
 
@@ -306,18 +306,4 @@ fn a_report_can_go_to_another_folder_and_replaces_stale_charts() {
     fs::write(out.join("charts/stale.png"), b"old").unwrap();
     render(&dir, &out).unwrap();
     assert!(!out.join("charts/stale.png").exists());
-}
-
-#[test]
-fn point_ids_parse_into_coordinates() {
-    let c = PointCoords::parse("workers/web/p2/w2/c16").unwrap();
-    assert_eq!(
-        (c.pool, c.workers, c.connections),
-        (Some(2), Some(2), Some(16))
-    );
-    assert_eq!(c.parallelism(), Some(2));
-    let err = PointCoords::parse("workers/web/t2")
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("`workers/web/t2`"), "{err}");
 }

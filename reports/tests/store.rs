@@ -6,8 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use looplab_reports::store::{
-    Machine, Meta, PointRecord, ResultsDir, Source, StoreError, META_FILE, RESULTS_FILE,
-    SCHEMA_VERSION,
+    Coords, Machine, Meta, PointRecord, ResultsDir, Source, StoreError, LOCK_FILE, META_FILE,
+    RESULTS_FILE, SCHEMA_VERSION,
 };
 use serde_json::json;
 
@@ -18,19 +18,12 @@ fn meta() -> Meta {
 }
 
 fn record(point: &str, repetition: u32, throughput: f64) -> PointRecord {
-    PointRecord {
-        schema: SCHEMA_VERSION,
-        point_id: point.into(),
-        repetition,
-        ok: true,
-        error: None,
-        metrics: BTreeMap::from([
-            ("throughput_per_s".to_string(), throughput),
-            ("p99_us".to_string(), 1250.5),
-        ]),
-        histogram_base64: Some("SElTVEZBQUFB".into()),
-        source: None,
-    }
+    let metrics = BTreeMap::from([
+        ("throughput_per_s".to_string(), throughput),
+        ("p99_us".to_string(), 1250.5),
+    ]);
+    let coords = Coords::from_schema1_id(point).unwrap();
+    PointRecord::ok(&coords, repetition, metrics, Some("SElTVEZBQUFB".into()))
 }
 
 fn with_three_records(parent: &Path) -> ResultsDir {
@@ -115,7 +108,8 @@ fn appending_leaves_no_temp_files_behind() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, [META_FILE, RESULTS_FILE]);
+    // The lock file stays (an unlocked file is no lock); temp files do not.
+    assert_eq!(names, [LOCK_FILE, META_FILE, RESULTS_FILE]);
 }
 
 #[test]
@@ -182,8 +176,8 @@ fn another_schema_version_is_refused() {
         matches!(
             err,
             StoreError::Schema {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
@@ -192,15 +186,15 @@ fn another_schema_version_is_refused() {
     assert!(err.to_string().contains(META_FILE), "{err}");
 
     let mut dir = ResultsDir::create(parent.path(), "record-v2", &meta()).unwrap();
-    dir.append(&record("a", 0, 1.0)).unwrap();
-    let mut newer = record("a", 1, 1.0);
+    dir.append(&record("loop/a", 0, 1.0)).unwrap();
+    let mut newer = record("loop/a", 1, 1.0);
     newer.schema = 9;
     dir.append(&newer).unwrap();
     let err = dir.records().unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "{}:2: schema version 9 is not supported (this looplab reads version 1); \
+            "{}:2: schema version 9 is not supported (this looplab reads versions 1 to 2); \
              read it with the looplab version that wrote it",
             dir.path().join(RESULTS_FILE).display()
         )
@@ -236,7 +230,7 @@ fn create_refuses_a_non_empty_folder_but_accepts_an_empty_one() {
 fn non_finite_metrics_are_refused_before_writing() {
     let parent = tempfile::tempdir().unwrap();
     let mut dir = ResultsDir::create(parent.path(), "run", &meta()).unwrap();
-    let mut bad = record("a", 0, f64::NAN);
+    let mut bad = record("loop/a", 0, f64::NAN);
     bad.metrics.insert("cpu_utilization".into(), 0.5);
     let err = dir.append(&bad).unwrap_err();
     assert!(err.to_string().contains("`throughput_per_s`"), "{err}");
@@ -247,8 +241,8 @@ fn non_finite_metrics_are_refused_before_writing() {
 fn append_all_writes_every_record_or_none() {
     let parent = tempfile::tempdir().unwrap();
     let mut dir = ResultsDir::create(parent.path(), "run", &meta()).unwrap();
-    dir.append(&record("a", 0, 1.0)).unwrap();
-    let batch = [record("b", 0, 2.0), record("b", 1, 3.0)];
+    dir.append(&record("loop/a", 0, 1.0)).unwrap();
+    let batch = [record("loop/b", 0, 2.0), record("loop/b", 1, 3.0)];
     dir.append_all(&batch).unwrap();
     let ids: Vec<(String, u32)> = dir
         .records()
@@ -258,10 +252,14 @@ fn append_all_writes_every_record_or_none() {
         .collect();
     assert_eq!(
         ids,
-        [("a".into(), 0), ("b".into(), 0), ("b".into(), 1)] as [(String, u32); 3]
+        [
+            ("loop/a".into(), 0),
+            ("loop/b".into(), 0),
+            ("loop/b".into(), 1)
+        ] as [(String, u32); 3]
     );
 
-    let refused = [record("c", 0, 1.0), record("c", 1, f64::INFINITY)];
+    let refused = [record("loop/c", 0, 1.0), record("loop/c", 1, f64::INFINITY)];
     let err = dir.append_all(&refused).unwrap_err();
     assert!(
         matches!(err, StoreError::NonFiniteMetric { repetition: 1, .. }),
@@ -360,4 +358,77 @@ fn merged_metadata_and_record_sources_round_trip() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].contains("\"source\":1"), "{}", lines[0]);
     assert!(!lines[1].contains("\"source\""), "{}", lines[1]);
+}
+
+#[test]
+fn a_schema1_line_reads_with_coordinates_from_its_id() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = with_three_records(parent.path());
+    let results = dir.path().join(RESULTS_FILE);
+    let mut text = fs::read_to_string(&results).unwrap();
+    text.push_str(
+        "{\"schema\":1,\"point_id\":\"workers/web/p2/w2/c16\",\"repetition\":0,\"ok\":true,\
+         \"error\":null,\"metrics\":{},\"histogram_base64\":null}\n",
+    );
+    fs::write(&results, text).unwrap();
+    let records = ResultsDir::open(dir.path()).unwrap().records().unwrap();
+    let old = &records[3];
+    assert_eq!(
+        old.coords,
+        Coords::from_schema1_id("workers/web/p2/w2/c16").unwrap()
+    );
+    assert_eq!(
+        (old.coords.workers, old.coords.parallelism),
+        (Some(2), Some(2))
+    );
+    assert_eq!(records[0].schema, SCHEMA_VERSION);
+}
+
+#[test]
+fn a_repetition_recorded_twice_is_refused_naming_both_lines() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut dir = with_three_records(parent.path());
+    dir.append(&record("loop/hash/p1", 1, 99.0)).unwrap();
+    let message = ResultsDir::open(dir.path()).unwrap_err().to_string();
+    assert!(
+        message.ends_with(
+            ":4: point loop/hash/p1 repetition 1 is already recorded on line 2; delete one of the two lines"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_second_writer_is_refused_while_the_first_holds_the_folder() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = with_three_records(parent.path());
+    let message = ResultsDir::open_to_write(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(&format!(
+            "is being written by another lab process (PID {})",
+            std::process::id()
+        )),
+        "{message}"
+    );
+    // Readers are not writers: they need no lock.
+    assert_eq!(
+        ResultsDir::open(dir.path())
+            .unwrap()
+            .records()
+            .unwrap()
+            .len(),
+        3
+    );
+    let path = dir.path().to_path_buf();
+    drop(dir);
+    let mut resumed = ResultsDir::open_to_write(&path).unwrap();
+    resumed.append(&record("loop/hash/p1", 2, 1.0)).unwrap();
+    // A folder opened to read cannot be written.
+    let mut reader = ResultsDir::open(&path).unwrap();
+    assert!(matches!(
+        reader.append(&record("loop/hash/p1", 3, 1.0)),
+        Err(StoreError::ReadOnly { .. })
+    ));
 }

@@ -2,6 +2,7 @@
 //! and checked against Node's shape ([`experiments`]), and the runtime's micro-benchmarks
 //! ([`bench`]).
 //!
+//! - [`deploy`]: the one vocabulary of strategies, kinds of work and deployments.
 //! - [`batch`]: batch mode, N jobs submitted at once to a strategy, makespan and latency.
 //! - [`load`]: the HTTP load generator (closed and open loop, HdrHistogram latency).
 //! - [`scenario`]: TOML timelines of operations run on the runtime and on real Node.js, compared.
@@ -21,6 +22,7 @@
 
 pub mod batch;
 pub mod bench;
+pub mod deploy;
 pub mod experiments;
 pub mod load;
 pub mod scenario;

@@ -10,16 +10,19 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use looplab_workloads::batch::{Batch, BatchReport, BatchSpec, BatchStrategy, FileMode};
-use looplab_workloads::serve::Kind;
+use looplab_workloads::batch::{Batch, BatchReport};
+use looplab_workloads::deploy::{Deployment, FileMode, Kind, Strategy};
 
-const STRATEGIES: [BatchStrategy; 5] = [
-    BatchStrategy::Loop,
-    BatchStrategy::LoopBlocking,
-    BatchStrategy::Workers { workers: 2 },
-    BatchStrategy::Tokio { threads: 2 },
-    BatchStrategy::Rayon { threads: 2 },
+/// Every strategy that runs a batch in one process.
+const STRATEGIES: [Strategy; 5] = [
+    Strategy::Loop,
+    Strategy::LoopBlocking,
+    Strategy::Workers,
+    Strategy::Tokio,
+    Strategy::Rayon,
 ];
+/// Jobs per batch unless a test says otherwise.
+const JOBS: u32 = 8;
 
 /// One test at a time.
 fn serial() -> MutexGuard<'static, ()> {
@@ -27,41 +30,38 @@ fn serial() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn spec(strategy: BatchStrategy, mix: Vec<(Kind, u32)>) -> BatchSpec {
-    BatchSpec {
-        strategy,
+/// Pool of 2, 2 worker threads, 2 reference threads, small hashes and files.
+fn spec(strategy: Strategy, mix: Vec<(Kind, u32)>) -> Deployment {
+    Deployment {
         pool: 2,
-        mix,
-        jobs: 8,
+        workers: 2,
+        threads: 2,
         hash_iterations: 1_000,
         file_bytes: 4096,
-        file_mode: FileMode::Read,
+        ..Deployment::new(strategy, mix)
     }
 }
 
-fn run_once(spec: &BatchSpec) -> BatchReport {
-    let mut batch = Batch::new(spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+fn run_once(spec: &Deployment, jobs: u32) -> BatchReport {
+    let mut batch = Batch::new(spec, jobs).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
     batch.run().unwrap_or_else(|e| panic!("{spec:?}: {e}"))
 }
 
-/// Everything a successful batch of `spec.jobs` jobs must satisfy.
-fn assert_complete(spec: &BatchSpec, report: &BatchReport) {
+/// Everything a successful batch of `jobs` jobs must satisfy.
+fn assert_complete(spec: &Deployment, jobs: u32, report: &BatchReport) {
     let what = format!("{spec:?}: {report:?}");
-    assert_eq!(report.jobs, spec.jobs, "{what}");
-    assert_eq!(report.completed, spec.jobs, "{what}");
+    assert_eq!(report.jobs, jobs, "{what}");
+    assert_eq!(report.completed, jobs, "{what}");
     assert_eq!(report.errors, 0, "{what}");
     assert_eq!(report.first_error, None, "{what}");
-    assert_eq!(report.latency_us.len(), u64::from(spec.jobs), "{what}");
+    assert_eq!(report.latency_us.len(), u64::from(jobs), "{what}");
     assert!(report.makespan > Duration::ZERO, "{what}");
     // The histogram rounds up to 3 significant digits: allow 0.1% and a microsecond.
     let max_us = report.latency_us.max() as f64;
     let makespan_us = report.makespan.as_secs_f64() * 1e6;
     assert!(max_us <= makespan_us * 1.001 + 1.0, "{what}");
     assert!(report.throughput_per_s() > 0.0, "{what}");
-    let on_loop = !matches!(
-        spec.strategy,
-        BatchStrategy::Tokio { .. } | BatchStrategy::Rayon { .. }
-    );
+    let on_loop = !spec.strategy.is_reference();
     assert_eq!(report.loop_utilization.is_some(), on_loop, "{what}");
     assert_eq!(report.pool_wait.is_some(), on_loop, "{what}");
     if let Some(elu) = report.loop_utilization {
@@ -74,7 +74,7 @@ fn every_strategy_runs_a_hash_batch() {
     let _turn = serial();
     for strategy in STRATEGIES {
         let spec = spec(strategy, vec![(Kind::Hash, 1)]);
-        assert_complete(&spec, &run_once(&spec));
+        assert_complete(&spec, JOBS, &run_once(&spec, JOBS));
     }
 }
 
@@ -83,7 +83,7 @@ fn every_strategy_runs_a_hash_sync_batch() {
     let _turn = serial();
     for strategy in STRATEGIES {
         let spec = spec(strategy, vec![(Kind::HashSync, 1)]);
-        assert_complete(&spec, &run_once(&spec));
+        assert_complete(&spec, JOBS, &run_once(&spec, JOBS));
     }
 }
 
@@ -92,7 +92,7 @@ fn every_strategy_reads_files() {
     let _turn = serial();
     for strategy in STRATEGIES {
         let spec = spec(strategy, vec![(Kind::File, 1)]);
-        assert_complete(&spec, &run_once(&spec));
+        assert_complete(&spec, JOBS, &run_once(&spec, JOBS));
     }
 }
 
@@ -100,11 +100,11 @@ fn every_strategy_reads_files() {
 fn every_strategy_writes_then_reads_files() {
     let _turn = serial();
     for strategy in STRATEGIES {
-        let spec = BatchSpec {
+        let spec = Deployment {
             file_mode: FileMode::WriteThenRead,
             ..spec(strategy, vec![(Kind::File, 1)])
         };
-        assert_complete(&spec, &run_once(&spec));
+        assert_complete(&spec, JOBS, &run_once(&spec, JOBS));
     }
 }
 
@@ -113,17 +113,16 @@ fn every_strategy_runs_a_mix_twice() {
     let _turn = serial();
     for strategy in STRATEGIES {
         for file_mode in [FileMode::Read, FileMode::WriteThenRead] {
-            let spec = BatchSpec {
-                jobs: 20,
+            let spec = Deployment {
                 file_mode,
                 ..spec(
                     strategy,
                     vec![(Kind::Hello, 8), (Kind::Hash, 1), (Kind::File, 1)],
                 )
             };
-            let mut batch = Batch::new(&spec).unwrap();
+            let mut batch = Batch::new(&spec, 20).unwrap();
             for _ in 0..2 {
-                assert_complete(&spec, &batch.run().unwrap());
+                assert_complete(&spec, 20, &batch.run().unwrap());
             }
         }
     }
@@ -133,26 +132,20 @@ fn every_strategy_runs_a_mix_twice() {
 fn pool_wait_counts_only_this_batchs_tasks() {
     let _turn = serial();
     // A hash is one pool task; a small file read is at least 4 (open, fstat, read, close).
-    let hashes = BatchSpec {
-        jobs: 4,
-        ..spec(BatchStrategy::Loop, vec![(Kind::Hash, 1)])
-    };
-    let mut batch = Batch::new(&hashes).unwrap();
+    let hashes = spec(Strategy::Loop, vec![(Kind::Hash, 1)]);
+    let mut batch = Batch::new(&hashes, 4).unwrap();
     for _ in 0..3 {
         let wait = batch.run().unwrap().pool_wait.unwrap();
         assert_eq!(wait.tasks, 4, "{wait:?}");
         assert!(wait.mean_us <= wait.max_us + 1.0, "{wait:?}");
         assert!(wait.p99_us <= wait.max_us, "{wait:?}");
     }
-    let files = spec(BatchStrategy::LoopBlocking, vec![(Kind::File, 1)]);
-    let wait = run_once(&files).pool_wait.unwrap();
+    let files = spec(Strategy::LoopBlocking, vec![(Kind::File, 1)]);
+    let wait = run_once(&files, JOBS).pool_wait.unwrap();
     assert!(wait.tasks >= 4 * 8, "{wait:?}");
     // Under loop-blocking and workers, hashes never touch the pool.
-    for strategy in [
-        BatchStrategy::LoopBlocking,
-        BatchStrategy::Workers { workers: 2 },
-    ] {
-        let wait = run_once(&spec(strategy, vec![(Kind::Hash, 1)]))
+    for strategy in [Strategy::LoopBlocking, Strategy::Workers] {
+        let wait = run_once(&spec(strategy, vec![(Kind::Hash, 1)]), JOBS)
             .pool_wait
             .unwrap();
         assert_eq!(wait.tasks, 0, "{strategy:?}: {wait:?}");
@@ -175,14 +168,13 @@ fn retried(mut attempt: impl FnMut() -> Result<(), String>) {
 
 /// Largest over smallest job latency of 4 hashes on the loop with a pool of `pool` threads.
 fn spread(pool: usize) -> f64 {
-    let spec = BatchSpec {
+    let spec = Deployment {
         pool,
-        jobs: 4,
         hash_iterations: 50_000,
-        ..spec(BatchStrategy::Loop, vec![(Kind::Hash, 1)])
+        ..spec(Strategy::Loop, vec![(Kind::Hash, 1)])
     };
-    let report = run_once(&spec);
-    assert_complete(&spec, &report);
+    let report = run_once(&spec, 4);
+    assert_complete(&spec, 4, &report);
     report.latency_us.max() as f64 / report.latency_us.min().max(1) as f64
 }
 
@@ -207,15 +199,14 @@ fn hashes_come_in_waves_of_the_pool_size() {
 fn hashing_on_the_loop_keeps_it_busy() {
     let _turn = serial();
     let elu = |strategy| {
-        let spec = BatchSpec {
-            jobs: 4,
+        let spec = Deployment {
             hash_iterations: 50_000,
             ..spec(strategy, vec![(Kind::Hash, 1)])
         };
-        run_once(&spec).loop_utilization.unwrap()
+        run_once(&spec, 4).loop_utilization.unwrap()
     };
     retried(|| {
-        let (blocking, offloaded) = (elu(BatchStrategy::LoopBlocking), elu(BatchStrategy::Loop));
+        let (blocking, offloaded) = (elu(Strategy::LoopBlocking), elu(Strategy::Loop));
         if blocking > 0.8 && offloaded < blocking {
             Ok(())
         } else {
@@ -230,11 +221,11 @@ fn hashing_on_the_loop_keeps_it_busy() {
 fn the_temp_dir_goes_with_the_batch() {
     let _turn = serial();
     for strategy in STRATEGIES {
-        let spec = BatchSpec {
+        let spec = Deployment {
             file_mode: FileMode::WriteThenRead,
             ..spec(strategy, vec![(Kind::File, 1), (Kind::Hash, 1)])
         };
-        let mut batch = Batch::new(&spec).unwrap();
+        let mut batch = Batch::new(&spec, JOBS).unwrap();
         let dir = batch.dir().to_path_buf();
         assert!(dir.is_dir(), "{dir:?}");
         assert!(dir
@@ -248,8 +239,8 @@ fn the_temp_dir_goes_with_the_batch() {
     }
 }
 
-fn refusal(spec: &BatchSpec) -> String {
-    match Batch::new(spec) {
+fn refusal(spec: &Deployment, jobs: u32) -> String {
+    match Batch::new(spec, jobs) {
         Ok(_) => panic!("{spec:?} was accepted"),
         Err(e) => e.to_string(),
     }
@@ -258,92 +249,90 @@ fn refusal(spec: &BatchSpec) -> String {
 #[test]
 fn bad_specs_are_refused_with_the_fix() {
     let _turn = serial();
-    let good = spec(BatchStrategy::Loop, vec![(Kind::Hash, 1)]);
+    let good = spec(Strategy::Loop, vec![(Kind::Hash, 1)]);
     let cases = [
         (
-            BatchSpec {
+            Deployment {
                 pool: 0,
                 ..good.clone()
             },
             "pool size 0 is out of range 1..=1024",
         ),
         (
-            BatchSpec {
+            Deployment {
                 pool: 1025,
                 ..good.clone()
             },
             "pool size 1025 is out of range 1..=1024",
         ),
         (
-            BatchSpec {
+            Deployment {
                 mix: vec![],
                 ..good.clone()
             },
             "mix empty is out of range; give at least one kind a weight",
         ),
         (
-            BatchSpec {
+            Deployment {
                 mix: vec![(Kind::Hash, 0)],
                 ..good.clone()
             },
             "mix empty is out of range",
         ),
         (
-            BatchSpec {
+            Deployment {
                 mix: vec![(Kind::Busy, 1)],
                 ..good.clone()
             },
             "mix kind busy is out of range; batch jobs are hello, hash, hash-sync or file",
         ),
         (
-            BatchSpec {
-                jobs: 0,
-                ..good.clone()
-            },
-            "jobs 0 is out of range; submit at least 1 job per batch",
-        ),
-        (
-            BatchSpec {
+            Deployment {
                 hash_iterations: 0,
                 ..good.clone()
             },
             "pbkdf2 iterations 0 is out of range",
         ),
         (
-            BatchSpec {
-                strategy: BatchStrategy::Workers { workers: 0 },
+            Deployment {
+                strategy: Strategy::Workers,
+                workers: 0,
                 ..good.clone()
             },
             "worker pool size 0 is out of range 1..=256",
         ),
         (
-            BatchSpec {
-                strategy: BatchStrategy::Tokio { threads: 0 },
+            Deployment {
+                strategy: Strategy::Tokio,
+                threads: 0,
                 ..good.clone()
             },
-            "tokio threads 0 is out of range; use 1 to 1024",
+            "reference threads 0 is out of range; use 1 to 1024",
         ),
         (
-            BatchSpec {
-                strategy: BatchStrategy::Rayon { threads: 0 },
+            Deployment {
+                strategy: Strategy::Rayon,
+                threads: 0,
                 ..good.clone()
             },
-            "rayon threads 0 is out of range; use 1 to 1024",
+            "reference threads 0 is out of range; use 1 to 1024",
+        ),
+        (
+            Deployment {
+                strategy: Strategy::Cluster,
+                ..good.clone()
+            },
+            "strategy cluster is out of range; a batch runs in one process",
         ),
     ];
     for (spec, message) in cases {
-        let got = refusal(&spec);
+        let got = refusal(&spec, JOBS);
         assert!(got.contains(message), "{spec:?}: got `{got}`");
     }
-}
-
-#[test]
-fn strategies_have_the_sweep_names() {
-    let _turn = serial();
-    let names: Vec<&str> = STRATEGIES.iter().map(BatchStrategy::name).collect();
-    assert_eq!(
-        names,
-        ["loop", "loop-blocking", "workers", "tokio", "rayon"]
+    let got = refusal(&good, 0);
+    assert!(
+        got.contains("jobs 0 is out of range; submit at least 1 job per batch"),
+        "{got}"
     );
 }
 
@@ -376,8 +365,8 @@ fn every_thread_is_joined_on_drop() {
             strategy,
             vec![(Kind::Hash, 1), (Kind::HashSync, 1), (Kind::File, 1)],
         );
-        let mut batch = Batch::new(&spec).unwrap();
-        assert_complete(&spec, &batch.run().unwrap());
+        let mut batch = Batch::new(&spec, JOBS).unwrap();
+        assert_complete(&spec, JOBS, &batch.run().unwrap());
         assert!(batch_threads().len() > before.len(), "{strategy:?}");
         drop(batch);
         // A joined thread can linger in /proc for a moment; a leaked one stays.

@@ -13,7 +13,8 @@ use std::io::{BufReader, Read, Write};
 use std::time::{Duration, Instant};
 
 use looplab_runtime::cluster::worker_role;
-use looplab_workloads::serve::{serve_cluster_worker, Strategy, HELLO_BODY};
+use looplab_workloads::deploy::Strategy;
+use looplab_workloads::serve::{serve_cluster_worker, HELLO_BODY};
 use serve_support::{
     cluster, connect, expected_hash, get, get_ok, read_response, run_tests, spec, start,
     strategies, Running, FILE_BYTES, ITERATIONS,
@@ -99,7 +100,7 @@ fn serves(name: &str) {
 
 /// Pipelining in order, bodies discarded, `Connection: close`, 400 on a malformed head.
 fn tokio_speaks_http_1_1() {
-    let server = start(spec(Strategy::Tokio { threads: 2 }));
+    let server = start(spec(Strategy::Tokio));
     let mut s = connect(&server.addr);
     s.write_all(
         b"POST /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcdeGET /hash HTTP/1.1\r\n\r\n\
@@ -280,7 +281,7 @@ fn sample_on_cluster() {
 }
 
 fn sample_on_tokio() {
-    let server = start(spec(Strategy::Tokio { threads: 2 }));
+    let server = start(spec(Strategy::Tokio));
     server.handle.sample(SAMPLE_TIMEOUT).unwrap();
     for _ in 0..5 {
         get_ok(&server.addr, "/hash");

@@ -6,36 +6,34 @@
 
 use std::collections::HashSet;
 
+use looplab_runtime::pool::MAX_POOL_SIZE;
+use looplab_runtime::worker::MAX_POOL_WORKERS;
+
 use super::error::ConfigError;
 use super::spec::parse_duration_ms;
 
-/// A numeric key's allowed range, as checked and as printed.
+/// A numeric key's allowed range (printed as `min..=max`) and an example of good values.
 pub(super) struct Range {
     pub(super) min: i64,
     pub(super) max: i64,
-    pub(super) text: &'static str,
     pub(super) example: &'static str,
 }
 
-const fn range(min: i64, max: i64, text: &'static str, example: &'static str) -> Range {
-    Range {
-        min,
-        max,
-        text,
-        example,
-    }
+const fn range(min: i64, max: i64, example: &'static str) -> Range {
+    Range { min, max, example }
 }
 
-pub(super) const POOL: Range = range(1, 1024, "1..=1024", "[1, 2, 4]");
-pub(super) const COUNT: Range = range(1, 1024, "1..=1024", "[1, 2]");
-pub(super) const CONNECTIONS: Range = range(1, 10_000, "1..=10000", "[16, 64]");
-pub(super) const RATES: Range = range(1, 10_000_000, "1..=10000000", "[500, 1000]");
-pub(super) const REPETITIONS: Range = range(1, 1_000, "1..=1000", "3");
-pub(super) const ITERATIONS: Range = range(1, 100_000_000, "1..=100000000", "10000");
-pub(super) const FILE_BYTES: Range = range(1, 1 << 30, "1..=1073741824", "65536");
-pub(super) const JOBS: Range = range(1, 1_000_000, "1..=1000000", "64");
-pub(super) const MIX_WEIGHT: Range = range(0, 1_000, "0..=1000", "{ hello = 8, hash = 1 }");
-pub(super) const SEED: Range = range(0, i64::MAX, "0..=9223372036854775807", "42");
+pub(super) const POOL: Range = range(1, MAX_POOL_SIZE as i64, "[1, 2, 4]");
+pub(super) const PROCESSES: Range = range(1, 1024, "[1, 2]");
+pub(super) const WORKERS: Range = range(1, MAX_POOL_WORKERS as i64, "[1, 2]");
+pub(super) const CONNECTIONS: Range = range(1, 10_000, "[16, 64]");
+pub(super) const RATES: Range = range(1, 10_000_000, "[500, 1000]");
+pub(super) const REPETITIONS: Range = range(1, 1_000, "3");
+pub(super) const ITERATIONS: Range = range(1, 100_000_000, "10000");
+pub(super) const FILE_BYTES: Range = range(1, 1 << 30, "65536");
+pub(super) const JOBS: Range = range(1, 1_000_000, "64");
+pub(super) const MIX_WEIGHT: Range = range(0, 1_000, "{ hello = 8, hash = 1 }");
+pub(super) const SEED: Range = range(0, i64::MAX, "42");
 /// Longest duration or warm-up accepted: one hour.
 pub(super) const MAX_DURATION_MS: u64 = 3_600_000;
 
@@ -64,7 +62,7 @@ pub(super) fn check(key: &str, value: i64, range: &Range) -> Result<i64, ConfigE
         Err(ConfigError::OutOfRange {
             key: key.to_string(),
             value: value.to_string(),
-            range: range.text,
+            range: format!("{}..={}", range.min, range.max),
             example: range.example,
         })
     }
@@ -93,9 +91,9 @@ pub(super) fn duration(
             key: key.to_string(),
             value: format!("\"{text}\""),
             range: if min_ms == 0 {
-                "0s..=1h"
+                "0s..=1h".into()
             } else {
-                "above 0s, up to 1h"
+                "above 0s, up to 1h".into()
             },
             example: "\"500ms\", \"5s\"",
         });

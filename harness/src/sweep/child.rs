@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::point::{ChildSpec, Reply};
+use crate::point::{Reply, Task};
 
 /// How long a point may take to say it is ready (a cluster starts K processes).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,13 +58,13 @@ pub struct PointProcess {
 }
 
 impl PointProcess {
-    /// Starts `lab point` for `spec` and waits until it is ready; returns it and what it said.
-    pub fn start(lab: &Path, spec: &ChildSpec) -> Result<(PointProcess, Option<String>)> {
-        let json = serde_json::to_string(spec).context("encode the point for its process")?;
+    /// Starts `lab point` for `task` and waits until it is ready; returns it and what it said.
+    pub fn start(lab: &Path, task: &Task) -> Result<(PointProcess, Option<String>)> {
+        let json = serde_json::to_string(task).context("encode the point for its process")?;
         let mut command = Command::new(lab);
         command
             .arg("point")
-            .arg("--spec")
+            .arg("--task")
             .arg(json)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

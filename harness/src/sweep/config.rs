@@ -18,15 +18,14 @@ use looplab_runtime::cluster::SchedulingPolicy;
 use serde::{Deserialize, Serialize};
 
 use super::checks::{
-    axis, check, duration, names, number, required, unknown, CONNECTIONS, COUNT, FILE_BYTES,
-    ITERATIONS, JOBS, MIX_WEIGHT, POOL, RATES, REPETITIONS, SEED,
+    axis, check, duration, names, number, required, unknown, CONNECTIONS, FILE_BYTES, ITERATIONS,
+    JOBS, MIX_WEIGHT, POOL, PROCESSES, RATES, REPETITIONS, SEED, WORKERS,
 };
 use super::error::{syntax, ConfigError};
 use super::spec::{
-    Mode, Strategy, SweepSpec, Timing, WorkParams, Workload, BUILTIN_WORKLOADS, MIX_KINDS,
+    FileMode, Kind, Mode, Strategy, SweepSpec, Timing, WorkParams, Workload, BUILTIN_WORKLOADS,
+    MIX_KINDS,
 };
-use looplab_workloads::batch::FileMode;
-use looplab_workloads::serve::Kind;
 
 /// The built-in default sweep, printed by `lab sweep --print-config`.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -103,11 +102,9 @@ impl SweepConfig {
 
     /// Validates every key (step 4 of the rule) and returns the typed sweep.
     pub fn resolve(&self) -> Result<SweepSpec, ConfigError> {
-        let mode = match required(&self.mode, "mode")?.as_str() {
-            "service" => Mode::Service,
-            "batch" => Mode::Batch,
-            other => return Err(unknown("mode", other, &["service", "batch"])),
-        };
+        let mode = required(&self.mode, "mode")?;
+        let mode = Mode::parse(mode)
+            .ok_or_else(|| unknown("mode", mode, &[Mode::Service, Mode::Batch].map(Mode::name)))?;
         for name in self.mixes.keys() {
             let plain = !name.is_empty()
                 && name
@@ -117,17 +114,19 @@ impl SweepConfig {
                 return Err(ConfigError::BadMixName { name: name.clone() });
             }
         }
-        let file_mode = match self.file_mode.as_deref().unwrap_or("read") {
-            "read" => FileMode::Read,
-            "write-read" if mode == Mode::Batch => FileMode::WriteThenRead,
-            "write-read" => {
-                return Err(ConfigError::BatchOnly {
-                    key: "file_mode",
-                    value: "write-read",
-                })
-            }
-            other => return Err(unknown("file_mode", other, &["read", "write-read"])),
+        let file_mode = match self.file_mode.as_deref() {
+            None => FileMode::Read,
+            Some(name) => FileMode::parse(name).ok_or_else(|| {
+                let all = [FileMode::Read, FileMode::WriteThenRead];
+                unknown("file_mode", name, &all.map(FileMode::name))
+            })?,
         };
+        if file_mode == FileMode::WriteThenRead && mode != Mode::Batch {
+            return Err(ConfigError::BatchOnly {
+                key: "file_mode",
+                value: FileMode::WriteThenRead.name(),
+            });
+        }
         let timing = Timing {
             warmup_ms: duration(&self.warmup, "warmup", 0)?,
             duration_ms: duration(&self.duration, "duration", 1)?,
@@ -156,8 +155,8 @@ impl SweepConfig {
             strategies,
             workloads,
             pool_sizes: axis(&self.pool_sizes, "pool_sizes", &POOL)?,
-            cluster_counts: axis(&self.cluster_counts, "cluster_counts", &COUNT)?,
-            worker_counts: axis(&self.worker_counts, "worker_counts", &COUNT)?,
+            cluster_counts: axis(&self.cluster_counts, "cluster_counts", &PROCESSES)?,
+            worker_counts: axis(&self.worker_counts, "worker_counts", &WORKERS)?,
             connections: axis(&self.connections, "connections", &CONNECTIONS)?,
             rates: match &self.rates {
                 Some(_) => Some(axis(&self.rates, "rates", &RATES)?),
@@ -189,11 +188,8 @@ impl SweepConfig {
         let key = format!("mixes.{name}");
         let mut mix = Vec::new();
         for (kind, weight) in weights {
-            let parsed = match kind.as_str() {
-                "hello" => Kind::Hello,
-                "hash" => Kind::Hash,
-                "file" => Kind::File,
-                other => return Err(unknown(&key, other, &MIX_KINDS)),
+            let Some(parsed) = Kind::parse(kind).filter(|k| MIX_KINDS.contains(k)) else {
+                return Err(unknown(&key, kind, &MIX_KINDS.map(Kind::name)));
             };
             let weight = check(&format!("{key}.{kind}"), *weight, &MIX_WEIGHT)?;
             if weight > 0 {
@@ -329,7 +325,7 @@ mod tests {
             ("pool_sizes = []", "pool_sizes: the list is empty; give at least one value, like [1, 2, 4]"),
             ("pool_sizes = [2, 2]", "pool_sizes: 2 is listed twice; list each value once"),
             ("cluster_counts = [0]", "cluster_counts: 0 is out of range 1..=1024; use values like [1, 2]"),
-            ("worker_counts = [-1]", "worker_counts: -1 is out of range 1..=1024; use values like [1, 2]"),
+            ("worker_counts = [-1]", "worker_counts: -1 is out of range 1..=256; use values like [1, 2]"),
             ("connections = [0]", "connections: 0 is out of range 1..=10000; use values like [16, 64]"),
             ("rates = []", "rates: the list is empty; give at least one value, like [500, 1000]"),
             ("repetitions = 0", "repetitions: 0 is out of range 1..=1000; use values like 3"),

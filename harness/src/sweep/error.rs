@@ -15,7 +15,7 @@ pub enum ConfigError {
     OutOfRange {
         key: String,
         value: String,
-        range: &'static str,
+        range: String,
         example: &'static str,
     },
     /// A name that is not one of the allowed names.
@@ -43,6 +43,8 @@ pub enum ConfigError {
     },
     /// A mix name that would not survive in point ids, or that shadows a built-in workload.
     BadMixName { name: String },
+    /// More points than a plan may have.
+    TooManyPoints { points: u64, max: usize },
 }
 
 impl fmt::Display for ConfigError {
@@ -79,6 +81,10 @@ impl fmt::Display for ConfigError {
                 expected,
             } => write!(f, "{flag}: `{value}` is not valid; expected {expected}"),
             ConfigError::NothingToRun { reason } => write!(f, "the plan is empty: {reason}"),
+            ConfigError::TooManyPoints { points, max } => write!(
+                f,
+                "the sweep has {points} points, more than the {max} a plan may have; remove values from its axes (pool_sizes, connections, rates, ...) or split it into several sweeps"
+            ),
             ConfigError::BatchOnly { key, value } => write!(
                 f,
                 "{key}: `{value}` applies to batch mode only (service mode serves reads); set mode = \"batch\" or {key} = \"read\""

@@ -20,8 +20,10 @@ mod error;
 mod order;
 mod plan;
 mod procs;
+mod record;
 mod run;
 mod spec;
+mod window;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -195,7 +197,7 @@ fn resume(args: &SweepArgs, path: &Path) -> Result<()> {
             path.display()
         );
     }
-    let results = ResultsDir::open(path)?;
+    let results = ResultsDir::open_to_write(path)?;
     let meta = results.meta().clone();
     let config: SweepConfig = serde_json::from_value(meta.config.clone()).with_context(|| {
         format!(
@@ -282,8 +284,9 @@ fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> {
         }
         .into());
     }
-    let report = crate::report_cmd::after_sweep(results.path());
-    println!("results: {}", results.path().display());
+    let dir = results.path().to_path_buf();
+    let report = crate::report_cmd::after_sweep(results, quiet);
+    println!("results: {}", dir.display());
     println!("report: {}", report?.display());
     Ok(())
 }
@@ -371,7 +374,7 @@ fn render(plan: &Plan) -> String {
     if let Some(p) = plan.points.first() {
         out.push_str(&format!(
             "sweep plan ({} mode), in run order:\n",
-            p.mode.name()
+            p.coords.mode.name()
         ));
     }
     let width = plan.points.len().to_string().len();
@@ -400,7 +403,7 @@ fn render(plan: &Plan) -> String {
     if plan
         .points
         .first()
-        .is_some_and(|p| p.mode == spec::Mode::Batch)
+        .is_some_and(|p| p.coords.mode == spec::Mode::Batch)
     {
         out.push_str(
             "connections and rates do not apply in batch mode: each point submits its jobs\n",

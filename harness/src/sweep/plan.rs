@@ -26,7 +26,11 @@
 
 use super::error::ConfigError;
 use super::order::{shuffle, Shard};
-use super::spec::{Load, Mode, PointSpec, Pruned, Strategy, SweepSpec, Workload};
+use looplab_runtime::pool::DEFAULT_POOL_SIZE;
+
+use super::spec::{
+    Coords, Deployment, Load, Mode, PointSpec, Pruned, Strategy, SweepSpec, Workload,
+};
 
 /// Time a repetition costs beyond its warm-up and measured window, for the estimate: starting
 /// the point's process and server, connecting the generator, tearing down. The executor
@@ -59,8 +63,19 @@ impl Plan {
     }
 }
 
-/// Builds the plan of `spec` (its shard, if any), or says why it is empty.
+/// The most points a plan may have, before `--shard` (checked before any is built): at 2 s
+/// each, more than five hours of measuring.
+pub const MAX_POINTS: usize = 10_000;
+
+/// Builds the plan of `spec` (its shard, if any), or says why it is empty or too big.
 pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<Plan, ConfigError> {
+    let points = upper_bound(spec);
+    if points > MAX_POINTS as u64 {
+        return Err(ConfigError::TooManyPoints {
+            points,
+            max: MAX_POINTS,
+        });
+    }
     let mut all = Vec::new();
     let mut dropped = Vec::new();
     let mut pool_not_swept = Vec::new();
@@ -109,6 +124,29 @@ pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<Plan, ConfigError>
         dropped,
         pool_not_swept,
     })
+}
+
+/// The points the plan would have if rule 1 dropped nothing (rule 2 may prune pool sizes,
+/// so this is an upper bound), counted without building them.
+fn upper_bound(spec: &SweepSpec) -> u64 {
+    let len = |values: &[u32]| values.len() as u64;
+    let loads = match spec.mode {
+        Mode::Batch => 1,
+        Mode::Service => len(&spec.connections) * spec.rates.as_deref().map_or(1, len),
+    };
+    let per_strategy: u64 = spec
+        .strategies
+        .iter()
+        .map(|&s| match s {
+            Strategy::Cluster => len(&spec.cluster_counts),
+            Strategy::Workers => len(&spec.worker_counts),
+            _ => 1,
+        })
+        .map(|counts| counts.saturating_mul(len(&spec.pool_sizes)))
+        .fold(0, u64::saturating_add);
+    per_strategy
+        .saturating_mul(spec.workloads.len() as u64)
+        .saturating_mul(loads)
 }
 
 /// Rule 1: why a strategy/workload pair makes no sense, if it does not.
@@ -163,26 +201,57 @@ fn expand_counts(
     let clusters = only(strategy == Strategy::Cluster, &spec.cluster_counts);
     let workers = only(strategy == Strategy::Workers, &spec.worker_counts);
     let loads = loads(spec);
-    for &cluster_count in &clusters {
+    for &processes in &clusters {
         for &worker_count in &workers {
             for &load in &loads {
-                let mut point = PointSpec {
-                    id: String::new(),
-                    mode: spec.mode,
+                let (connections, rate_per_s) = match load {
+                    Load::Batch { .. } => (None, None),
+                    Load::Closed { connections } => (Some(connections), None),
+                    Load::Open {
+                        connections,
+                        rate_per_s,
+                    } => (Some(connections), Some(rate_per_s)),
+                };
+                let coords = Coords {
                     strategy,
-                    workload: workload.clone(),
-                    pool_size,
-                    cluster_count,
-                    worker_count,
+                    workload: workload.name.clone(),
+                    mode: spec.mode,
+                    pool: pool_size,
+                    processes,
+                    workers: worker_count,
+                    connections,
+                    rate_per_s,
+                    parallelism: strategy.parallelism(pool_size, worker_count, processes),
+                };
+                out.push(PointSpec {
+                    id: coords.id(),
+                    deployment: deployment(spec, &coords, workload),
+                    coords,
                     load,
                     timing: spec.timing,
                     repetitions: spec.repetitions,
-                    params: spec.params,
-                };
-                point.id = point_id(&point);
-                out.push(point);
+                });
             }
         }
+    }
+}
+
+/// What the processes of the point at `coords` run. A count the point does not sweep takes
+/// its single-process default: Node's pool of 4 where the pool does no work, one worker, one
+/// process; the references get one thread per core.
+fn deployment(spec: &SweepSpec, coords: &Coords, workload: &Workload) -> Deployment {
+    let count = |value: Option<u32>, default: usize| value.map_or(default, |v| v as usize);
+    let p = &spec.params;
+    Deployment {
+        pool: count(coords.pool, DEFAULT_POOL_SIZE),
+        workers: count(coords.workers, 1),
+        processes: count(coords.processes, 1),
+        policy: Some(p.cluster_policy),
+        hash_iterations: p.hash_iterations,
+        file_bytes: p.file_bytes as usize,
+        busy_ms: 0,
+        file_mode: p.file_mode,
+        ..Deployment::new(coords.strategy, workload.mix.clone())
     }
 }
 
@@ -205,35 +274,11 @@ fn loads(spec: &SweepSpec) -> Vec<Load> {
     loads
 }
 
-/// `strategy/workload[/pP][/kK][/wW][/cC][/rR]`.
-fn point_id(p: &PointSpec) -> String {
-    let mut id = format!("{}/{}", p.strategy.name(), p.workload.name);
-    let mut part = |prefix: &str, value: Option<u32>| {
-        if let Some(v) = value {
-            id.push_str(&format!("/{prefix}{v}"));
-        }
-    };
-    part("p", p.pool_size);
-    part("k", p.cluster_count);
-    part("w", p.worker_count);
-    match p.load {
-        Load::Batch { .. } => {}
-        Load::Closed { connections } => part("c", Some(connections)),
-        Load::Open {
-            connections,
-            rate_per_s,
-        } => {
-            part("c", Some(connections));
-            part("r", Some(rate_per_s));
-        }
-    }
-    id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sweep::config::{SweepConfig, DEFAULT_TOML};
+    use crate::sweep::spec::Kind;
 
     /// The default sweep with `toml` laid over it, resolved.
     fn spec(toml: &str) -> SweepSpec {
@@ -277,6 +322,21 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_too_big_is_refused_before_it_is_built() {
+        let pools: Vec<String> = (1..=1024).map(|p| p.to_string()).collect();
+        let conns: Vec<String> = (1..=10_000).map(|c| c.to_string()).collect();
+        let toml = format!(
+            "pool_sizes = [{}]\nconnections = [{}]",
+            pools.join(","),
+            conns.join(",")
+        );
+        let err = plan(&spec(&toml), None).unwrap_err().to_string();
+        assert!(err.contains("more than the 10000 a plan may have"), "{err}");
+        // The default sweep is far below the bound.
+        assert!(upper_bound(&spec("")) < 200);
+    }
+
+    #[test]
     fn ids_are_unique() {
         let p = plan(&spec("rates = [100, 200]\nconnections = [4, 8]"), None).unwrap();
         let mut seen = std::collections::HashSet::new();
@@ -293,19 +353,15 @@ mod tests {
     fn pool_is_not_swept_where_no_pool_works() {
         let p = plan(&spec(""), None).unwrap();
         for point in &p.points {
-            let pool_idle = point.workload.name == "net"
-                || matches!(point.strategy, Strategy::Tokio | Strategy::Rayon)
-                || (matches!(point.strategy, Strategy::Workers | Strategy::LoopBlocking)
-                    && !point.workload.has_file());
-            assert_eq!(point.pool_size.is_none(), pool_idle, "{}", point.id);
-            assert_eq!(
-                point.cluster_count.is_some(),
-                point.strategy == Strategy::Cluster
-            );
-            assert_eq!(
-                point.worker_count.is_some(),
-                point.strategy == Strategy::Workers
-            );
+            let c = &point.coords;
+            let reads = point.deployment.mix.iter().any(|(k, _)| *k == Kind::File);
+            let pool_idle = c.workload == "net"
+                || matches!(c.strategy, Strategy::Tokio | Strategy::Rayon)
+                || (matches!(c.strategy, Strategy::Workers | Strategy::LoopBlocking) && !reads);
+            assert_eq!(c.pool.is_none(), pool_idle, "{}", point.id);
+            assert_eq!(c.processes.is_some(), c.strategy == Strategy::Cluster);
+            assert_eq!(c.workers.is_some(), c.strategy == Strategy::Workers);
+            assert_eq!(c.id(), point.id);
         }
         let reasons: Vec<_> = p
             .pool_not_swept

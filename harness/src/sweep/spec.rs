@@ -2,84 +2,15 @@
 //! durations) and the resolved points the planner makes of it ([`PointSpec`]). Everything here is typed and in range: [`crate::sweep::config`] is the only
 //! way to build a `SweepSpec`, and the planner trusts it without checking again.
 
+pub use looplab_reports::store::Coords;
 use looplab_runtime::cluster::SchedulingPolicy;
-use looplab_workloads::batch::FileMode;
-use looplab_workloads::serve::Kind;
-
-/// How the work uses the cores (DESIGN.md's strategies).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Strategy {
-    /// One loop, work offloaded to its pool.
-    Loop,
-    /// One loop, CPU work done on the loop itself.
-    LoopBlocking,
-    /// One loop serving, K worker threads doing the CPU work (pool shared).
-    Workers,
-    /// K processes, each a loop with its own pool.
-    Cluster,
-    /// Reference: tokio's multi-thread runtime, `spawn_blocking` for hash and file work.
-    Tokio,
-    /// Reference: rayon, batch CPU work only.
-    Rayon,
-}
-
-impl Strategy {
-    /// Every strategy, in plan order.
-    pub const ALL: [Strategy; 6] = [
-        Strategy::Loop,
-        Strategy::LoopBlocking,
-        Strategy::Workers,
-        Strategy::Cluster,
-        Strategy::Tokio,
-        Strategy::Rayon,
-    ];
-
-    /// The name used in configs and point ids.
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Loop => "loop",
-            Strategy::LoopBlocking => "loop-blocking",
-            Strategy::Workers => "workers",
-            Strategy::Cluster => "cluster",
-            Strategy::Tokio => "tokio",
-            Strategy::Rayon => "rayon",
-        }
-    }
-
-    /// Parses a strategy name.
-    pub fn parse(name: &str) -> Option<Strategy> {
-        Strategy::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// Whether the strategy runs on a libuv-style pool whose size can be set.
-    pub fn has_pool(self) -> bool {
-        !matches!(self, Strategy::Tokio | Strategy::Rayon)
-    }
-}
-
-/// Batch (N jobs, makespan) or service (an HTTP server under load).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Submit `jobs` jobs, measure makespan, throughput and per-job latency.
-    Batch,
-    /// An HTTP server under the load generator, closed or open loop.
-    Service,
-}
-
-impl Mode {
-    /// The name used in configs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Batch => "batch",
-            Mode::Service => "service",
-        }
-    }
-}
+pub use looplab_workloads::deploy::{Deployment, FileMode, Kind, Mode, Strategy};
 
 /// Workload names that are not mixes.
 pub const BUILTIN_WORKLOADS: [&str; 3] = ["hash", "file", "net"];
-/// Kinds a mix may weigh.
-pub const MIX_KINDS: [&str; 3] = ["hello", "hash", "file"];
+/// Kinds a mix may weigh (the others need parameters a sweep does not set, or are a
+/// strategy's business: `hash-sync` is `hash` under `loop-blocking`).
+pub const MIX_KINDS: [Kind; 3] = [Kind::Hello, Kind::Hash, Kind::File];
 
 /// One workload: a name and the kinds of work it is made of, by weight.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,28 +128,19 @@ pub enum Load {
 /// One point of the plan, complete: what the executor needs to run it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PointSpec {
-    /// Stable id naming the coordinates, like `cluster/hash/p4/k2/c16`.
+    /// Stable id naming the coordinates ([`Coords::id`]), like `cluster/hash/p4/k2/c16`.
     pub id: String,
-    /// Batch or service.
-    pub mode: Mode,
-    /// How the work uses the cores.
-    pub strategy: Strategy,
-    /// What work.
-    pub workload: Workload,
-    /// Pool threads per process; `None` where the pool does no work (rule 2).
-    pub pool_size: Option<u32>,
-    /// Processes (cluster only).
-    pub cluster_count: Option<u32>,
-    /// Worker threads (workers only).
-    pub worker_count: Option<u32>,
+    /// Where the point sits in the sweep, recorded with each repetition. A coordinate the
+    /// point does not sweep is `None` (the pool size where the pool does no work, rule 2).
+    pub coords: Coords,
+    /// What the point's processes run.
+    pub deployment: Deployment,
     /// Load applied.
     pub load: Load,
     /// Warm-up and measured window of each repetition.
     pub timing: Timing,
     /// Repetitions.
     pub repetitions: u32,
-    /// Parameters of the work.
-    pub params: WorkParams,
 }
 
 /// A strategy/workload pair the planner pruned, and why.
@@ -274,13 +196,5 @@ mod tests {
         assert_eq!(format_duration_ms(1_500), "1500ms");
         assert_eq!(format_duration_ms(2_000), "2s");
         assert_eq!(format_duration_ms(180_000), "3m");
-    }
-
-    #[test]
-    fn strategy_names_round_trip() {
-        for s in Strategy::ALL {
-            assert_eq!(Strategy::parse(s.name()), Some(s));
-        }
-        assert_eq!(Strategy::parse("threads"), None);
     }
 }

@@ -2,10 +2,11 @@
 //! are checked on every run, baseline or not.
 //!
 //! Two sources:
-//! 1. Experiments (staircase, multitask) that the caller runs and judges through [`retried`]:
-//!    the shapes depend on the OS sharing the cores fairly, which a busy machine does not
-//!    always grant, so an invariant fails only when [`ATTEMPTS`] attempts in a row fail.
-//!    (This crate does not run them: it knows nothing of how a measurement is taken.)
+//! 1. Experiments (staircase, multitask) that the sweep recorded, judged in
+//!    [`super::experiments`]: the shapes depend on the OS sharing the cores fairly, which a
+//!    busy machine does not always grant, so the recorder tries each up to three times and an
+//!    invariant fails only when every attempt missed. (This crate does not run them: it
+//!    reads what was recorded.)
 //! 2. The results folder, from throughput medians ([`folder_invariants`]), on CPU-bound
 //!    hashing, with `cores` the usable cores of the machine that measured:
 //!    - cluster `cluster/hash/p1/kK` over one loop `loop/hash/p1`, and workers
@@ -29,12 +30,11 @@
 
 use serde::Serialize;
 
-use super::measured::Samples;
+use super::measured::{CoordsOf, Samples};
 use super::stats::median;
-use crate::report::id::PointCoords;
+use looplab_workloads::deploy::Strategy;
 
-/// Attempts of an experiment invariant before it is declared failed.
-pub const ATTEMPTS: u32 = 3;
+use crate::store::{metric, Coords};
 
 /// Outcome of one invariant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -59,34 +59,6 @@ pub struct Invariant {
     pub detail: String,
     /// Attempts made (experiments); 1 for the results folder.
     pub attempts: u32,
-}
-
-/// Runs `attempt` up to [`ATTEMPTS`] times until it returns `Ok(observed)`; fails with the last
-/// `Err(observed)` when none does.
-pub fn retried(
-    rule: impl Into<String>,
-    mut attempt: impl FnMut() -> Result<String, String>,
-) -> Invariant {
-    let mut last = String::new();
-    for n in 1..=ATTEMPTS {
-        match attempt() {
-            Ok(observed) => {
-                return Invariant {
-                    rule: rule.into(),
-                    status: Status::Pass,
-                    detail: observed,
-                    attempts: n,
-                }
-            }
-            Err(observed) => last = observed,
-        }
-    }
-    Invariant {
-        rule: rule.into(),
-        status: Status::Fail,
-        detail: last,
-        attempts: ATTEMPTS,
-    }
 }
 
 /// Tolerances of the results-folder invariants.
@@ -116,7 +88,7 @@ pub const LOOSE: Bounds = Bounds {
 /// A hash point's median throughput, its median CPU use, and how many repetitions it has.
 struct Throughput {
     id: String,
-    coords: PointCoords,
+    coords: Coords,
     median: f64,
     cpu_util_cores: Option<f64>,
     /// Median CPU milliseconds per operation.
@@ -157,16 +129,14 @@ fn at_equal_cost(p: &Throughput, reference: &Throughput) -> (f64, Option<String>
     }
 }
 
-fn hash_points(samples: &Samples) -> Vec<Throughput> {
+fn hash_points(samples: &Samples, coords: &CoordsOf) -> Vec<Throughput> {
     samples
         .iter()
         .filter_map(|(id, metrics)| {
-            let coords = PointCoords::parse(id)
-                .ok()
-                .filter(|c| c.workload == "hash")?;
-            let values = metrics.get("throughput_per_s").filter(|v| !v.is_empty())?;
-            let util = metrics.get("cpu_util_cores").filter(|v| !v.is_empty());
-            let per_op = metrics.get("cpu_ms_per_op").filter(|v| !v.is_empty());
+            let coords = coords.get(id).filter(|c| c.workload == "hash")?.clone();
+            let values = metrics.get(metric::THROUGHPUT).filter(|v| !v.is_empty())?;
+            let util = metrics.get(metric::CPU_UTIL).filter(|v| !v.is_empty());
+            let per_op = metrics.get(metric::CPU_MS_PER_OP).filter(|v| !v.is_empty());
             Some(Throughput {
                 id: id.clone(),
                 coords,
@@ -196,10 +166,15 @@ fn status(holds: bool) -> Status {
 }
 
 /// The invariants the results folder can support (see the module doc), given the cores.
-pub fn folder_invariants(samples: &Samples, cores: u32) -> Vec<Invariant> {
-    let points = hash_points(samples);
-    let mut out = speedups(&points, cores, "cluster", "loop");
-    out.extend(speedups(&points, cores, "workers", "loop-blocking"));
+pub fn folder_invariants(samples: &Samples, coords: &CoordsOf, cores: u32) -> Vec<Invariant> {
+    let points = hash_points(samples, coords);
+    let mut out = speedups(&points, cores, Strategy::Cluster, Strategy::Loop);
+    out.extend(speedups(
+        &points,
+        cores,
+        Strategy::Workers,
+        Strategy::LoopBlocking,
+    ));
     out.extend(pool_beyond_cores(&points, cores));
     out
 }
@@ -207,21 +182,26 @@ pub fn folder_invariants(samples: &Samples, cores: u32) -> Vec<Invariant> {
 /// Speed-ups of `strategy` (cluster or workers) over the single-loop `reference`. The lower
 /// bound applies to the plain ratio (a busy machine slows both points alike), the upper one to
 /// the ratio over the reference at a full core (see [`Throughput::at_full_share`]).
-fn speedups(points: &[Throughput], cores: u32, strategy: &str, reference: &str) -> Vec<Invariant> {
+fn speedups(
+    points: &[Throughput],
+    cores: u32,
+    strategy: Strategy,
+    reference: Strategy,
+) -> Vec<Invariant> {
     let mut out = Vec::new();
     for p in points.iter().filter(|p| p.coords.strategy == strategy) {
         let count = match strategy {
-            "cluster" if p.coords.pool == Some(1) => p.coords.cluster,
-            "workers" => p.coords.workers,
+            Strategy::Cluster if p.coords.pool == Some(1) => p.coords.processes,
+            Strategy::Workers => p.coords.workers,
             _ => None,
         };
         let Some(count) = count else { continue };
         let base = points.iter().find(|b| {
             b.coords.strategy == reference
                 && b.coords.same_load(&p.coords)
-                && b.coords.cluster.is_none()
+                && b.coords.processes.is_none()
                 && b.coords.workers.is_none()
-                && (strategy != "cluster" || b.coords.pool == Some(1))
+                && (strategy != Strategy::Cluster || b.coords.pool == Some(1))
         });
         let Some(base) = base else { continue };
         let ideal = f64::from(count.min(cores));
@@ -252,7 +232,7 @@ fn speedups(points: &[Throughput], cores: u32, strategy: &str, reference: &str) 
     }
     if out.is_empty() {
         let needs = match strategy {
-            "cluster" => "cluster/hash/p1/kK and loop/hash/p1",
+            Strategy::Cluster => "cluster/hash/p1/kK and loop/hash/p1",
             _ => "workers/hash/wW and loop-blocking/hash",
         };
         out.push(not_applicable(
@@ -268,7 +248,7 @@ fn speedups(points: &[Throughput], cores: u32, strategy: &str, reference: &str) 
 fn pool_beyond_cores(points: &[Throughput], cores: u32) -> Vec<Invariant> {
     let loops: Vec<&Throughput> = points
         .iter()
-        .filter(|p| p.coords.strategy == "loop" && p.coords.pool.is_some())
+        .filter(|p| p.coords.strategy == Strategy::Loop && p.coords.pool.is_some())
         .collect();
     let mut out = Vec::new();
     for big in loops.iter().filter(|p| p.coords.pool > Some(cores)) {
@@ -339,6 +319,15 @@ mod tests {
             .collect()
     }
 
+    /// The folder invariants of `samples`, their coordinates read from the ids.
+    fn judge(samples: &Samples, cores: u32) -> Vec<Invariant> {
+        let coords = samples
+            .keys()
+            .map(|id| (id.clone(), Coords::from_schema1_id(id).unwrap()))
+            .collect();
+        folder_invariants(samples, &coords, cores)
+    }
+
     fn statuses(invariants: &[Invariant]) -> Vec<Status> {
         invariants.iter().map(|i| i.status).collect()
     }
@@ -355,7 +344,7 @@ mod tests {
             ("workers/hash/w2/c16", &[404.7, 396.0]),
             ("workers/hash/w4/c16", &[560.0, 570.0]),
         ]);
-        let found = folder_invariants(&samples, 2);
+        let found = judge(&samples, 2);
         assert_eq!(
             statuses(&found),
             [
@@ -382,7 +371,7 @@ mod tests {
             ("loop-blocking/hash/c8", &[169.0, 127.0, 134.0]),
             ("workers/hash/w2/c8", &[328.0, 334.0, 331.0]),
         ]);
-        assert_eq!(folder_invariants(&samples, 2)[1].status, Status::Fail);
+        assert_eq!(judge(&samples, 2)[1].status, Status::Fail);
         for (id, util, cost) in [
             (
                 "loop-blocking/hash/c8",
@@ -395,7 +384,7 @@ mod tests {
             point.insert("cpu_util_cores".into(), util.to_vec());
             point.insert("cpu_ms_per_op".into(), cost.to_vec());
         }
-        let found = folder_invariants(&samples, 2);
+        let found = judge(&samples, 2);
         assert_eq!(found[1].status, Status::Pass, "{found:#?}");
         assert!(
             found[1].detail.contains("at equal CPU per operation"),
@@ -407,7 +396,7 @@ mod tests {
             .get_mut("workers/hash/w2/c8")
             .unwrap()
             .insert("throughput_per_s".into(), vec![600.0, 610.0, 605.0]);
-        assert_eq!(folder_invariants(&samples, 2)[1].status, Status::Fail);
+        assert_eq!(judge(&samples, 2)[1].status, Status::Fail);
     }
 
     #[test]
@@ -416,7 +405,7 @@ mod tests {
         // 7.52 ms instead of pool 4's 5.59 ms, so pool 4 looked 35% faster.
         let mut samples =
             throughputs(&[("loop/hash/p2/c8", &[262.0]), ("loop/hash/p4/c8", &[354.0])]);
-        let pool = |s: &Samples| folder_invariants(s, 2).pop().unwrap();
+        let pool = |s: &Samples| judge(s, 2).pop().unwrap();
         assert_eq!(pool(&samples).status, Status::Fail);
         for (id, util, cost) in [
             ("loop/hash/p2/c8", 1.97, 7.52),
@@ -443,13 +432,13 @@ mod tests {
             ("loop/hash/p1/c8", &[142.0]),
             ("cluster/hash/p1/k2/c8", &[404.0]),
         ]);
-        let without_cpu = folder_invariants(&samples, 2);
+        let without_cpu = judge(&samples, 2);
         assert_eq!(without_cpu[0].status, Status::Fail, "{without_cpu:#?}");
         for (id, util) in [("loop/hash/p1/c8", 0.71), ("cluster/hash/p1/k2/c8", 1.96)] {
             let point = samples.get_mut(id).unwrap();
             point.insert("cpu_util_cores".into(), vec![util]);
         }
-        let found = folder_invariants(&samples, 2);
+        let found = judge(&samples, 2);
         assert_eq!(found[0].status, Status::Pass, "{found:#?}");
         assert!(
             found[0].detail.contains("2.85x (2.02x over loop/hash/p1/c8 at a full core; it got 0.71), expected 1.00..2.70x; one repetition"),
@@ -461,7 +450,7 @@ mod tests {
     #[test]
     fn a_pool_beyond_the_cores_is_compared_with_the_pool_of_exactly_the_cores() {
         let quick = throughputs(&[("loop/hash/p1/c8", &[185.0]), ("loop/hash/p4/c8", &[371.0])]);
-        let found = folder_invariants(&quick, 2);
+        let found = judge(&quick, 2);
         assert_eq!(found[2].status, Status::NotApplicable, "{found:#?}");
         assert!(found[2].detail.contains("loop/hash/p2"));
         let full = throughputs(&[
@@ -470,7 +459,7 @@ mod tests {
             ("loop/hash/p4/c16", &[402.0, 399.0]),
             ("loop/hash/p8/c16", &[480.0, 470.0]),
         ]);
-        let found = folder_invariants(&full, 2);
+        let found = judge(&full, 2);
         assert_eq!(
             statuses(&found[2..]),
             [Status::Pass, Status::Fail],
@@ -480,26 +469,6 @@ mod tests {
             ("loop/hash/p2/c16", &[400.0]),
             ("loop/hash/p8/c16", &[470.0]),
         ]);
-        assert_eq!(folder_invariants(&once, 2)[2].status, Status::Pass);
-    }
-
-    #[test]
-    fn retries_stop_at_the_first_success_and_fail_after_three() {
-        let mut calls = 0;
-        let passed = retried("rule", || {
-            calls += 1;
-            if calls == 2 {
-                Ok("good".into())
-            } else {
-                Err("bad".into())
-            }
-        });
-        assert_eq!(
-            (passed.status, passed.attempts, calls),
-            (Status::Pass, 2, 2)
-        );
-        let failed = retried("rule", || Err("bad".into()));
-        assert_eq!((failed.status, failed.attempts), (Status::Fail, ATTEMPTS));
-        assert_eq!(failed.detail, "bad");
+        assert_eq!(judge(&once, 2)[2].status, Status::Pass);
     }
 }

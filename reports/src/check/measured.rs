@@ -13,12 +13,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Machine, PointRecord, ResultsDir};
+use crate::store::{Coords, Machine, PointRecord, ResultsDir};
 
 use super::CheckError;
 
 /// Per point id, per metric name, every repetition's value (in the order read).
 pub type Samples = BTreeMap<String, BTreeMap<String, Vec<f64>>>;
+/// Per point id, the point's coordinates.
+pub type CoordsOf = BTreeMap<String, Coords>;
 
 /// The measurements of one side of a comparison and who made them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,6 +41,10 @@ pub struct Measured {
     pub unfinished_folders: Vec<String>,
     /// Every successful repetition's metrics.
     pub points: Samples,
+    /// Every point's coordinates (failed points too); absent from baselines saved before
+    /// records carried coordinates.
+    #[serde(default)]
+    pub coords: CoordsOf,
 }
 
 impl Measured {
@@ -58,6 +64,7 @@ impl Measured {
             failed_repetitions: 0,
             unfinished_folders: Vec::new(),
             points: Samples::new(),
+            coords: CoordsOf::new(),
         };
         for path in folders {
             let dir = ResultsDir::open(path)?;
@@ -99,6 +106,9 @@ impl Measured {
     }
 
     fn add_record(&mut self, record: PointRecord) {
+        self.coords
+            .entry(record.point_id.clone())
+            .or_insert(record.coords);
         if !record.ok {
             self.failed_repetitions += 1;
             return;
@@ -175,15 +185,12 @@ mod tests {
         meta.finished_at = Some("2026-11-26T08:00:00Z".into());
         let mut dir = ResultsDir::create(parent, name, &meta).unwrap();
         for (repetition, &value) in values.iter().enumerate() {
+            let coords = Coords::from_schema1_id("loop/hash/p1").unwrap();
+            let metrics = [("throughput_per_s".to_string(), value.abs())].into();
             dir.append(&PointRecord {
-                schema: crate::store::SCHEMA_VERSION,
-                point_id: "loop/hash/p1".into(),
-                repetition: repetition as u32,
                 ok: value >= 0.0,
                 error: (value < 0.0).then(|| "failed".into()),
-                metrics: [("throughput_per_s".to_string(), value.abs())].into(),
-                histogram_base64: None,
-                source: None,
+                ..PointRecord::ok(&coords, repetition as u32, metrics, None)
             })
             .unwrap();
         }

@@ -86,6 +86,7 @@
 //! after the other can differ by more than their repetitions suggest.
 
 mod baseline;
+mod experiments;
 mod invariants;
 mod measured;
 mod render;
@@ -99,10 +100,9 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use baseline::{Baseline, BASELINE_SCHEMA};
-pub use invariants::{
-    folder_invariants, retried, Bounds, Invariant, Status, ATTEMPTS, LOOSE, STRICT,
-};
-pub use measured::{machine_differences, Measured, Samples};
+pub use experiments::{experiment_invariants, Recorded};
+pub use invariants::{folder_invariants, Bounds, Invariant, Status, LOOSE, STRICT};
+pub use measured::{machine_differences, CoordsOf, Measured, Samples};
 pub use render::{markdown, terminal, CheckReport};
 pub use stats::{benjamini_hochberg, median, t_two_sided_p, welch_log, WelchResult};
 pub use verdict::{
@@ -223,6 +223,7 @@ pub(crate) mod testing {
             failed_repetitions: 0,
             unfinished_folders: Vec::new(),
             points: samples,
+            coords: Default::default(),
         }
     }
 }

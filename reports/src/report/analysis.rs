@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use super::data::{strategy_rank, PointSummary, SweepData};
+use looplab_workloads::deploy::Strategy;
+
+use super::data::{PointSummary, SweepData};
 use super::stats::{compare, Noise};
 
 /// The rules of this module as sentences, for the report.
@@ -114,7 +116,7 @@ pub fn answers(data: &SweepData) -> Vec<Answer<'_>> {
             let loops: Vec<&PointSummary> = candidates
                 .iter()
                 .copied()
-                .filter(|p| p.coords.strategy == "loop")
+                .filter(|p| p.coords.strategy == Strategy::Loop)
                 .collect();
             let default_pool = loops
                 .iter()
@@ -148,7 +150,7 @@ pub fn answers(data: &SweepData) -> Vec<Answer<'_>> {
 #[derive(Debug)]
 pub struct ParallelismLine<'a> {
     /// The strategy.
-    pub strategy: String,
+    pub strategy: Strategy,
     /// Parallelism → the point drawn (the best there).
     pub drawn: BTreeMap<u32, &'a PointSummary>,
     /// Parallelism → every point there, the drawn one among them.
@@ -163,26 +165,22 @@ pub struct ParallelismSeries<'a> {
     /// each parallelism (the candidates the best was chosen from).
     pub lines: Vec<ParallelismLine<'a>>,
     /// Reference strategies and their best point.
-    pub references: Vec<(String, &'a PointSummary)>,
+    pub references: Vec<(Strategy, &'a PointSummary)>,
 }
 
 /// The series of the throughput- and p99-against-parallelism charts of one workload: its
 /// closed-loop points (rule 1 without the open-loop fallback: an open-loop point's throughput
 /// is its offered rate).
 pub fn parallelism_series<'a>(data: &'a SweepData, workload: &'a str) -> ParallelismSeries<'a> {
-    let mut by_strategy: BTreeMap<(usize, String), Vec<&PointSummary>> = BTreeMap::new();
+    let mut by_strategy: BTreeMap<Strategy, Vec<&PointSummary>> = BTreeMap::new();
     for p in data.of_workload(workload) {
         if p.ok > 0 && !p.coords.is_open_loop() {
-            by_strategy
-                .entry(strategy_rank(&p.coords.strategy))
-                .or_default()
-                .push(p);
+            by_strategy.entry(p.coords.strategy).or_default().push(p);
         }
     }
     let mut series = ParallelismSeries::default();
-    for (_, points) in by_strategy {
-        let strategy = points[0].coords.strategy.clone();
-        if points[0].coords.parallelism().is_none() {
+    for (strategy, points) in by_strategy {
+        if points[0].coords.parallelism.is_none() {
             if let Some(b) = best(points.iter().copied()) {
                 series.references.push((strategy, b));
             }
@@ -190,7 +188,7 @@ pub fn parallelism_series<'a>(data: &'a SweepData, workload: &'a str) -> Paralle
         }
         let mut at: BTreeMap<u32, Vec<&PointSummary>> = BTreeMap::new();
         for p in points {
-            at.entry(p.coords.parallelism().unwrap_or(1))
+            at.entry(p.coords.parallelism.unwrap_or(1))
                 .or_default()
                 .push(p);
         }
@@ -212,31 +210,20 @@ pub fn parallelism_series<'a>(data: &'a SweepData, workload: &'a str) -> Paralle
 pub fn best_per_strategy<'a>(
     data: &'a SweepData,
     workload: &'a str,
-) -> Vec<(String, &'a PointSummary)> {
-    let mut by_strategy: BTreeMap<(usize, String), Vec<&PointSummary>> = BTreeMap::new();
+) -> Vec<(Strategy, &'a PointSummary)> {
+    let mut by_strategy: BTreeMap<Strategy, Vec<&PointSummary>> = BTreeMap::new();
     for p in candidates(data, workload) {
-        by_strategy
-            .entry(strategy_rank(&p.coords.strategy))
-            .or_default()
-            .push(p);
+        by_strategy.entry(p.coords.strategy).or_default().push(p);
     }
     by_strategy
-        .into_values()
-        .filter_map(|points| {
-            let strategy = points[0].coords.strategy.clone();
-            best(points).map(|b| (strategy, b))
-        })
+        .into_iter()
+        .filter_map(|(strategy, points)| best(points).map(|b| (strategy, b)))
         .collect()
 }
 
 /// Every strategy in the sweep, in report order.
-pub fn strategies(data: &SweepData) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for p in &data.points {
-        if !names.contains(&p.coords.strategy) {
-            names.push(p.coords.strategy.clone());
-        }
-    }
-    names.sort_by_key(|s| strategy_rank(s));
-    names
+pub fn strategies(data: &SweepData) -> Vec<Strategy> {
+    let set: std::collections::BTreeSet<Strategy> =
+        data.points.iter().map(|p| p.coords.strategy).collect();
+    set.into_iter().collect()
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::id::PointCoords;
+use crate::store::Coords;
 
 /// A count or rate with an SI suffix and 3 significant digits: `950`, `1.23k`, `45.6k`, `1.2M`.
 pub fn si(v: f64) -> String {
@@ -80,7 +80,7 @@ pub struct Labeler {
 impl Labeler {
     /// Learns which segments are constant over `coords` (every point that has the segment has
     /// the same value).
-    pub fn new<'a>(coords: impl IntoIterator<Item = &'a PointCoords>) -> Self {
+    pub fn new<'a>(coords: impl IntoIterator<Item = &'a Coords>) -> Self {
         let mut values: std::collections::BTreeMap<char, BTreeSet<u32>> = Default::default();
         for c in coords {
             for (letter, value) in c.segments() {
@@ -97,14 +97,14 @@ impl Labeler {
     }
 
     /// `cluster/p4/k2`: strategy and the varying segments, minus `skip`.
-    pub fn config(&self, coords: &PointCoords, skip: &[char]) -> String {
-        let mut out = coords.strategy.clone();
+    pub fn config(&self, coords: &Coords, skip: &[char]) -> String {
+        let mut out = coords.strategy.name().to_string();
         out.push_str(&self.segments(coords, skip));
         out
     }
 
     /// `/p4/k2`: the varying segments alone, minus `skip`.
-    pub fn segments(&self, coords: &PointCoords, skip: &[char]) -> String {
+    pub fn segments(&self, coords: &Coords, skip: &[char]) -> String {
         coords
             .segments()
             .into_iter()
@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn labels_leave_out_what_every_point_shares() {
         let ids = ["loop/hash/p1/c16", "cluster/hash/p4/k2/c16", "loop/net/c16"];
-        let coords: Vec<PointCoords> = ids.iter().map(|i| PointCoords::parse(i).unwrap()).collect();
+        let coords: Vec<Coords> = ids
+            .iter()
+            .map(|i| Coords::from_schema1_id(i).unwrap())
+            .collect();
         let labeler = Labeler::new(&coords);
         assert_eq!(labeler.config(&coords[1], &[]), "cluster/p4/k2");
         assert_eq!(labeler.config(&coords[1], &['p']), "cluster/k2");

@@ -12,12 +12,12 @@ use super::analysis::{Answer, RULES};
 use super::charts::ChartFiles;
 use super::data::SweepData;
 use super::figures::Section;
-use super::files::{Calibration, Optional};
 use super::format::{sig3, times};
 use super::stats::{ALPHA, MIN_REPS_FOR_TEST};
 use super::tables::{answer_rows, cell, columns};
 use super::warnings::Warning;
-use super::{CHARTS_DIR, EXPERIMENTS_FILE};
+use super::CHARTS_DIR;
+use crate::store::{Calibration, Optional, EXPERIMENTS_FILE};
 
 /// The noise rule as the report states it.
 pub(super) const NOISE_RULE: &str = "with at least 3 ok repetitions on each side, a two-sided \
@@ -85,7 +85,7 @@ fn header(data: &SweepData, warnings: &[Warning]) -> Markup {
     html! {
         h1 { "looplab report" }
         p.sub {
-            "Sweep " code { (m.sweep_id) } ", " (data.points.len()) " points in " (data.mode)
+            "Sweep " code { (m.sweep_id) } ", " (data.points.len()) " points in " (data.mode.name())
             " mode, measured on " (m.machine.hostname) " (" (m.machine.cores) " cores) from "
             (m.started_at) " to " (m.finished_at.as_deref().unwrap_or("(unfinished)")) "."
         }

@@ -19,7 +19,8 @@
 //! - `summary.md`: the answer as a Markdown table (for CI step summaries).
 //! - `points.csv`: one row per point, every metric's median, min and max.
 //!
-//! The steps, in order: [`data::load`] (the store validates the folder; ids are parsed),
+//! The steps, in order: [`data::load`] (the store validates the folder and gives each record
+//! its coordinates),
 //! [`figures::all`] then [`charts::write`] for each, [`warnings::warnings`],
 //! [`analysis::answers`], then the three text files. The rules behind every choice are
 //! written at the top of `analysis`, `stats` and `figures`, and stated in the report itself.
@@ -28,10 +29,8 @@ pub mod analysis;
 pub mod charts;
 pub mod data;
 pub mod figures;
-pub mod files;
 pub mod format;
 mod html;
-pub mod id;
 pub mod stats;
 mod tables;
 pub mod warnings;
@@ -40,14 +39,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::store::StoreError;
-
-pub use files::{
-    write_experiments, Calibration, CalibrationBench, CalibrationScenario, CheckLine,
-    ExperimentRun, ExperimentsFile, TaskSpan, CALIBRATION_FILE, EXPERIMENTS_FILE,
-    EXPERIMENTS_SCHEMA,
-};
-pub use id::PointCoords;
+use crate::store::{check_owner, write_file, FolderLock, StoreError};
 
 /// File name of the HTML report.
 pub const HTML_FILE: &str = "report.html";
@@ -64,14 +56,6 @@ pub enum ReportError {
     /// The results folder is missing, incomplete or corrupt.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A point id does not follow the planner's grammar.
-    #[error("point id `{id}`: {reason}; ids look like strategy/workload[/pP][/kK][/wW][/cC][/rR]")]
-    PointId {
-        /// The id.
-        id: String,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// A chart could not be drawn.
     #[error("chart {name}: {message}")]
     Chart {
@@ -108,7 +92,8 @@ pub struct Rendered {
 }
 
 /// Renders the report of the results folder `input` into the folder `out` (created if needed;
-/// the same folder is fine). Chart files left by an earlier render of `out` are replaced.
+/// the same folder is fine), holding `out`'s lock while it writes. Chart files left by an
+/// earlier render of `out` are replaced.
 pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
     let data = data::load(input)?;
     let charts_dir = out.join(CHARTS_DIR);
@@ -117,6 +102,9 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
         path: charts_dir.clone(),
         source,
     })?;
+    check_owner(out)?;
+    check_owner(&charts_dir)?;
+    let _lock = FolderLock::acquire(out)?;
     clear_old_charts(&charts_dir)?;
     let planned = figures::all(&data);
     let mut rendered = Vec::with_capacity(planned.len());
@@ -125,33 +113,20 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
     }
     let warnings = warnings::warnings(&data);
     let answers = analysis::answers(&data);
-    let html_path = out.join(HTML_FILE);
     let page = html::page(&data, &answers, &rendered, &warnings);
-    write(&html_path, &page)?;
-    let summary = out.join(SUMMARY_FILE);
-    write(
-        &summary,
-        &tables::summary_markdown(&data, &answers, &warnings),
-    )?;
-    let csv = out.join(CSV_FILE);
-    write(&csv, &tables::points_csv(&data))?;
+    write_file(out, HTML_FILE, page.as_bytes())?;
+    let summary = tables::summary_markdown(&data, &answers, &warnings);
+    write_file(out, SUMMARY_FILE, summary.as_bytes())?;
+    write_file(out, CSV_FILE, tables::points_csv(&data).as_bytes())?;
     Ok(Rendered {
-        html: html_path,
-        summary,
-        csv,
+        html: out.join(HTML_FILE),
+        summary: out.join(SUMMARY_FILE),
+        csv: out.join(CSV_FILE),
         charts: rendered
             .iter()
             .flat_map(|(_, r)| [r.png.clone(), r.svg_path.clone()])
             .collect(),
         warnings: warnings.len(),
-    })
-}
-
-fn write(path: &Path, text: &str) -> Result<(), ReportError> {
-    std::fs::write(path, text).map_err(|source| ReportError::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        source,
     })
 }
 

@@ -155,7 +155,7 @@ pub(super) fn summary_markdown(
         "## looplab: {} ({} points, {} mode, {} cores)\n\n",
         md(&data.meta.sweep_id),
         data.points.len(),
-        md(&data.mode),
+        md(data.mode.name()),
         data.meta.machine.cores
     );
     out.push_str(
@@ -238,14 +238,14 @@ pub(super) fn points_csv(data: &SweepData) -> String {
         let c = &p.coords;
         let mut row = vec![
             csv_field(&p.id),
-            csv_field(&c.strategy),
+            csv_field(c.strategy.name()),
             csv_field(&c.workload),
             opt(c.pool),
-            opt(c.cluster),
+            opt(c.processes),
             opt(c.workers),
             opt(c.connections),
             opt(c.rate_per_s),
-            opt(c.parallelism()),
+            opt(c.parallelism),
             p.repetitions.to_string(),
             p.ok.to_string(),
             u8::from(p.generator_limited).to_string(),

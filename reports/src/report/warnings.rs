@@ -10,7 +10,7 @@
 //! 6. An unfinished sweep, records from several machines, unreadable histograms or files.
 
 use super::data::{metric, PointSummary, SweepData};
-use super::files::Optional;
+use crate::store::Optional;
 
 /// Relative spread of throughput above which a point is flagged.
 pub const HIGH_SPREAD: f64 = 0.20;
@@ -141,7 +141,7 @@ fn few_cores(data: &SweepData) -> Option<String> {
         .iter()
         .filter_map(|p| {
             let c = &p.coords;
-            let width = c.parallelism()?.max(c.pool.unwrap_or(1));
+            let width = c.parallelism?.max(c.pool.unwrap_or(1));
             Some((width, p))
         })
         .max_by_key(|(w, _)| *w)?;

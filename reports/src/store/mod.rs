@@ -2,53 +2,75 @@
 //! line), written so that an interrupted sweep keeps everything it measured.
 //!
 //! ```
-//! use looplab_reports::store::{Meta, PointRecord, ResultsDir, SCHEMA_VERSION};
+//! use looplab_reports::store::{metric, Coords, Meta, PointRecord, ResultsDir};
+//! use looplab_workloads::deploy::{Mode, Strategy};
 //!
 //! let parent = std::env::temp_dir().join(format!("looplab-doc-{}", std::process::id()));
 //! let meta = Meta::new("sweep-1", serde_json::json!({ "pool_sizes": [1, 2] }));
 //! let mut dir = ResultsDir::create(&parent, "run", &meta)?;
-//! dir.append(&PointRecord {
-//!     schema: SCHEMA_VERSION,
-//!     point_id: "loop/hash/p1".into(),
-//!     repetition: 0,
-//!     ok: true,
-//!     error: None,
-//!     metrics: [("throughput_per_s".to_string(), 812.5)].into(),
-//!     histogram_base64: None,
-//!     source: None,
-//! })?;
+//! let coords = Coords {
+//!     strategy: Strategy::Loop,
+//!     workload: "hash".into(),
+//!     mode: Mode::Batch,
+//!     pool: Some(1),
+//!     processes: None,
+//!     workers: None,
+//!     connections: None,
+//!     rate_per_s: None,
+//!     parallelism: Some(1),
+//! };
+//! let metrics = [(metric::THROUGHPUT.to_string(), 812.5)].into();
+//! dir.append(&PointRecord::ok(&coords, 0, metrics, None))?;
 //! let reopened = ResultsDir::open(dir.path())?;
-//! assert_eq!(reopened.records()?.len(), 1);
+//! assert_eq!(reopened.records()?[0].point_id, "loop/hash/p1");
 //! assert!(reopened.done_points()?.contains(&("loop/hash/p1".to_string(), 0)));
 //! # std::fs::remove_dir_all(&parent).ok();
 //! # Ok::<(), looplab_reports::store::StoreError>(())
 //! ```
 //!
 //! Invariants:
-//! 1. Every write replaces a whole file atomically: write a temp file in the same folder, fsync
-//!    it, rename it over the target, fsync the folder. A crash leaves the old file or the new
-//!    one, never half a line; at worst a stray `.*.tmp.*` file, which readers ignore.
+//! 1. Every write replaces a whole file atomically through [`write_file`] (a temp file created
+//!    exclusively in the same folder, fsync, rename, fsync the folder). A crash leaves the old
+//!    file or the new one, never half a line; at worst a stray temp file, which readers ignore
+//!    and the next writer removes.
 //! 2. `append` therefore rewrites all of `results.jsonl`: O(n) bytes per append, O(n²) per
 //!    sweep. A sweep has at most a few thousand lines of a few hundred bytes to a few KiB
 //!    (histograms included), so the last append copies a few MiB, far less than the seconds
 //!    each point spends measuring; in exchange there is no torn-tail recovery to get wrong.
-//! 3. One writer per folder. Shards on other machines write their own folders and
-//!    `lab merge` joins them; two processes appending to one folder would lose lines.
-//! 4. Readers refuse any `schema` other than [`SCHEMA_VERSION`] and name the file and line of
-//!    anything they cannot parse.
+//! 3. One writer per folder, enforced: [`ResultsDir::create`] and [`ResultsDir::open_to_write`]
+//!    hold the folder's [`FolderLock`] for as long as the `ResultsDir` lives, and a second
+//!    writer is refused with the holder's PID. Shards on other machines write their own
+//!    folders and `lab merge` joins them. A folder owned by another user is refused.
+//! 4. Readers accept schemas [`OLDEST_SCHEMA_VERSION`] to [`SCHEMA_VERSION`] (record.rs says
+//!    how each reads), refuse others, and name the file and line of anything they cannot
+//!    parse. A (point, repetition) recorded twice is refused, naming both lines: every reader
+//!    (report, baseline, check, merge, resume) goes through [`ResultsDir::records`].
 
+mod coords;
+mod files;
+mod lock;
 mod machine;
+pub mod metric;
 mod record;
+mod write;
 
-use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use thiserror::Error;
 
+pub use coords::Coords;
+pub use files::{
+    read_calibration, read_experiments, write_calibration, write_experiments, write_json,
+    Calibration, CalibrationBench, CalibrationScenario, ExperimentRun, ExperimentsFile, Optional,
+    ShapeCheck, TaskSpan, CALIBRATION_FILE, EXPERIMENTS_FILE, EXPERIMENTS_SCHEMA,
+};
+pub use lock::{FolderLock, LOCK_FILE};
 pub use machine::{rfc3339_utc, Machine};
-pub use record::{Meta, PointRecord, Source, SCHEMA_VERSION};
+pub use record::{Meta, PointRecord, Source, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION};
+pub use write::{check_owner, remove_stray_temp_files, write_file};
 
 /// File name of the metadata inside a results folder.
 pub const META_FILE: &str = "meta.json";
@@ -106,7 +128,7 @@ pub enum StoreError {
         message: String,
     },
     /// A file (or one line of it) was written with another schema version.
-    #[error("{}:{line}: schema version {found} is not supported (this looplab reads version {supported}); read it with the looplab version that wrote it", path.display())]
+    #[error("{}:{line}: schema version {found} is not supported (this looplab reads versions {OLDEST_SCHEMA_VERSION} to {supported}); read it with the looplab version that wrote it", path.display())]
     Schema {
         /// The file.
         path: PathBuf,
@@ -116,6 +138,42 @@ pub enum StoreError {
         found: u64,
         /// [`SCHEMA_VERSION`].
         supported: u32,
+    },
+    /// One (point, repetition) appears on two lines.
+    #[error("{}:{line}: point {point_id} repetition {repetition} is already recorded on line {first_line}; delete one of the two lines", path.display())]
+    DuplicateRecord {
+        /// The results file.
+        path: PathBuf,
+        /// The second line (1-based).
+        line: usize,
+        /// The first line (1-based).
+        first_line: usize,
+        /// The point.
+        point_id: String,
+        /// The repetition.
+        repetition: u32,
+    },
+    /// Another process holds the folder's lock.
+    #[error("{} is being written by another lab process{}; wait for it to finish, or stop it", path.display(), holder.map(|pid| format!(" (PID {pid})")).unwrap_or_default())]
+    Locked {
+        /// The folder.
+        path: PathBuf,
+        /// The holder's PID, when its lock file says.
+        holder: Option<u32>,
+    },
+    /// A folder to write into belongs to another user (or is a symlink).
+    #[error("{} belongs to another user (uid {owner}) or is not a plain folder; write into a folder of your own", path.display())]
+    NotOwned {
+        /// The folder.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+    },
+    /// A write was asked of a folder opened only to read.
+    #[error("{} was opened to read; open it with open_to_write to change it", path.display())]
+    ReadOnly {
+        /// The folder.
+        path: PathBuf,
     },
     /// A record to append holds a NaN or infinite metric, which JSON cannot represent.
     #[error("{}: metric `{metric}` of point {point_id} repetition {repetition} is {value}, which JSON cannot hold; record finite values or leave the metric out", path.display())]
@@ -143,16 +201,19 @@ pub enum StoreError {
     },
 }
 
-/// An open results folder. Holds its metadata; records are read from disk on demand.
+/// An open results folder. Holds its metadata, and its lock when opened to write; records are
+/// read from disk on demand.
 #[derive(Debug)]
 pub struct ResultsDir {
     path: PathBuf,
     meta: Meta,
+    lock: Option<FolderLock>,
 }
 
 impl ResultsDir {
     /// Creates `parent/name` (and `parent` if needed) with `meta.json` and an empty
-    /// `results.jsonl`. Refuses a folder that already exists unless it is empty.
+    /// `results.jsonl`, and holds its lock. Refuses a folder that already exists unless it is
+    /// an empty folder of this user's.
     pub fn create(parent: &Path, name: &str, meta: &Meta) -> Result<Self, StoreError> {
         let mut components = Path::new(name).components();
         if !matches!(
@@ -165,20 +226,25 @@ impl ResultsDir {
             });
         }
         let path = parent.join(name);
-        if path.exists() && !is_empty_dir(&path)? {
-            return Err(StoreError::NotEmpty { path });
+        if fs::symlink_metadata(&path).is_ok() {
+            check_owner(&path)?;
+            if !is_empty_dir(&path)? {
+                return Err(StoreError::NotEmpty { path });
+            }
         }
         fs::create_dir_all(&path).map_err(io_err("create", &path))?;
+        check_owner(&path)?;
         let mut dir = Self {
+            lock: Some(FolderLock::acquire(&path)?),
             path,
             meta: meta.clone(),
         };
         dir.write_meta(meta)?;
-        write_atomically(&dir.path, RESULTS_FILE, b"")?;
+        write_file(&dir.path, RESULTS_FILE, b"")?;
         Ok(dir)
     }
 
-    /// Opens an existing results folder, validating `meta.json` and every line of
+    /// Opens an existing results folder to read, validating `meta.json` and every line of
     /// `results.jsonl`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if !path.is_dir() {
@@ -192,8 +258,27 @@ impl ResultsDir {
         let dir = Self {
             path: path.to_path_buf(),
             meta,
+            lock: None,
         };
         dir.records()?;
+        Ok(dir)
+    }
+
+    /// Opens an existing results folder to add to it (`--resume`): as [`open`](Self::open),
+    /// holding the folder's lock, with any temp file a crashed writer left removed.
+    pub fn open_to_write(path: &Path) -> Result<Self, StoreError> {
+        if path.is_dir() {
+            check_owner(path)?;
+        }
+        let lock = FolderLock::acquire(path).map_err(|e| match e {
+            StoreError::Io { .. } if !path.is_dir() => StoreError::MissingDir {
+                path: path.to_path_buf(),
+            },
+            other => other,
+        })?;
+        remove_stray_temp_files(path);
+        let mut dir = Self::open(path)?;
+        dir.lock = Some(lock);
         Ok(dir)
     }
 
@@ -207,18 +292,27 @@ impl ResultsDir {
         &self.meta
     }
 
+    fn writable(&self) -> Result<(), StoreError> {
+        match self.lock {
+            Some(_) => Ok(()),
+            None => Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
     /// Atomically replaces `meta.json`, for example to set `finished_at`.
     pub fn write_meta(&mut self, meta: &Meta) -> Result<(), StoreError> {
-        let path = self.path.join(META_FILE);
-        let mut json = serde_json::to_string_pretty(meta).map_err(|e| StoreError::Io {
-            action: "serialize",
-            path: path.clone(),
-            source: e.into(),
-        })?;
-        json.push('\n');
-        write_atomically(&self.path, META_FILE, json.as_bytes())?;
+        self.writable()?;
+        write_json(&self.path, META_FILE, meta)?;
         self.meta = meta.clone();
         Ok(())
+    }
+
+    /// Writes the recorded experiments beside the results.
+    pub fn write_experiments(&self, file: &ExperimentsFile) -> Result<(), StoreError> {
+        self.writable()?;
+        write_experiments(&self.path, file)
     }
 
     /// Appends one record as a line of `results.jsonl`, atomically (see the module doc for
@@ -231,24 +325,11 @@ impl ResultsDir {
     /// any is refused (a non-finite metric), none. For bulk writes such as `lab merge`, where
     /// one `append` per record would rewrite the file once per line.
     pub fn append_all(&mut self, records: &[PointRecord]) -> Result<(), StoreError> {
+        self.writable()?;
         let path = self.path.join(RESULTS_FILE);
         let mut lines = Vec::new();
         for record in records {
-            if let Some((metric, &value)) = record.metrics.iter().find(|(_, v)| !v.is_finite()) {
-                return Err(StoreError::NonFiniteMetric {
-                    path,
-                    point_id: record.point_id.clone(),
-                    repetition: record.repetition,
-                    metric: metric.clone(),
-                    value,
-                });
-            }
-            let line = serde_json::to_string(record).map_err(|e| StoreError::Io {
-                action: "serialize a record for",
-                path: path.clone(),
-                source: e.into(),
-            })?;
-            lines.extend_from_slice(line.as_bytes());
+            lines.extend_from_slice(record_line(&path, record)?.as_bytes());
             lines.push(b'\n');
         }
         let mut bytes = fs::read(&path).map_err(io_err("read", &path))?;
@@ -256,18 +337,35 @@ impl ResultsDir {
             bytes.push(b'\n');
         }
         bytes.extend_from_slice(&lines);
-        write_atomically(&self.path, RESULTS_FILE, &bytes)
+        write_file(&self.path, RESULTS_FILE, &bytes)
     }
 
-    /// Every record, in the order appended. Blank lines are skipped.
+    /// Every record, in the order appended. Blank lines are skipped; a (point, repetition)
+    /// on two lines is an error naming both.
     pub fn records(&self) -> Result<Vec<PointRecord>, StoreError> {
         let path = self.path.join(RESULTS_FILE);
         let text = read_existing(&path)?;
-        text.lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(index, line)| parse_record(&path, index + 1, line))
-            .collect()
+        let mut seen: BTreeMap<(String, u32), usize> = BTreeMap::new();
+        let mut records = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record = parse_record(&path, index + 1, line)?;
+            let key = (record.point_id.clone(), record.repetition);
+            if let Some(&first_line) = seen.get(&key) {
+                return Err(StoreError::DuplicateRecord {
+                    path,
+                    line: index + 1,
+                    first_line,
+                    point_id: key.0,
+                    repetition: key.1,
+                });
+            }
+            seen.insert(key, index + 1);
+            records.push(record);
+        }
+        Ok(records)
     }
 
     /// The `(point_id, repetition)` pairs already recorded, which `--resume` skips. A failed
@@ -280,6 +378,24 @@ impl ResultsDir {
             .map(|r| (r.point_id, r.repetition))
             .collect())
     }
+}
+
+/// One record as a JSON line, refusing non-finite metrics (JSON cannot hold them).
+fn record_line(path: &Path, record: &PointRecord) -> Result<String, StoreError> {
+    if let Some((metric, &value)) = record.metrics.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(StoreError::NonFiniteMetric {
+            path: path.to_path_buf(),
+            point_id: record.point_id.clone(),
+            repetition: record.repetition,
+            metric: metric.clone(),
+            value,
+        });
+    }
+    serde_json::to_string(record).map_err(|e| StoreError::Io {
+        action: "serialize a record for",
+        path: path.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
@@ -312,17 +428,22 @@ fn read_existing(path: &Path) -> Result<String, StoreError> {
 }
 
 /// Reads `schema` before the full shape, so a file from another version is reported as such
-/// rather than as corrupt.
-fn check_schema(path: &Path, line: usize, value: &serde_json::Value) -> Result<(), StoreError> {
-    match value.get("schema").and_then(serde_json::Value::as_u64) {
-        Some(found) if found != u64::from(SCHEMA_VERSION) => Err(StoreError::Schema {
+/// rather than as corrupt; returns the version.
+fn check_schema(path: &Path, line: usize, value: &serde_json::Value) -> Result<u64, StoreError> {
+    let found = value
+        .get("schema")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(u64::from(SCHEMA_VERSION));
+    let known = u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION);
+    if !known.contains(&found) {
+        return Err(StoreError::Schema {
             path: path.to_path_buf(),
             line,
             found,
             supported: SCHEMA_VERSION,
-        }),
-        _ => Ok(()),
+        });
     }
+    Ok(found)
 }
 
 fn parse_meta(path: &Path, text: &str) -> Result<Meta, StoreError> {
@@ -337,39 +458,29 @@ fn parse_meta(path: &Path, text: &str) -> Result<Meta, StoreError> {
 }
 
 fn parse_record(path: &Path, line: usize, text: &str) -> Result<PointRecord, StoreError> {
-    let corrupt = |e: serde_json::Error| StoreError::CorruptRecord {
+    let corrupt = |message: String| StoreError::CorruptRecord {
         path: path.to_path_buf(),
         line,
-        message: e.to_string(),
+        message,
     };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(corrupt)?;
-    check_schema(path, line, &value)?;
-    serde_json::from_value(value).map_err(corrupt)
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+    if check_schema(path, line, &value)? == 1 {
+        // Schema 1 named the point by id alone: its coordinates are read back from the id.
+        let id = value.get("point_id").and_then(serde_json::Value::as_str);
+        let id = id.ok_or_else(|| corrupt("missing field `point_id`".into()))?;
+        let coords = Coords::from_schema1_id(id)
+            .map_err(|reason| corrupt(format!("point id `{}`: {reason}", clip(id))))?;
+        let coords = serde_json::to_value(coords).map_err(|e| corrupt(e.to_string()))?;
+        value["coords"] = coords;
+    }
+    serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Replaces `dir/name` with `bytes` following invariant 1 of the module doc. The temp name
-/// carries the process id so a stale temp file from a crashed run is never reused half-written.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-    let target = dir.join(name);
-    let temp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)
-            .map_err(io_err("create", &temp))?;
-        file.write_all(bytes).map_err(io_err("write", &temp))?;
-        file.sync_all().map_err(io_err("sync", &temp))?;
-        fs::rename(&temp, &target).map_err(io_err("replace", &target))
-    })();
-    if result.is_err() {
-        // Best effort: the original error is the one worth reporting.
-        let _ = fs::remove_file(&temp);
-        return result;
+/// At most 80 characters of `text`, for messages about ids of any length.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
     }
-    // Make the rename itself durable; without this a power cut may resurrect the old file.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("sync", dir))
 }

@@ -1,20 +1,29 @@
 //! The two shapes written to a results folder: `Meta` (once, in `meta.json`) and `PointRecord`
 //! (one JSON line per measured point and repetition, in `results.jsonl`).
 //!
-//! Both carry `schema`; a reader refuses any version other than [`SCHEMA_VERSION`] instead of
-//! guessing. Bump it whenever a field changes meaning or a required field is added. Optional
-//! fields added later carry `#[serde(default)]` so files written before them still read
-//! (`rustc_version`, `shard`, `sources`, `source`, `Machine::logical_cpus`).
+//! Both carry `schema`. Bump [`SCHEMA_VERSION`] whenever a field changes meaning or a required
+//! field is added, and teach the reader the old shape; a reader refuses versions it does not
+//! know instead of guessing. Optional fields added later carry `#[serde(default)]` so files
+//! written before them still read (`rustc_version`, `shard`, `sources`, `source`,
+//! `Machine::logical_cpus`).
+//!
+//! Versions:
+//! 1. The first; a record names its point by id only.
+//! 2. Every record carries its typed [`Coords`]. Schema-1 records are read by deriving them
+//!    from the id ([`Coords::from_schema1_id`]); `meta.json` did not change.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::coords::Coords;
 use super::machine::{rfc3339_utc, Machine};
 
-/// The schema version this crate writes and reads, in both `meta.json` and `results.jsonl`.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this crate writes, in both `meta.json` and `results.jsonl`.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest schema version this crate reads.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// What was run, where and when: the identity of a results folder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,8 +98,10 @@ impl Meta {
 pub struct PointRecord {
     /// Always [`SCHEMA_VERSION`] when written by this crate.
     pub schema: u32,
-    /// Stable identifier of the point within its sweep.
+    /// Stable identifier of the point within its sweep ([`Coords::id`]).
     pub point_id: String,
+    /// Where the point sits in the sweep.
+    pub coords: Coords,
     /// 0-based repetition index.
     pub repetition: u32,
     /// Whether the repetition completed; if not, `error` says why.
@@ -105,4 +116,40 @@ pub struct PointRecord {
     /// from; absent (and not written) otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<u32>,
+}
+
+impl PointRecord {
+    /// A repetition of the point at `coords` that was measured whole.
+    pub fn ok(
+        coords: &Coords,
+        repetition: u32,
+        metrics: BTreeMap<String, f64>,
+        histogram_base64: Option<String>,
+    ) -> Self {
+        Self {
+            schema: SCHEMA_VERSION,
+            point_id: coords.id(),
+            coords: coords.clone(),
+            repetition,
+            ok: true,
+            error: None,
+            metrics,
+            histogram_base64,
+            source: None,
+        }
+    }
+
+    /// A repetition that failed, with why; `metrics` holds whatever was measured anyway.
+    pub fn failed(
+        coords: &Coords,
+        repetition: u32,
+        error: impl Into<String>,
+        metrics: BTreeMap<String, f64>,
+    ) -> Self {
+        Self {
+            ok: false,
+            error: Some(error.into()),
+            ..Self::ok(coords, repetition, metrics, None)
+        }
+    }
 }

@@ -9,7 +9,8 @@ use hdrhistogram::Histogram;
 use looplab_runtime::crypto;
 use looplab_runtime::metrics::LoopMetrics;
 
-use super::{BatchReport, BatchSpec, FileMode, PoolWait};
+use super::{BatchReport, PoolWait};
+use crate::deploy::{Deployment, FileMode};
 use crate::experiments::{io_err, ExperimentError};
 use crate::serve::{Kind, HASH_KEYLEN};
 
@@ -32,7 +33,7 @@ pub(super) struct Work {
 
 impl Work {
     /// Expands the mix and, for [`FileMode::Read`], writes the file the jobs read.
-    pub fn new(spec: &BatchSpec, dir: &Path) -> Result<Work, ExperimentError> {
+    pub fn new(spec: &Deployment, dir: &Path) -> Result<Work, ExperimentError> {
         let work = Work {
             rotation: spec
                 .mix
@@ -197,14 +198,12 @@ mod tests {
     use super::*;
 
     fn work(mix: Vec<(Kind, u32)>) -> Work {
-        let spec = BatchSpec {
-            strategy: super::super::BatchStrategy::Loop,
+        let spec = Deployment {
             pool: 1,
-            mix,
-            jobs: 1,
             hash_iterations: 1,
             file_bytes: 0,
             file_mode: FileMode::WriteThenRead,
+            ..Deployment::new(crate::deploy::Strategy::Loop, mix)
         };
         Work::new(&spec, Path::new("/nonexistent")).unwrap()
     }

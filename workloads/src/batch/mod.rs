@@ -2,19 +2,16 @@
 //! makespan, the throughput and every job's latency.
 //!
 //! ```
-//! use looplab_workloads::batch::{Batch, BatchSpec, BatchStrategy, FileMode};
-//! use looplab_workloads::serve::Kind;
+//! use looplab_workloads::batch::Batch;
+//! use looplab_workloads::deploy::{Deployment, Kind, Strategy};
 //!
-//! let spec = BatchSpec {
-//!     strategy: BatchStrategy::Loop,
-//!     pool: 4,
-//!     mix: vec![(Kind::Hello, 8), (Kind::Hash, 1), (Kind::File, 1)],
-//!     jobs: 64,
+//! let mix = vec![(Kind::Hello, 8), (Kind::Hash, 1), (Kind::File, 1)];
+//! let spec = Deployment {
 //!     hash_iterations: 1_000,
 //!     file_bytes: 4096,
-//!     file_mode: FileMode::Read,
+//!     ..Deployment::new(Strategy::Loop, mix)
 //! };
-//! let mut batch = Batch::new(&spec)?;
+//! let mut batch = Batch::new(&spec, 64)?;
 //! let report = batch.run()?;
 //! assert_eq!(report.completed, 64);
 //! assert_eq!(report.latency_us.len(), 64);
@@ -32,7 +29,8 @@
 //!    duration a batch spec does not carry, so it is refused. Job `i` takes the kind at
 //!    `i mod total weight` of the mix expanded in order (weights 8:1:1 give 8 hellos, 1 hash
 //!    and 1 file per 10 jobs), as `lab serve`'s mix does.
-//! 2. Where a job runs is the strategy's business ([`BatchStrategy`]); what it computes is the
+//! 2. Where a job runs is the strategy's business (any [`Strategy`] but `cluster`, which runs
+//!    one batch per process); what it computes is the
 //!    same everywhere.
 //! 3. Every job is submitted at the batch start, in job order (on the loop as a script's top
 //!    level would: work that belongs on the loop runs right as it is submitted, so what comes
@@ -60,85 +58,13 @@ use hdrhistogram::Histogram;
 use looplab_runtime::worker::{WorkerError, MAX_POOL_WORKERS};
 use looplab_runtime::{crypto, ThreadPool};
 
+pub use crate::deploy::FileMode;
+use crate::deploy::{Deployment, Kind, Strategy};
 use crate::experiments::{io_err, ExperimentError};
-use crate::serve::Kind;
 use jobs::Work;
 
 /// The largest thread count accepted for the tokio and rayon references (the pool's limit).
 pub const MAX_THREADS: usize = 1024;
-
-/// Where a batch's jobs run (DESIGN.md's strategy table, without `cluster`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BatchStrategy {
-    /// One loop on its own pool of `pool` threads: hashes and files on the pool (like
-    /// `crypto.pbkdf2` and `fs.readFile`), `HashSync` on the loop, hellos as immediates.
-    Loop,
-    /// The same loop, but every hash runs on the loop itself (like `pbkdf2Sync`); files still
-    /// go through the pool.
-    LoopBlocking,
-    /// One loop plus a worker pool of `workers` threads doing every hash (like piscina); files
-    /// through the loop's pool.
-    Workers {
-        /// Worker threads (1..=256).
-        workers: usize,
-    },
-    /// Reference: a multi-thread tokio runtime; hash and file jobs in `spawn_blocking`
-    /// (`std::fs` inside, tokio's default blocking pool), `HashSync` inside an async task,
-    /// hellos as trivial tasks.
-    Tokio {
-        /// Runtime worker threads (1..=[`MAX_THREADS`]).
-        threads: usize,
-    },
-    /// Reference: a rayon pool; the jobs are one parallel iteration, each doing its work
-    /// directly.
-    Rayon {
-        /// Pool threads (1..=[`MAX_THREADS`]).
-        threads: usize,
-    },
-}
-
-impl BatchStrategy {
-    /// The name the sweep uses: `loop`, `loop-blocking`, `workers`, `tokio`, `rayon`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            BatchStrategy::Loop => "loop",
-            BatchStrategy::LoopBlocking => "loop-blocking",
-            BatchStrategy::Workers { .. } => "workers",
-            BatchStrategy::Tokio { .. } => "tokio",
-            BatchStrategy::Rayon { .. } => "rayon",
-        }
-    }
-}
-
-/// What a `File` job does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileMode {
-    /// Read one file of `file_bytes` bytes, written once by [`Batch::new`].
-    Read,
-    /// Write a file of its own (`job-<i>.bin`, overwritten at each run, so the dir holds up
-    /// to `jobs × file_bytes` bytes), then read it back.
-    WriteThenRead,
-}
-
-/// One batch point: the strategy, the work and its size.
-#[derive(Clone, Debug)]
-pub struct BatchSpec {
-    /// Where the jobs run.
-    pub strategy: BatchStrategy,
-    /// Threads of the libuv-style pool (1..=1024); checked for every strategy, used by the
-    /// loop strategies only.
-    pub pool: usize,
-    /// Kinds and their weights; job `i` takes the kind at `i mod total weight`.
-    pub mix: Vec<(Kind, u32)>,
-    /// Jobs per batch (at least 1).
-    pub jobs: u32,
-    /// PBKDF2 iterations of each hash job.
-    pub hash_iterations: u64,
-    /// Size of the file each file job reads.
-    pub file_bytes: usize,
-    /// Whether file jobs write their file first.
-    pub file_mode: FileMode,
-}
 
 /// Queue wait of the libuv-style pool tasks one batch submitted (a file read is 4 or more
 /// tasks: open, fstat, reads, close).
@@ -204,30 +130,39 @@ pub struct Batch {
     engine: Engine,
     work: Arc<Work>,
     jobs: u32,
-    strategy: BatchStrategy,
+    strategy: Strategy,
     dir: tempfile::TempDir,
 }
 
 impl Batch {
-    /// Checks `spec`, creates the temp dir and its files, and starts the strategy's threads.
-    pub fn new(spec: &BatchSpec) -> Result<Batch, ExperimentError> {
-        validate(spec)?;
+    /// Checks `spec`, creates the temp dir and its files, and starts the strategy's threads;
+    /// each [`run`](Batch::run) then submits `jobs` jobs.
+    pub fn new(spec: &Deployment, jobs: u32) -> Result<Batch, ExperimentError> {
+        validate(spec, jobs)?;
         let dir = tempfile::Builder::new()
             .prefix("looplab-batch-")
             .tempdir()
             .map_err(io_err("create a temp dir for the batch files"))?;
         let work = Arc::new(Work::new(spec, dir.path())?);
         let engine = match spec.strategy {
-            BatchStrategy::Loop | BatchStrategy::LoopBlocking | BatchStrategy::Workers { .. } => {
+            Strategy::Loop | Strategy::LoopBlocking | Strategy::Workers => {
                 Engine::Loop(Box::new(on_loop::LoopEngine::new(spec)?))
             }
-            BatchStrategy::Tokio { threads } => Engine::Tokio(on_tokio::TokioEngine::new(threads)?),
-            BatchStrategy::Rayon { threads } => Engine::Rayon(on_rayon::RayonEngine::new(threads)?),
+            Strategy::Tokio => Engine::Tokio(on_tokio::TokioEngine::new(spec.threads)?),
+            Strategy::Rayon => Engine::Rayon(on_rayon::RayonEngine::new(spec.threads)?),
+            Strategy::Cluster => {
+                return Err(ExperimentError::Param {
+                    name: "strategy",
+                    value: spec.strategy.name().into(),
+                    hint: "a batch runs in one process; run a cluster batch as one batch per \
+                           process, each with the loop strategy",
+                })
+            }
         };
         Ok(Batch {
             engine,
             work,
-            jobs: spec.jobs,
+            jobs,
             strategy: spec.strategy,
             dir,
         })
@@ -257,7 +192,7 @@ impl Batch {
 }
 
 /// Checks the spec before anything starts.
-fn validate(spec: &BatchSpec) -> Result<(), ExperimentError> {
+fn validate(spec: &Deployment, jobs: u32) -> Result<(), ExperimentError> {
     ThreadPool::with_size(spec.pool)?;
     if spec.mix.iter().all(|&(_, weight)| weight == 0) {
         return Err(ExperimentError::Param {
@@ -278,7 +213,7 @@ fn validate(spec: &BatchSpec) -> Result<(), ExperimentError> {
                    does not have)",
         });
     }
-    if spec.jobs == 0 {
+    if jobs == 0 {
         return Err(ExperimentError::Param {
             name: "jobs",
             value: "0".into(),
@@ -287,21 +222,14 @@ fn validate(spec: &BatchSpec) -> Result<(), ExperimentError> {
     }
     crypto::pbkdf2_sync(b"a", b"b", spec.hash_iterations, 1)?;
     match spec.strategy {
-        BatchStrategy::Workers { workers } if !(1..=MAX_POOL_WORKERS).contains(&workers) => {
-            Err(WorkerError::PoolSize(workers).into())
+        Strategy::Workers if !(1..=MAX_POOL_WORKERS).contains(&spec.workers) => {
+            Err(WorkerError::PoolSize(spec.workers).into())
         }
-        BatchStrategy::Tokio { threads } if !(1..=MAX_THREADS).contains(&threads) => {
+        Strategy::Tokio | Strategy::Rayon if !(1..=MAX_THREADS).contains(&spec.threads) => {
             Err(ExperimentError::Param {
-                name: "tokio threads",
-                value: threads.to_string(),
-                hint: "use 1 to 1024 runtime threads, like the number of CPU cores",
-            })
-        }
-        BatchStrategy::Rayon { threads } if !(1..=MAX_THREADS).contains(&threads) => {
-            Err(ExperimentError::Param {
-                name: "rayon threads",
-                value: threads.to_string(),
-                hint: "use 1 to 1024 pool threads, like the number of CPU cores",
+                name: "reference threads",
+                value: spec.threads.to_string(),
+                hint: "use 1 to 1024 threads, like the number of CPU cores",
             })
         }
         _ => Ok(()),

@@ -21,7 +21,8 @@ use looplab_runtime::worker::{self, Message, WorkerPool};
 use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool};
 
 use super::jobs::{self, check_len, pool_wait_between, Tally, Work, PASSWORD, SALT};
-use super::{BatchReport, BatchSpec, BatchStrategy, FileMode};
+use super::BatchReport;
+use crate::deploy::{Deployment, FileMode, Strategy};
 use crate::experiments::{io_err, ExperimentError};
 use crate::serve::{Kind, HASH_KEYLEN};
 
@@ -66,15 +67,15 @@ pub(super) struct LoopEngine {
 impl LoopEngine {
     /// The loop on a pool of `spec.pool` threads, and the worker threads if the strategy
     /// has them (each run once, so none starts up inside a measured batch).
-    pub fn new(spec: &BatchSpec) -> Result<LoopEngine, ExperimentError> {
+    pub fn new(spec: &Deployment) -> Result<LoopEngine, ExperimentError> {
         let pool = ThreadPool::with_size(spec.pool)?;
         let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
         let (hashing, workers) = match spec.strategy {
-            BatchStrategy::Workers { workers } => (
+            Strategy::Workers => (
                 Hashing::Workers,
-                Some(WorkerPool::new(&lp, workers, hash_task)?),
+                Some(WorkerPool::new(&lp, spec.workers, hash_task)?),
             ),
-            BatchStrategy::LoopBlocking => (Hashing::OnLoop, None),
+            Strategy::LoopBlocking => (Hashing::OnLoop, None),
             _ => (Hashing::Pool, None),
         };
         let engine = LoopEngine {

@@ -8,12 +8,13 @@ pub(crate) mod child;
 mod cluster;
 mod multitask;
 mod ordering;
+pub mod recorded;
 mod staircase;
 mod timeline;
 mod workers;
 
 use looplab_runtime::{crypto, EventLoop, ThreadPool};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use cluster::{cluster, ClusterExperimentConfig};
 pub use looplab_runtime::pool::waves;
@@ -61,7 +62,7 @@ pub struct Completion {
 }
 
 /// Whether one expected property of Node's behaviour holds in this run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ShapeCheck {
     /// The rule, as a sentence.
     pub rule: String,

@@ -6,12 +6,12 @@
 use std::time::Instant;
 
 use looplab_runtime::pool::TaskRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ExperimentReport;
 
 /// One task on a pool thread.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TaskSpan {
     /// What ran: `hash 3`, `FS fstat`, ...
     pub label: String,

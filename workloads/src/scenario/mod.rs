@@ -54,6 +54,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use calibrate::{Calibration, CalibrationBench, CalibrationScenario};
 pub use compare::{canonical, compare, kendall, spearman, Comparison, Summary};
 pub use error::ScenarioError;
 pub use fixture::Fixture;

@@ -22,9 +22,8 @@ use looplab_runtime::RunMode;
 use super::cluster_probe::{answer_probes, Gathers};
 use super::handle::ProbeEndpoint;
 use super::probe::LoopProbe;
-use super::{
-    app_on_loop, on_shutdown, validate, ServeSpec, ServeSummary, ShutdownHandle, Strategy,
-};
+use super::{app_on_loop, on_shutdown, validate, ServeSummary, ShutdownHandle};
+use crate::deploy::Deployment;
 use crate::experiments::{io_err, ExperimentError};
 
 type Announce = Box<dyn FnOnce(SocketAddr)>;
@@ -32,20 +31,14 @@ type Announce = Box<dyn FnOnce(SocketAddr)>;
 /// Runs the primary: starts the workers (re-executing this program with its own arguments),
 /// reports their exits on stderr, and stops them all when `listening`'s handle is used.
 pub(super) fn primary(
-    spec: &ServeSpec,
+    spec: &Deployment,
+    bind: SocketAddr,
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
 ) -> Result<ServeSummary, ExperimentError> {
-    let Strategy::Cluster {
-        children,
-        policy,
-        restart,
-    } = spec.strategy.clone()
-    else {
-        unreachable!("primary() is only called for the cluster strategy");
-    };
+    let (children, policy, restart) = (spec.processes, spec.policy, spec.restart);
     // The primary runs no handler; its loop only supervises.
     let lp = looplab_runtime::EventLoop::new().map_err(io_err("create the event loop"))?;
-    let mut cluster_spec = ClusterSpec::for_current_exe(children, spec.bind)
+    let mut cluster_spec = ClusterSpec::for_current_exe(children, bind)
         .map_err(io_err("find this program to start its workers"))?;
     cluster_spec.policy = policy;
     cluster_spec.restart = restart;
@@ -125,7 +118,7 @@ pub(super) fn primary(
 /// Runs one cluster worker: the loop strategy, fed by the primary's policy, until the primary
 /// says stop (or goes away).
 pub fn serve_cluster_worker(
-    spec: &ServeSpec,
+    spec: &Deployment,
     role: WorkerRole,
 ) -> Result<ServeSummary, ExperimentError> {
     validate(spec)?;

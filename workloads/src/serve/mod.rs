@@ -1,4 +1,5 @@
-//! What `lab serve` serves: the HTTP workloads, under one of the strategies ([`Strategy`]).
+//! What `lab serve` serves: the HTTP workloads, under one of the strategies
+//! ([`Strategy`](crate::deploy::Strategy)).
 //!
 //! Every server answers the same paths, so a client can ask for one kind of work by name:
 //! `/hello` (fixed small body, no pool), `/hash` (one PBKDF2 on the pool, like `crypto.pbkdf2`),
@@ -26,18 +27,17 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use looplab_workloads::serve::{serve, Kind, ServeSpec, Strategy};
+//! use looplab_workloads::deploy::{Deployment, Kind, Strategy};
+//! use looplab_workloads::serve::serve;
 //!
-//! let spec = ServeSpec {
-//!     mix: vec![(Kind::Hello, 1)],
-//!     strategy: Strategy::Loop,
+//! let spec = Deployment {
 //!     pool: 2,
-//!     bind: "127.0.0.1:0".parse().unwrap(),
 //!     hash_iterations: 1_000,
 //!     file_bytes: 16,
 //!     busy_ms: 1,
+//!     ..Deployment::new(Strategy::Loop, vec![(Kind::Hello, 1)])
 //! };
-//! let summary = serve(&spec, |_addr, handle| {
+//! let summary = serve(&spec, "127.0.0.1:0".parse().unwrap(), |_addr, handle| {
 //!     std::thread::spawn(move || {
 //!         let sample = handle.sample(Duration::from_secs(10)).unwrap();
 //!         assert_eq!((sample.loops, sample.requests), (1, 0));
@@ -62,11 +62,12 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use looplab_runtime::cluster::SchedulingPolicy;
 use looplab_runtime::http::{HttpServer, ServerOptions};
 use looplab_runtime::worker::WorkerPool;
 use looplab_runtime::{crypto, AsyncHandle, AsyncSender, EventLoop, RunMode, ThreadPool};
 
+pub use crate::deploy::Kind;
+use crate::deploy::{Deployment, Strategy};
 use crate::experiments::{io_err, ExperimentError};
 use app::App;
 pub use cluster::serve_cluster_worker;
@@ -79,59 +80,6 @@ use probe::{LoopProbe, LoopWindow};
 pub const HELLO_BODY: &str = "hello world\n";
 /// Key length of the hash workloads; the body is its hex form.
 pub const HASH_KEYLEN: usize = 32;
-
-/// One kind of request work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Fixed small body, no pool.
-    Hello,
-    /// PBKDF2 on the pool.
-    Hash,
-    /// PBKDF2 on the loop.
-    HashSync,
-    /// Read a file through the pool.
-    File,
-    /// Busy-wait on the loop for a wall-clock time.
-    Busy,
-}
-
-impl Kind {
-    /// Parses a workload name.
-    pub fn parse(name: &str) -> Option<Kind> {
-        Some(match name {
-            "hello" => Kind::Hello,
-            "hash" => Kind::Hash,
-            "hash-sync" => Kind::HashSync,
-            "file" => Kind::File,
-            "busy" => Kind::Busy,
-            _ => return None,
-        })
-    }
-
-    /// The kind a named path asks for (`/hello`, `/hash`, ...), `None` for any other path.
-    pub fn for_path(path: &str) -> Option<Kind> {
-        [
-            Kind::Hello,
-            Kind::Hash,
-            Kind::HashSync,
-            Kind::File,
-            Kind::Busy,
-        ]
-        .into_iter()
-        .find(|k| k.path() == path)
-    }
-
-    /// The path that asks for this kind.
-    pub fn path(self) -> &'static str {
-        match self {
-            Kind::Hello => "/hello",
-            Kind::Hash => "/hash",
-            Kind::HashSync => "/hash-sync",
-            Kind::File => "/file",
-            Kind::Busy => "/busy",
-        }
-    }
-}
 
 /// The workloads `lab serve --workload` accepts, and what each does.
 pub const WORKLOAD_HELP: [(&str, &str); 6] = [
@@ -152,55 +100,6 @@ pub const WORKLOAD_HELP: [(&str, &str); 6] = [
     ),
 ];
 
-/// How the work uses the cores (DESIGN.md's strategies that serve HTTP).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    /// One loop; async work on its pool (default Node).
-    Loop,
-    /// One loop; `/hash` (and hash entries of the mix) run `pbkdf2Sync` on the loop itself,
-    /// files still go through the pool.
-    LoopBlocking,
-    /// One loop serving; CPU work (hash, hash-sync, busy) in K worker threads, the pool shared.
-    Workers {
-        /// Worker threads.
-        workers: usize,
-    },
-    /// K processes, each a loop with its own pool, sharing the address by `policy`.
-    Cluster {
-        /// Worker processes.
-        children: usize,
-        /// `None` follows Node (NODE_CLUSTER_SCHED_POLICY, else round-robin).
-        policy: Option<SchedulingPolicy>,
-        /// Replace workers that die.
-        restart: bool,
-    },
-    /// A reference server on a tokio multi-thread runtime (hash and file work through
-    /// `spawn_blocking`, at most `pool` blocking threads); no event loop.
-    Tokio {
-        /// Tokio worker threads.
-        threads: usize,
-    },
-}
-
-/// What to serve and how.
-#[derive(Clone, Debug)]
-pub struct ServeSpec {
-    /// Work for paths other than the named ones: one kind, or a weighted mix.
-    pub mix: Vec<(Kind, u32)>,
-    /// How the cores are used.
-    pub strategy: Strategy,
-    /// Pool threads (per process; under `tokio`, the cap on its blocking threads).
-    pub pool: usize,
-    /// Address to bind (port 0 picks one).
-    pub bind: SocketAddr,
-    /// PBKDF2 iterations per hash request.
-    pub hash_iterations: u64,
-    /// Size of the file `/file` reads.
-    pub file_bytes: usize,
-    /// Wall-clock milliseconds `/busy` spins for.
-    pub busy_ms: u64,
-}
-
 /// What a server did, for its exit message.
 #[derive(Clone, Debug, Default)]
 pub struct ServeSummary {
@@ -220,7 +119,7 @@ pub fn busy_wait(ms: u64) {
 }
 
 /// Checks the spec before anything starts.
-fn validate(spec: &ServeSpec) -> Result<(), ExperimentError> {
+fn validate(spec: &Deployment) -> Result<(), ExperimentError> {
     if spec.mix.is_empty() || spec.mix.iter().all(|(_, w)| *w == 0) {
         return Err(ExperimentError::Param {
             name: "mix",
@@ -234,7 +133,7 @@ fn validate(spec: &ServeSpec) -> Result<(), ExperimentError> {
 }
 
 /// The file `/file` serves, in a temp dir that lives as long as the returned guard.
-fn served_file(spec: &ServeSpec) -> Result<(tempfile::TempDir, PathBuf), ExperimentError> {
+fn served_file(spec: &Deployment) -> Result<(tempfile::TempDir, PathBuf), ExperimentError> {
     let dir = tempfile::Builder::new()
         .prefix("looplab-serve-")
         .tempdir()
@@ -248,14 +147,14 @@ fn served_file(spec: &ServeSpec) -> Result<(tempfile::TempDir, PathBuf), Experim
 /// A loop on a pool of its own, and the application state with the file `/file` serves (in a
 /// temp dir that lives as long as the returned guard).
 fn app_on_loop(
-    spec: &ServeSpec,
+    spec: &Deployment,
     tag: Option<String>,
 ) -> Result<(EventLoop, Rc<App>, tempfile::TempDir), ExperimentError> {
     let pool: Arc<ThreadPool> = ThreadPool::with_size(spec.pool)?;
     let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
     let (dir, file) = served_file(spec)?;
     let offload = match spec.strategy {
-        Strategy::Workers { workers } => Some(WorkerPool::new(&lp, workers, app::run_cpu_task)?),
+        Strategy::Workers => Some(WorkerPool::new(&lp, spec.workers, app::run_cpu_task)?),
         _ => None,
     };
     let app = Rc::new(App {
@@ -301,25 +200,31 @@ fn on_shutdown(lp: &EventLoop, stop: impl FnOnce(&EventLoop) + 'static) -> Async
 /// 5 s to finish; everything the server started (loops, worker threads and processes, the tokio
 /// runtime) has ended when `serve` returns.
 pub fn serve(
-    spec: &ServeSpec,
+    spec: &Deployment,
+    bind: SocketAddr,
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
 ) -> Result<ServeSummary, ExperimentError> {
     validate(spec)?;
     match spec.strategy {
-        Strategy::Cluster { .. } => return cluster::primary(spec, listening),
-        Strategy::Tokio { threads } => return tokio_server::serve_tokio(spec, threads, listening),
-        Strategy::Loop | Strategy::LoopBlocking | Strategy::Workers { .. } => {}
+        Strategy::Cluster => return cluster::primary(spec, bind, listening),
+        Strategy::Tokio => return tokio_server::serve_tokio(spec, bind, listening),
+        Strategy::Rayon => {
+            return Err(ExperimentError::Param {
+                name: "strategy",
+                value: spec.strategy.name().into(),
+                hint: "rayon runs batch CPU work only; serve with loop, loop-blocking, workers, \
+                       cluster or tokio",
+            })
+        }
+        Strategy::Loop | Strategy::LoopBlocking | Strategy::Workers => {}
     }
-    let tag = matches!(spec.strategy, Strategy::Workers { .. }).then(|| "main".to_string());
+    let tag = (spec.strategy == Strategy::Workers).then(|| "main".to_string());
     let (lp, app, _dir) = app_on_loop(spec, tag)?;
     let handler_app = Rc::clone(&app);
     let server = Rc::new(
-        HttpServer::bind(
-            &lp,
-            spec.bind,
-            ServerOptions::default(),
-            move |lp, req, res| handler_app.handle(lp, req, res),
-        )
+        HttpServer::bind(&lp, bind, ServerOptions::default(), move |lp, req, res| {
+            handler_app.handle(lp, req, res)
+        })
         .map_err(io_err(
             "start the HTTP server (is the port free? --port 0 picks one)",
         ))?,

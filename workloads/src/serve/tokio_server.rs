@@ -27,7 +27,8 @@ use super::handle::RequestCounter;
 use looplab_runtime::http::Response;
 
 use super::tokio_http::{parse_head, Head, KEEP_ALIVE_SECS};
-use super::{busy_wait, served_file, Kind, ServeSpec, ServeSummary, ShutdownHandle, HELLO_BODY};
+use super::{busy_wait, served_file, Kind, ServeSummary, ShutdownHandle, HELLO_BODY};
+use crate::deploy::Deployment;
 use crate::experiments::{io_err, ExperimentError};
 
 /// Grace for in-flight answers, then for blocking tasks.
@@ -45,12 +46,13 @@ struct TokioApp {
     counter: Arc<RequestCounter>,
 }
 
-/// Serves `spec` on a tokio runtime of `threads` worker threads until shut down.
+/// Serves `spec` on a tokio runtime of `spec.threads` worker threads until shut down.
 pub(super) fn serve_tokio(
-    spec: &ServeSpec,
-    threads: usize,
+    spec: &Deployment,
+    bind: SocketAddr,
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
 ) -> Result<ServeSummary, ExperimentError> {
+    let threads = spec.threads;
     if !(1..=1024).contains(&threads) {
         return Err(ExperimentError::Param {
             name: "tokio threads",
@@ -66,11 +68,9 @@ pub(super) fn serve_tokio(
         .enable_all()
         .build()
         .map_err(io_err("start the tokio runtime"))?;
-    let listener = runtime
-        .block_on(TcpListener::bind(spec.bind))
-        .map_err(io_err(
-            "start the HTTP server (is the port free? --port 0 picks one)",
-        ))?;
+    let listener = runtime.block_on(TcpListener::bind(bind)).map_err(io_err(
+        "start the HTTP server (is the port free? --port 0 picks one)",
+    ))?;
     let addr = listener
         .local_addr()
         .map_err(io_err("read the bound address"))?;

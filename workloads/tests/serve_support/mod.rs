@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use looplab_runtime::cluster::SchedulingPolicy;
-use looplab_workloads::serve::{serve, Kind, ServeSpec, ServeSummary, ShutdownHandle, Strategy};
+use looplab_workloads::deploy::{Deployment, Kind, Strategy};
+use looplab_workloads::serve::{serve, ServeSummary, ShutdownHandle};
 
 /// Client socket timeouts.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,36 +24,39 @@ pub const ITERATIONS: u64 = 1_000;
 /// Size of the served file in the quick spec.
 pub const FILE_BYTES: usize = 1_000;
 
-/// Every strategy, as the tests run them (cluster: 2 round-robin workers; tokio: 2 threads).
+/// Every strategy that serves HTTP, as the tests run them.
 pub fn strategies() -> [(&'static str, Strategy); 5] {
     [
-        ("loop", Strategy::Loop),
-        ("loop-blocking", Strategy::LoopBlocking),
-        ("workers", Strategy::Workers { workers: 2 }),
-        ("cluster", cluster()),
-        ("tokio", Strategy::Tokio { threads: 2 }),
+        Strategy::Loop,
+        Strategy::LoopBlocking,
+        Strategy::Workers,
+        Strategy::Cluster,
+        Strategy::Tokio,
     ]
+    .map(|s| (s.name(), s))
 }
 
 /// The cluster strategy of every cluster test (its workers rebuild [`spec`] with it).
 pub fn cluster() -> Strategy {
-    Strategy::Cluster {
-        children: 2,
-        policy: Some(SchedulingPolicy::RoundRobin),
-        restart: false,
-    }
+    Strategy::Cluster
 }
 
-/// The quick spec: mix hello, hash, file (1:1:1), pool 2, small hashes and file.
-pub fn spec(strategy: Strategy) -> ServeSpec {
-    ServeSpec {
-        mix: vec![(Kind::Hello, 1), (Kind::Hash, 1), (Kind::File, 1)],
-        strategy,
+/// The quick spec: mix hello, hash, file (1:1:1), pool 2, small hashes and file; 2 worker
+/// threads, 2 round-robin cluster workers, 2 tokio threads.
+pub fn spec(strategy: Strategy) -> Deployment {
+    Deployment {
         pool: 2,
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        workers: 2,
+        processes: 2,
+        threads: 2,
+        policy: Some(SchedulingPolicy::RoundRobin),
         hash_iterations: ITERATIONS,
         file_bytes: FILE_BYTES,
         busy_ms: 5,
+        ..Deployment::new(
+            strategy,
+            vec![(Kind::Hello, 1), (Kind::Hash, 1), (Kind::File, 1)],
+        )
     }
 }
 
@@ -70,10 +74,11 @@ pub struct Running {
 }
 
 /// Starts `spec` and waits until it listens.
-pub fn start(spec: ServeSpec) -> Running {
+pub fn start(spec: Deployment) -> Running {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
-        serve(&spec, move |addr, handle| {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        serve(&spec, loopback, move |addr, handle| {
             let _ = tx.send((addr, handle));
         })
         .map_err(|e| e.to_string())

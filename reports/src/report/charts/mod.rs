@@ -26,6 +26,9 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::ReportError;
+use crate::store::write_file;
+use image::ImageEncoder;
+use looplab_workloads::deploy::Strategy;
 
 pub use bars::{Bar, BarPanel};
 pub use gantt::{Gantt, GanttBar};
@@ -132,21 +135,20 @@ pub enum MarkerShape {
     None,
 }
 
-/// The colour of a strategy (Okabe-Ito), grey for unknown ones.
-pub fn strategy_color(strategy: &str) -> RGBColor {
+/// The colour of a strategy (Okabe-Ito).
+pub fn strategy_color(strategy: Strategy) -> RGBColor {
     match strategy {
-        "loop" => RGBColor(0x00, 0x72, 0xB2),
-        "loop-blocking" => RGBColor(0xE6, 0x9F, 0x00),
-        "workers" => RGBColor(0x00, 0x9E, 0x73),
-        "cluster" => RGBColor(0xD5, 0x5E, 0x00),
-        "tokio" => RGBColor(0xCC, 0x79, 0xA7),
-        "rayon" => RGBColor(0x56, 0xB4, 0xE9),
-        _ => RGBColor(0x55, 0x55, 0x55),
+        Strategy::Loop => RGBColor(0x00, 0x72, 0xB2),
+        Strategy::LoopBlocking => RGBColor(0xE6, 0x9F, 0x00),
+        Strategy::Workers => RGBColor(0x00, 0x9E, 0x73),
+        Strategy::Cluster => RGBColor(0xD5, 0x5E, 0x00),
+        Strategy::Tokio => RGBColor(0xCC, 0x79, 0xA7),
+        Strategy::Rayon => RGBColor(0x56, 0xB4, 0xE9),
     }
 }
 
 /// The look of the `variant`-th series of a strategy in one panel.
-pub fn look(strategy: &str, variant: usize) -> Look {
+pub fn look(strategy: Strategy, variant: usize) -> Look {
     const SHAPES: [MarkerShape; 4] = [
         MarkerShape::Circle,
         MarkerShape::Triangle,
@@ -221,25 +223,33 @@ pub fn write(figure: Figure, dir: &Path) -> Result<ChartFiles, ReportError> {
         draw(&root, &figure).map_err(&fail)?;
         root.present().map_err(|e| fail(e.to_string()))?;
     }
-    let svg_path = dir.join(format!("{}.svg", figure.name));
-    std::fs::write(&svg_path, &svg).map_err(|source| ReportError::Io {
-        action: "write",
-        path: svg_path.clone(),
-        source,
-    })?;
-    let png = dir.join(format!("{}.png", figure.name));
-    {
-        let root = BitMapBackend::new(&png, figure.size).into_drawing_area();
-        draw(&root, &figure).map_err(&fail)?;
-        root.present()
-            .map_err(|e| fail(format!("cannot write {}: {e}", png.display())))?;
-    }
+    let svg_name = format!("{}.svg", figure.name);
+    write_file(dir, &svg_name, svg.as_bytes())?;
+    let png_name = format!("{}.png", figure.name);
+    write_file(dir, &png_name, &png_bytes(&figure).map_err(fail)?)?;
+    let (png, svg_path) = (dir.join(png_name), dir.join(svg_name));
     Ok(ChartFiles {
         figure,
         svg,
         png,
         svg_path,
     })
+}
+
+/// `figure` drawn into an RGB buffer and encoded as PNG.
+fn png_bytes(figure: &Figure) -> Result<Vec<u8>, String> {
+    let (width, height) = figure.size;
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, figure.size).into_drawing_area();
+        draw(&root, figure)?;
+        root.present().map_err(err)?;
+    }
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&rgb, width, height, image::ColorType::Rgb8)
+        .map_err(|e| format!("encode the PNG: {e}"))?;
+    Ok(png)
 }
 
 /// Any plotters error as text.

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use super::super::analysis::best_per_strategy;
 use super::super::charts::{look, Axis, Body, Figure, Look, MarkerShape, Series, XyPanel, XyPoint};
-use super::super::data::{metric, strategy_rank, PointSummary, SweepData};
+use looplab_workloads::deploy::Strategy;
+
+use super::super::data::{metric, PointSummary, SweepData};
 use super::super::format::{si, Labeler};
 use super::{file_name, log_ms_axis};
 
@@ -58,7 +60,7 @@ pub fn spectrum(data: &SweepData, workload: &str) -> Option<Figure> {
             ),
             look: Look {
                 marker: MarkerShape::None,
-                ..look(&strategy, 0)
+                ..look(strategy, 0)
             },
             points,
         });
@@ -103,14 +105,11 @@ const MAX_OPEN_LINES: usize = 8;
 /// p99 against offered rate for one workload's open-loop points.
 pub fn open_loop(data: &SweepData, workload: &str) -> Option<Figure> {
     let labeler = Labeler::new(data.points.iter().map(|p| &p.coords));
-    let mut groups: BTreeMap<((usize, String), String), Vec<&PointSummary>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Strategy, String), Vec<&PointSummary>> = BTreeMap::new();
     for p in data.of_workload(workload) {
         if p.ok > 0 && p.coords.is_open_loop() && p.metric(metric::P99).is_some() {
             groups
-                .entry((
-                    strategy_rank(&p.coords.strategy),
-                    labeler.config(&p.coords, &['r']),
-                ))
+                .entry((p.coords.strategy, labeler.config(&p.coords, &['r'])))
                 .or_default()
                 .push(p);
         }
@@ -135,13 +134,13 @@ pub fn open_loop(data: &SweepData, workload: &str) -> Option<Figure> {
     };
     let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
     let mut x_max = 0.0f64;
-    let mut variants: BTreeMap<String, usize> = BTreeMap::new();
+    let mut variants: BTreeMap<Strategy, usize> = BTreeMap::new();
     let series: Vec<Series> = kept
         .iter()
         .map(|(label, pts)| {
-            let strategy = pts[0].coords.strategy.clone();
-            let variant = variants.entry(strategy.clone()).or_insert(0);
-            let line_look = look(&strategy, *variant);
+            let strategy = pts[0].coords.strategy;
+            let variant = variants.entry(strategy).or_insert(0);
+            let line_look = look(strategy, *variant);
             *variant += 1;
             let points = pts
                 .iter()
@@ -199,11 +198,10 @@ pub fn open_loop(data: &SweepData, workload: &str) -> Option<Figure> {
 
 /// Per strategy, the configuration with the highest throughput at its highest rate.
 fn one_per_strategy(lines: Vec<(String, Vec<&PointSummary>)>) -> Vec<(String, Vec<&PointSummary>)> {
-    let mut best: BTreeMap<(usize, String), (String, Vec<&PointSummary>)> = BTreeMap::new();
+    let mut best: BTreeMap<Strategy, (String, Vec<&PointSummary>)> = BTreeMap::new();
     for (label, pts) in lines {
-        let strategy = pts[0].coords.strategy.clone();
         let score = |pts: &[&PointSummary]| pts.last().map_or(0.0, |p| p.throughput());
-        let key = strategy_rank(&strategy);
+        let key = pts[0].coords.strategy;
         match best.get(&key) {
             Some((_, current)) if score(current) >= score(&pts) => {}
             _ => {

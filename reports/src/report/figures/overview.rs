@@ -2,6 +2,9 @@
 //! strategy-by-workload heat map, both from each strategy's best configuration per workload;
 //! and one Gantt chart per classic experiment run found in `experiments.json`.
 
+use looplab_workloads::deploy::Strategy;
+
+use crate::store::ExperimentRun;
 use plotters::style::RGBColor;
 
 use super::super::analysis::{best_per_strategy, strategies};
@@ -32,7 +35,7 @@ pub fn efficiency(data: &SweepData) -> Option<Figure> {
         (per_cpu, format!("{op} per CPU-second")),
         (per_mib, format!("{op}/s per MiB of peak RSS")),
     ];
-    let best: Vec<Vec<(String, &PointSummary)>> = data
+    let best: Vec<Vec<(Strategy, &PointSummary)>> = data
         .workloads
         .iter()
         .map(|w| best_per_strategy(data, w))
@@ -52,8 +55,8 @@ pub fn efficiency(data: &SweepData) -> Option<Figure> {
                             .find(|(n, _)| n == s)
                             .and_then(|(_, p)| measure(p));
                         Bar {
-                            label: s.clone(),
-                            color: strategy_color(s),
+                            label: s.name().to_string(),
+                            color: strategy_color(*s),
                             value,
                             value_label: value.map_or(String::new(), si),
                         }
@@ -135,7 +138,7 @@ pub fn heat_map(data: &SweepData) -> Option<Figure> {
             .into(),
         size: (1100, height.max(260)),
         body: Body::Heat(HeatMap {
-            rows,
+            rows: rows.iter().map(|s| s.name().to_string()).collect(),
             columns: data.workloads.clone(),
             cells,
             row_label: "strategy \\ workload".into(),
@@ -147,16 +150,28 @@ const HASH: RGBColor = RGBColor(0x00, 0x72, 0xB2);
 const FILE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
 const OTHER: RGBColor = RGBColor(0x66, 0x66, 0x66);
 
-/// One Gantt chart per experiment run, on a shared time axis per experiment.
+/// The recorded runs drawn as Gantt charts: the staircase at pools 1, 2 and 4 (the waves)
+/// and multitask at Node's default pool of 4.
+const DRAWN: [(&str, u32); 4] = [
+    ("staircase", 1),
+    ("staircase", 2),
+    ("staircase", 4),
+    ("multitask", 4),
+];
+
+/// One Gantt chart per drawn configuration (its last recorded attempt), on a shared time axis
+/// per experiment.
 pub fn gantts(data: &SweepData) -> Vec<Figure> {
     let Some(file) = data.experiments.get() else {
         return Vec::new();
     };
-    file.runs
+    let runs: Vec<&ExperimentRun> = DRAWN
         .iter()
+        .filter_map(|&(experiment, pool)| file.attempts(experiment, pool).pop())
+        .collect();
+    runs.iter()
         .map(|run| {
-            let end = file
-                .runs
+            let end = runs
                 .iter()
                 .filter(|r| r.experiment == run.experiment)
                 .flat_map(|r| &r.spans)
@@ -178,7 +193,7 @@ pub fn gantts(data: &SweepData) -> Vec<Figure> {
                 .iter()
                 .map(|s| GanttBar {
                     label: s.label.clone(),
-                    row: s.thread,
+                    row: u32::try_from(s.thread).unwrap_or(u32::MAX),
                     queued: s.queued_ms,
                     start: s.started_ms,
                     end: s.ended_ms,
@@ -192,9 +207,13 @@ pub fn gantts(data: &SweepData) -> Vec<Figure> {
             if bars.iter().any(|b| b.kind == 2) {
                 kinds.push(("other".to_string(), OTHER));
             }
-            let rows = run
-                .pool
-                .max(run.spans.iter().map(|s| s.thread + 1).max().unwrap_or(1));
+            let rows = run.pool.max(
+                run.spans
+                    .iter()
+                    .map(|s| s.thread as u32 + 1)
+                    .max()
+                    .unwrap_or(1),
+            );
             let shape = if run.matches_node {
                 "has Node's shape"
             } else {

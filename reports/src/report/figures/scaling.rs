@@ -6,23 +6,25 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::analysis::{parallelism_series, ParallelismSeries};
 use super::super::charts::{look, Body, Figure, Marker, RefLine, Series, XyPanel, XyPoint};
-use super::super::data::{metric, strategy_rank, PointSummary, SweepData};
+use looplab_workloads::deploy::Strategy;
+
+use super::super::data::{metric, PointSummary, SweepData};
 use super::super::format::Labeler;
 use super::{file_name, log2_axis, ms_label, si_label, throughput_label, zero_based};
 
 /// The parallelism axis' letter for a strategy's legend text.
-fn axis_letter(strategy: &str) -> Option<char> {
+fn axis_letter(strategy: Strategy) -> Option<char> {
     match strategy {
-        "loop" => Some('p'),
-        "workers" => Some('w'),
-        "cluster" => Some('k'),
+        Strategy::Loop => Some('p'),
+        Strategy::Workers => Some('w'),
+        Strategy::Cluster => Some('k'),
         _ => None,
     }
 }
 
 /// `cluster (best P at each K)` when a choice was made, else the strategy. The letters named
 /// are the segments whose values differ among the points sharing a parallelism.
-fn line_label(strategy: &str, groups: &BTreeMap<u32, Vec<&PointSummary>>) -> String {
+fn line_label(strategy: Strategy, groups: &BTreeMap<u32, Vec<&PointSummary>>) -> String {
     let axis = axis_letter(strategy);
     let mut varying = BTreeSet::new();
     for points in groups.values().filter(|v| v.len() > 1) {
@@ -119,8 +121,8 @@ fn parallelism_panel(
         }
         xs.extend(points.keys().copied());
         lines.push(Series {
-            label: line_label(strategy, &line.all),
-            look: look(strategy, 0),
+            label: line_label(*strategy, &line.all),
+            look: look(*strategy, 0),
             points: pts,
         });
     }
@@ -131,7 +133,7 @@ fn parallelism_panel(
             let s = p.metric(m.name)?;
             Some(RefLine {
                 label: format!("{strategy} (reference, one configuration)"),
-                look: look(strategy, 0),
+                look: look(*strategy, 0),
                 y: s.median * m.scale,
                 spread: (s.count >= 2).then_some((s.min * m.scale, s.max * m.scale)),
             })
@@ -226,7 +228,7 @@ fn caption(series: &ParallelismSeries<'_>) -> String {
 
 /// A workload's points with a pool, by configuration without the pool size (strategy rank
 /// first, so lines come in report order).
-type PoolGroups<'a> = BTreeMap<((usize, String), String), Vec<&'a PointSummary>>;
+type PoolGroups<'a> = BTreeMap<(Strategy, String), Vec<&'a PointSummary>>;
 
 /// Throughput and p99 against the pool size for one workload: one line per configuration
 /// with a pool (closed loop), when at least two pool sizes were swept.
@@ -243,10 +245,7 @@ pub fn pool_size(data: &SweepData, workload: &str) -> Option<Figure> {
     let mut groups: PoolGroups<'_> = BTreeMap::new();
     for p in points {
         let key = labeler.config(&p.coords, &['p']);
-        groups
-            .entry((strategy_rank(&p.coords.strategy), key))
-            .or_default()
-            .push(p);
+        groups.entry((p.coords.strategy, key)).or_default().push(p);
     }
     let sizes: Vec<u32> = sizes.into_iter().collect();
     let cores = data.meta.machine.cores;
@@ -283,7 +282,7 @@ fn pool_panel(
     sizes: &[u32],
     cores: u32,
 ) -> XyPanel {
-    let mut variants: BTreeMap<String, usize> = BTreeMap::new();
+    let mut variants: BTreeMap<Strategy, usize> = BTreeMap::new();
     let count = groups.len();
     let series: Vec<Series> = groups
         .iter()
@@ -291,8 +290,8 @@ fn pool_panel(
         .map(|(index, ((_, key), points))| {
             let shift = dodge(index, count);
             let strategy = &points[0].coords.strategy;
-            let variant = variants.entry(strategy.clone()).or_insert(0);
-            let line_look = look(strategy, *variant);
+            let variant = variants.entry(*strategy).or_insert(0);
+            let line_look = look(*strategy, *variant);
             *variant += 1;
             let mut sorted = points.clone();
             sorted.sort_by_key(|p| p.coords.pool);
