@@ -175,7 +175,12 @@ fn a_request_split_over_several_writes_is_parsed_whole() {
 
 #[test]
 fn a_large_post_body_reaches_the_handler_intact() {
-    let server = start();
+    // Above the default 1 MiB limit, so raised.
+    let options = ServerOptions {
+        max_body_bytes: 4 << 20,
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start(options, routes);
     let mut client = Client::connect(server.addr);
     let body = pattern(3 << 20); // 3 MiB: many reads on the server side
     let head = format!(
