@@ -132,7 +132,8 @@ impl HttpServer {
         let mut server = Self::without_listener(lp, options, handler);
         let accepted = Rc::clone(&server.shared);
         listener.listen(lp, move |lp, stream| {
-            // Accept errors (EMFILE...) leave the listener running; the client sees a reset.
+            // Accept errors leave the listener running; out of descriptors, it closes queued
+            // connections at once, so their clients see a reset (`TcpListener`).
             if let Ok(stream) = stream {
                 Conn::start(lp, &accepted, stream);
             }
