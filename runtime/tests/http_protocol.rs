@@ -103,7 +103,12 @@ fn keep_alive_header_advertises_the_configured_timeout() {
 
 #[test]
 fn pipelined_requests_are_answered_in_request_order() {
-    let server = start();
+    // Deep enough for all five to be in flight at once (the default is one at a time).
+    let options = ServerOptions {
+        max_pipeline_depth: 8,
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start(options, routes);
     let mut client = Client::connect(server.addr);
     // The first answer comes from the pool, after the three immediate ones are ready.
     let paths = ["/late/first", "/second", "/third", "/late/fourth", "/fifth"];
@@ -175,7 +180,12 @@ fn a_request_split_over_several_writes_is_parsed_whole() {
 
 #[test]
 fn a_large_post_body_reaches_the_handler_intact() {
-    let server = start();
+    // Above the default 1 MiB limit, so raised.
+    let options = ServerOptions {
+        max_body_bytes: 4 << 20,
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start(options, routes);
     let mut client = Client::connect(server.addr);
     let body = pattern(3 << 20); // 3 MiB: many reads on the server side
     let head = format!(

@@ -20,20 +20,25 @@
 //! Behaviour, with Node 20's defaults where Node has one:
 //! 1. keep-alive for HTTP/1.1 unless `Connection: close`; for HTTP/1.0 only with
 //!    `Connection: keep-alive`;
-//! 2. pipelined requests are all dispatched as they arrive and answered in arrival order, each
-//!    response waiting for those before it;
+//! 2. pipelined requests are answered in arrival order, each response waiting for those before
+//!    it; at most [`ServerOptions::max_pipeline_depth`] of one connection's requests are in
+//!    flight, and none is dispatched while its unsent output is above 4 MiB: the rest wait
+//!    unread in the kernel (see `conn.rs` for the memory this bounds);
 //! 3. `Content-Length` request bodies (chunked request bodies get `501` and a close);
 //! 4. a request head above 16 KiB (`--max-http-header-size`) or with more than
 //!    [`ServerOptions::max_headers`] header lines gets `431`, a malformed one `400`, a body above
-//!    [`ServerOptions::max_body_bytes`] `413`; each then closes that connection only;
-//! 5. an idle keep-alive connection closes after 5 s (`keepAliveTimeout`), a head that does not
-//!    complete within 60 s gets `408` (`headersTimeout`); both are enforced by one unreferenced
-//!    sweep timer per server;
+//!    [`ServerOptions::max_body_bytes`] (1 MiB) `413`; each then closes that connection only;
+//! 5. an idle keep-alive connection closes after 5 s (`keepAliveTimeout`); a head that does not
+//!    complete within 60 s (`headersTimeout`), or a whole request within 300 s
+//!    (`requestTimeout`), gets `408` and a close; all are enforced by one unreferenced sweep
+//!    timer per server (`timeouts.rs`);
 //! 6. a response the handler never sent is answered `500` when its [`Responder`] is dropped.
 
 mod conn;
+mod parse;
 mod response;
 mod server;
+mod timeouts;
 
 pub use response::{Responder, Response};
 pub use server::{HttpServer, ServerOptions};

@@ -15,23 +15,40 @@ use std::rc::Rc;
 use slab::Slab;
 
 use super::conn::Conn;
+use super::timeouts::sweep_period_ms;
 use super::{Request, Responder};
 use crate::tcp::{ListenOptions, TcpListener, TcpStream};
 use crate::{Callback, EventLoop, TimerId};
 
-/// Limits and timeouts (Node 20's defaults).
+/// Limits and timeouts: Node 20's defaults where Node has one. Every field is a bound on what
+/// one client can make the server hold or wait for; `0` disables the headers and request
+/// timeouts, as in Node.
 #[derive(Clone, Copy, Debug)]
 pub struct ServerOptions {
-    /// Largest request head, request line included (`--max-http-header-size`, 16 KiB).
+    /// Largest request head, request line included (`--max-http-header-size`, 16 KiB); `431`.
     pub max_head_bytes: usize,
-    /// Most header lines in one request.
+    /// Most header lines in one request; `431`.
     pub max_headers: usize,
-    /// Largest request body accepted.
+    /// Largest request body accepted (1 MiB; Node streams bodies and has no limit, this server
+    /// buffers each whole, so it needs one); `413`, answered before any of the body is read.
     pub max_body_bytes: usize,
     /// Close a keep-alive connection idle this long (`keepAliveTimeout`, 5 s).
     pub keep_alive_timeout_ms: u64,
     /// Answer `408` when a head takes longer than this to arrive (`headersTimeout`, 60 s).
     pub headers_timeout_ms: u64,
+    /// Answer `408` when a whole request, head and body, takes longer than this to arrive
+    /// (`requestTimeout`, 300 s).
+    pub request_timeout_ms: u64,
+    /// Most requests of one connection in flight at once: dispatched to the handler and not
+    /// yet handed to the socket (1). Pipelined requests beyond it stay unread in the kernel
+    /// until earlier answers go out, so a flood of pipelined requests costs at most this many
+    /// answers in memory, plus the 4 MiB output high-water mark. Node dispatches every request
+    /// of a read and pauses the socket only once its output backs up, so one read of 2,000
+    /// pipelined `/file` requests starts 2,000 reads. With 1, a pipelining client gets its
+    /// answers one handler at a time (answers given at once still leave in one write per
+    /// batch); raise it for overlap, at the price of that many answers per connection (with
+    /// 4 and 8 MiB `/file` answers, `lab serve` peaked at 110 MB VmHWM instead of 30 MB).
+    pub max_pipeline_depth: usize,
     /// How the listening socket is set up.
     pub listen: ListenOptions,
 }
@@ -41,9 +58,11 @@ impl Default for ServerOptions {
         Self {
             max_head_bytes: 16 * 1024,
             max_headers: 100,
-            max_body_bytes: 16 << 20,
+            max_body_bytes: 1 << 20,
             keep_alive_timeout_ms: 5_000,
             headers_timeout_ms: 60_000,
+            request_timeout_ms: 300_000,
+            max_pipeline_depth: 1,
             listen: ListenOptions::default(),
         }
     }
@@ -113,7 +132,8 @@ impl HttpServer {
         let mut server = Self::without_listener(lp, options, handler);
         let accepted = Rc::clone(&server.shared);
         listener.listen(lp, move |lp, stream| {
-            // Accept errors (EMFILE...) leave the listener running; the client sees a reset.
+            // Accept errors leave the listener running; out of descriptors, it closes queued
+            // connections at once, so their clients see a reset (`TcpListener`).
             if let Ok(stream) = stream {
                 Conn::start(lp, &accepted, stream);
             }
@@ -136,10 +156,7 @@ impl HttpServer {
             on_closed: RefCell::new(None),
             sweep: Cell::new(None),
         });
-        let period = options
-            .keep_alive_timeout_ms
-            .min(options.headers_timeout_ms)
-            .clamp(10, 1_000);
+        let period = sweep_period_ms(&options);
         let swept = Rc::clone(&shared);
         let sweep = lp.set_interval(period, move |lp| {
             for conn in swept.snapshot() {

@@ -2,10 +2,21 @@
 //! are ours to set), then accepted on readiness in the poll phase.
 //!
 //! Each readiness event accepts until the kernel has no more connections (`WouldBlock`), like
-//! libuv's `uv__server_io`. A failed accept (for example `EMFILE`) is reported to the callback
-//! and ends that round, so a full descriptor table cannot spin the loop.
+//! libuv's `uv__server_io`. Readiness is edge-triggered, so a round must not end with
+//! connections still queued: no new edge would come for them until yet another client arrives.
+//!
+//! Out of descriptors (`EMFILE`, `ENFILE`), libuv's `uv__emfile_trick`:
+//! 1. each listener holds a reserve descriptor (`/dev/null`), opened when it starts listening
+//!    (libuv keeps one per loop);
+//! 2. on exhaustion it closes the reserve, accepts and at once closes every queued connection
+//!    (their clients see a reset or EOF instead of waiting forever), and opens the reserve
+//!    again; the round ends at `WouldBlock` and nothing is reported, as in libuv;
+//! 3. without a reserve (it could not be reopened), the error is reported to the callback and
+//!    the listener tries again after [`RETRY_MS`] from an unreferenced timer, so queued
+//!    connections are not stranded and a full descriptor table cannot spin the loop.
 
 use std::cell::{Cell, RefCell};
+use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -18,6 +29,9 @@ use crate::io::{IoWatcher, Ready};
 use crate::EventLoop;
 
 type ConnectionCb = Box<dyn FnMut(&EventLoop, io::Result<TcpStream>)>;
+
+/// Delay before accepting again after descriptor exhaustion without a reserve.
+const RETRY_MS: u64 = 100;
 
 /// How to bind and listen.
 #[derive(Clone, Copy, Debug)]
@@ -46,6 +60,17 @@ struct Inner {
     on_connection: RefCell<Option<ConnectionCb>>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
+    /// Given up to shed queued connections when descriptors run out.
+    reserve: RefCell<Option<File>>,
+    retry_armed: Cell<bool>,
+}
+
+fn open_reserve() -> Option<File> {
+    File::open("/dev/null").or_else(|_| File::open("/")).ok()
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// A listening socket owned by one loop.
@@ -91,6 +116,8 @@ impl TcpListener {
                 on_connection: RefCell::new(None),
                 referenced: Cell::new(true),
                 closed: Cell::new(false),
+                reserve: RefCell::new(None),
+                retry_armed: Cell::new(false),
             }),
         })
     }
@@ -117,6 +144,7 @@ impl TcpListener {
             ));
         }
         *self.inner.on_connection.borrow_mut() = Some(Box::new(on_connection));
+        *self.inner.reserve.borrow_mut() = open_reserve();
         let mut socket = self.inner.socket.borrow_mut();
         let socket = socket.as_mut().ok_or_else(closed_error)?;
         let token = lp.register_io(
@@ -166,12 +194,13 @@ impl TcpListener {
             lp.deregister_io(&mut socket, token);
         }
         self.inner.on_connection.borrow_mut().take();
+        self.inner.reserve.borrow_mut().take();
         lp.push_closing(Box::new(on_close));
     }
 }
 
 impl Inner {
-    fn accept_all(&self, lp: &EventLoop) {
+    fn accept_all(self: &Rc<Self>, lp: &EventLoop) {
         loop {
             if self.closed.get() {
                 return;
@@ -184,24 +213,69 @@ impl Inner {
                 Ok((socket, _)) => (TcpStream::accepted(lp, socket), false),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if out_of_descriptors(&e) && self.shed_queue() => return,
+                Err(e) if out_of_descriptors(&e) => {
+                    self.retry_later(lp);
+                    (Err(e), true)
+                }
                 Err(e) => (Err(e), true),
             };
-            let Some(mut callback) = self.on_connection.borrow_mut().take() else {
-                return;
-            };
-            callback(lp, result);
-            lp.drain_ticks();
-            // Put the callback back unless the listener was closed from inside it.
-            if !self.closed.get() {
-                let mut slot = self.on_connection.borrow_mut();
-                if slot.is_none() {
-                    *slot = Some(callback);
-                }
-            }
-            if last {
+            if !self.deliver(lp, result) || last {
                 return;
             }
         }
+    }
+
+    /// Hands one accepted stream (or error) to the callback; false if there is none.
+    fn deliver(&self, lp: &EventLoop, result: io::Result<TcpStream>) -> bool {
+        let Some(mut callback) = self.on_connection.borrow_mut().take() else {
+            return false;
+        };
+        callback(lp, result);
+        lp.drain_ticks();
+        // Put the callback back unless the listener was closed from inside it.
+        if !self.closed.get() {
+            let mut slot = self.on_connection.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(callback);
+            }
+        }
+        true
+    }
+
+    /// The reserve-descriptor trick (module docs, step 2); true if the queue was emptied.
+    fn shed_queue(&self) -> bool {
+        let Some(reserve) = self.reserve.borrow_mut().take() else {
+            return false;
+        };
+        drop(reserve);
+        let emptied = loop {
+            let accepted = match &*self.socket.borrow() {
+                Some(socket) => socket.accept(),
+                None => break true,
+            };
+            match accepted {
+                // Closed unread: the client sees a reset (or EOF).
+                Ok((socket, _)) => drop(socket),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break e.kind() == io::ErrorKind::WouldBlock,
+            }
+        };
+        *self.reserve.borrow_mut() = open_reserve();
+        emptied
+    }
+
+    /// Module docs, step 3.
+    fn retry_later(self: &Rc<Self>, lp: &EventLoop) {
+        if self.retry_armed.replace(true) {
+            return;
+        }
+        let inner = Rc::clone(self);
+        let timer = lp.set_timeout(RETRY_MS, move |lp| {
+            inner.retry_armed.set(false);
+            inner.accept_all(lp);
+        });
+        lp.unref_timer(timer);
     }
 }
 
