@@ -1,0 +1,194 @@
+//! Issue 13, reliability under hostile input: values at or past every documented bound, given
+//! to the real `lab` binary. Each is refused before anything is allocated, hashed or started,
+//! with exit 2 and one line naming the value and the bound; never a panic (exit 101) or an
+//! abort.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run lab")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Exit 2, one line on stderr, no panic, and the line contains each of `needles`.
+fn refused(args: &[&str], needles: &[&str]) {
+    let out = lab(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    for needle in needles {
+        assert!(
+            err.contains(needle),
+            "{args:?}: `{needle}` missing in {err}"
+        );
+    }
+}
+
+#[test]
+fn huge_sizes_and_bad_floats_are_refused_not_panics() {
+    let max = u64::MAX.to_string();
+    refused(
+        &[
+            "serve",
+            "--workload",
+            "file",
+            "--port",
+            "0",
+            "--file-bytes",
+            &max,
+        ],
+        &["--file-bytes", &max, "67108864"],
+    );
+    refused(
+        &[
+            "serve",
+            "--workload",
+            "file",
+            "--port",
+            "0",
+            "--file-bytes",
+            "100000000000",
+        ],
+        &["--file-bytes", "67108864"],
+    );
+    refused(
+        &["bench", "fs-read", "--size", &max],
+        &["--size", &max, "67108864"],
+    );
+    for seconds in ["NaN", "inf", "1e300", "-1", "0"] {
+        refused(
+            &["experiment", "cluster", &format!("--seconds={seconds}")],
+            &["seconds", "3600"],
+        );
+    }
+}
+
+#[test]
+fn unbounded_counts_are_refused_before_work_starts() {
+    refused(
+        &[
+            "serve",
+            "--workload",
+            "mix",
+            "--port",
+            "0",
+            "--mix",
+            "hello:4294967295",
+        ],
+        &["hello:4294967295", "0..=1000"],
+    );
+    refused(
+        &[
+            "serve",
+            "--workload",
+            "mix",
+            "--port",
+            "0",
+            "--mix",
+            "hello:1000,hash:1000,file:1000,busy:1000,hash-sync:1000,hello:1000,hello:1000,\
+             hello:1000,hello:1000,hello:1000,hello:1",
+        ],
+        &["10001", "10000 in all"],
+    );
+    // Refused at once: before, the server hashed 10^8 iterations to validate them.
+    let started = std::time::Instant::now();
+    refused(
+        &[
+            "serve",
+            "--workload",
+            "hash",
+            "--port",
+            "0",
+            "--iterations",
+            "100000000",
+        ],
+        &["--iterations", "100000000", "10000000"],
+    );
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    refused(
+        &["bench", "timers", "--n", "100000000000"],
+        &["--n", "10000000"],
+    );
+    refused(
+        &["bench", "pbkdf2", "--iterations", "4000000000"],
+        &["10000000"],
+    );
+    refused(&["bench", "pbkdf2", "--keylen", "2000000000"], &["1024"]);
+    refused(
+        &[
+            "bench",
+            "fs-read",
+            "--size",
+            "67108864",
+            "--inflight",
+            "100",
+        ],
+        &["--inflight x --size", "1 GiB"],
+    );
+    refused(
+        &["experiment", "staircase", "--calls", "100000000"],
+        &["10000"],
+    );
+}
+
+/// A finished results folder with one point of id `id`, five repetitions.
+fn folder(parent: &Path, name: &str, id: &str, throughput: f64) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let meta = json!({
+        "schema": 1,
+        "sweep_id": "sweep-test",
+        "machine": {
+            "hostname": "vm", "cpu_model": "AMD EPYC", "cores": 2, "logical_cpus": 2,
+            "physical_cores": 2, "memory_bytes": 1_073_741_824u64,
+            "os": "Debian GNU/Linux 12", "kernel": "6.1.0"
+        },
+        "looplab_version": "0.1.0",
+        "git_revision": "abc123",
+        "started_at": "2026-11-26T08:00:00Z",
+        "finished_at": "2026-11-26T08:01:00Z",
+        "config": { "repetitions": 5 }
+    });
+    std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
+    let mut lines = String::new();
+    for (repetition, jitter) in [1.0, 1.01, 0.99, 1.005, 0.995].iter().enumerate() {
+        let record = json!({
+            "schema": 1, "point_id": id, "repetition": repetition, "ok": true, "error": null,
+            "metrics": { "throughput_per_s": throughput * jitter, "p99_us": 1000.0 / jitter },
+            "histogram_base64": null
+        });
+        lines.push_str(&format!("{record}\n"));
+    }
+    std::fs::write(dir.join("results.jsonl"), lines).unwrap();
+    dir
+}
+
+#[test]
+fn check_renders_a_point_id_longer_than_a_format_width() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = format!("loop/hash/{}", "x".repeat(70_000));
+    let base = folder(tmp.path(), "base", &id, 400.0);
+    let file = tmp.path().join("base.json").display().to_string();
+    let out = lab(&["baseline", &base.display().to_string(), "--save", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let slow = folder(tmp.path(), "slow", &id, 200.0);
+    let slow = slow.display().to_string();
+    let out = lab(&["check", &slow, "--no-experiments", "--baseline", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&id), "the id is printed whole");
+}
