@@ -192,3 +192,29 @@ fn check_renders_a_point_id_longer_than_a_format_width() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains(&id), "the id is printed whole");
 }
+
+#[test]
+fn report_refuses_a_histogram_that_claims_4_gib() {
+    // 52 bytes of base64 whose V2 header claims 4,294,967,295 bytes of counts: before, `lab
+    // report` tried to allocate them.
+    const FORGED: &str = "HISTFAAAAB942pNpmSz8HwgYIIAZSjOCiGuTlzDYf4AIAADaUAiD";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = folder(tmp.path(), "forged", "loop/hash/p1/c8", 400.0);
+    let results = dir.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap();
+    let forged = text.replace(
+        "\"histogram_base64\":null",
+        &format!("\"histogram_base64\":\"{FORGED}\""),
+    );
+    assert_ne!(text, forged);
+    std::fs::write(&results, forged).unwrap();
+    let out = lab(&["report", &dir.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        summary.contains(
+            "loop/hash/p1/c8 repetition 0: latency histogram header: claims 4294967295 bytes"
+        ),
+        "{summary}"
+    );
+}
