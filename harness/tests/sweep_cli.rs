@@ -134,7 +134,7 @@ fn bad_keys_and_values_are_one_line_and_exit_2() {
     );
     assert_refused(
         &lab(&["--plan", "--duration", "0ms"]),
-        "duration: \"0ms\" is out of range above 0s, up to 1h; use values like \"500ms\", \"5s\"",
+        "duration: \"0ms\" is out of range above 0s, up to 60m; use values like \"500ms\", \"5s\"",
     );
     assert_refused(
         &lab(&["--plan", "--shard", "3/2"]),
