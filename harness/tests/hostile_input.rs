@@ -218,3 +218,66 @@ fn report_refuses_a_histogram_that_claims_4_gib() {
         "{summary}"
     );
 }
+
+/// A keep-alive server on a thread that answers every request `200 OK` with a 2-byte body.
+fn ok_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = conn.read(&mut buf) {
+                    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    if n == 0 || conn.write_all(answer).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn load_with_no_successful_request_exits_2_and_prints_no_percentiles() {
+    // Before: exit 0 and "p50 0" for both.
+    let out = lab(&["load", "--url", "http://127.0.0.1:1/", "-d", "300ms"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("no request succeeded: "), "{err}");
+    assert!(err.contains(" errors (connect "), "{err}");
+    assert!(!stdout(&out).contains("p50"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("none: no request succeeded"));
+
+    let url = ok_server();
+    let args = ["load", "--url", &url, "-c", "2", "-d", "300ms"];
+    let out = lab(&[&args[..], &["--expect-status", "404"]].concat());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("got status 200, expected 404"), "{err}");
+    assert!(!stdout(&out).contains("p50"), "{}", stdout(&out));
+    let out = lab(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("p50"), "{}", stdout(&out));
+}
+
+#[test]
+fn load_connections_are_bounded() {
+    // Before: 100,000 connections ran 5-14 s, took 4 GB and reported 0 errors.
+    refused(
+        &[
+            "load",
+            "--url",
+            "http://127.0.0.1:1/",
+            "-c",
+            "100000",
+            "-d",
+            "200ms",
+        ],
+        &["connections 100000", "1 to 10000"],
+    );
+}
