@@ -281,3 +281,61 @@ fn load_connections_are_bounded() {
         &["connections 100000", "1 to 10000"],
     );
 }
+
+#[test]
+fn temp_folders_are_private() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    // Before: the scratch folder and the served file's folder were 0755.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["serve", "--workload", "file", "--port", "0"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening"), "{line}");
+    let mut dirs = Vec::new();
+    for scratch in std::fs::read_dir(tmp.path()).unwrap() {
+        let scratch = scratch.unwrap().path();
+        dirs.push(scratch.clone());
+        for inner in std::fs::read_dir(&scratch).unwrap() {
+            dirs.push(inner.unwrap().path());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        dirs.len(),
+        2,
+        "the scratch folder and the served file's: {dirs:?}"
+    );
+    for dir in dirs {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+    }
+}
+
+#[test]
+fn an_os_error_is_printed_once() {
+    // Before: "cannot write .../x.json: Not a directory (os error 20): Not a directory (os
+    // error 20)", the io::Error both in the message and as its source.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = folder(tmp.path(), "res", "loop/hash/p1/c8", 400.0);
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let save = file.join("x.json").display().to_string();
+    let out = lab(&["baseline", &dir.display().to_string(), "--save", &save]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("os error 20").count(), 1, "{err}");
+    let report_out = file.join("sub").display().to_string();
+    let out = lab(&["report", &dir.display().to_string(), "--out", &report_out]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("os error 20").count(), 1, "{err}");
+}

@@ -300,10 +300,8 @@ fn pbkdf2(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
 
 fn fs_read(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
     use super::experiments::io_err;
-    let dir = tempfile::Builder::new()
-        .prefix("looplab-")
-        .tempdir()
-        .map_err(io_err("create a temp dir"))?;
+    let dir =
+        crate::experiments::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
     let path = dir.path().join("data.bin");
     std::fs::write(&path, vec![7u8; p.size])
         .map_err(io_err(format!("write {}", path.display())))?;

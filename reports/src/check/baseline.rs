@@ -50,10 +50,10 @@ impl Baseline {
     /// Writes the baseline as pretty JSON (temp file, then rename, so a reader never sees half).
     pub fn save(&self, path: &Path) -> Result<(), CheckError> {
         let io = |action: &'static str| {
-            move |source: std::io::Error| CheckError::Io {
+            move |cause: std::io::Error| CheckError::Io {
                 action,
                 path: path.to_path_buf(),
-                source,
+                cause,
             }
         };
         let mut json = serde_json::to_string_pretty(self)
@@ -72,10 +72,10 @@ impl Baseline {
 
     /// Reads a baseline file, refusing other schema versions and anything that is not one.
     pub fn load(path: &Path) -> Result<Self, CheckError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CheckError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| CheckError::Io {
             action: "read",
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let corrupt = |message: String| CheckError::CorruptBaseline {
             path: path.to_path_buf(),

@@ -162,13 +162,13 @@ pub fn write_experiments(dir: &Path, file: &ExperimentsFile) -> Result<PathBuf, 
     let mut json = serde_json::to_string_pretty(file).map_err(|e| ReportError::Io {
         action: "serialize",
         path: path.clone(),
-        source: e.into(),
+        cause: e.into(),
     })?;
     json.push('\n');
-    std::fs::write(&path, json).map_err(|source| ReportError::Io {
+    std::fs::write(&path, json).map_err(|cause| ReportError::Io {
         action: "write",
         path: path.clone(),
-        source,
+        cause,
     })?;
     Ok(path)
 }

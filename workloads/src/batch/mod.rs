@@ -212,9 +212,7 @@ impl Batch {
     /// Checks `spec`, creates the temp dir and its files, and starts the strategy's threads.
     pub fn new(spec: &BatchSpec) -> Result<Batch, ExperimentError> {
         validate(spec)?;
-        let dir = tempfile::Builder::new()
-            .prefix("looplab-batch-")
-            .tempdir()
+        let dir = crate::experiments::private_tempdir("looplab-batch-")
             .map_err(io_err("create a temp dir for the batch files"))?;
         let work = Arc::new(Work::new(spec, dir.path())?);
         let engine = match spec.strategy {

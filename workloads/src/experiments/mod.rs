@@ -176,6 +176,16 @@ pub(crate) fn check_hash(iterations: u64, keylen: usize) -> Result<(), Experimen
     Ok(())
 }
 
+/// A temp dir only its owner can enter (mode 0700, where tempfile's default leaves it to the
+/// umask, usually 0755): served files and scenario fixtures are nobody else's business.
+pub(crate) fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
 pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExperimentError {
     let what = what.into();
     move |cause| ExperimentError::Io { what, cause }

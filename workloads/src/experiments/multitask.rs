@@ -120,7 +120,7 @@ pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, Experimen
 pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, ExperimentError> {
     super::check_hash(config.iterations, config.keylen)?;
     let (pool, lp) = loop_with_timeline(config.pool)?;
-    let dir = tempfile::tempdir().map_err(io_err("create a temp dir"))?;
+    let dir = super::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("multitask.js");
     std::fs::write(&file, vec![b'x'; 4096]).map_err(io_err("write the file to read"))?;
     let (addr, server) = start_server()?;

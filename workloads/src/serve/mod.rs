@@ -280,9 +280,7 @@ fn validate(spec: &ServeSpec) -> Result<(), ExperimentError> {
 
 /// The file `/file` serves, in a temp dir that lives as long as the returned guard.
 fn served_file(spec: &ServeSpec) -> Result<(tempfile::TempDir, PathBuf), ExperimentError> {
-    let dir = tempfile::Builder::new()
-        .prefix("looplab-serve-")
-        .tempdir()
+    let dir = crate::experiments::private_tempdir("looplab-serve-")
         .map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("served.bin");
     std::fs::write(&file, vec![b'x'; spec.file_bytes])

@@ -222,10 +222,10 @@ pub fn write(figure: Figure, dir: &Path) -> Result<ChartFiles, ReportError> {
         root.present().map_err(|e| fail(e.to_string()))?;
     }
     let svg_path = dir.join(format!("{}.svg", figure.name));
-    std::fs::write(&svg_path, &svg).map_err(|source| ReportError::Io {
+    std::fs::write(&svg_path, &svg).map_err(|cause| ReportError::Io {
         action: "write",
         path: svg_path.clone(),
-        source,
+        cause,
     })?;
     let png = dir.join(format!("{}.png", figure.name));
     {
