@@ -7,7 +7,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use looplab_workloads::load::{
     default_warmup, parse_duration, LatencySummary, LoadReport, LoadSpec,
@@ -59,7 +59,47 @@ pub fn run(args: &LoadArgs) -> Result<()> {
     } else {
         print!("{}", text(&report));
     }
-    Ok(())
+    match total_failure(&report) {
+        Some(reason) => bail!("{reason}"),
+        None => Ok(()),
+    }
+}
+
+/// Why the run failed as a whole, when no request succeeded: the errors by kind (with the
+/// status that came back instead of the expected one), or that nothing finished in time.
+fn total_failure(r: &LoadReport) -> Option<String> {
+    if r.requests > 0 {
+        return None;
+    }
+    let e = &r.errors;
+    if e.total == 0 {
+        return Some(format!(
+            "no request succeeded: {} attempted, {} abandoned at the end of the window; \
+             lengthen --duration or check that the server answers",
+            r.attempted, r.abandoned
+        ));
+    }
+    let status = match e.unexpected_status {
+        Some(got) => format!(": got status {got}, expected {}", r.params.expect_status),
+        None => String::new(),
+    };
+    let kinds: Vec<String> = [
+        ("connect", e.connect),
+        ("timeout", e.timeout),
+        ("status", e.status),
+        ("short body", e.short_body),
+        ("io", e.io),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(kind, n)| format!("{kind} {n}"))
+    .collect();
+    Some(format!(
+        "no request succeeded: {} errors ({}) against {}{status}",
+        e.total,
+        kinds.join(", "),
+        r.params.url
+    ))
 }
 
 fn spec(args: &LoadArgs) -> Result<LoadSpec> {
@@ -153,6 +193,10 @@ fn text(r: &LoadReport) -> String {
 }
 
 fn latency_line(label: &str, l: &LatencySummary) -> String {
+    if l.count == 0 {
+        // Percentiles of an empty histogram would read as 0 us.
+        return format!("  {label}\n              none: no request succeeded\n");
+    }
     format!(
         "  {label}\n              p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {:.0}\n",
         l.p50, l.p90, l.p99, l.p999, l.max, l.mean

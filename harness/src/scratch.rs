@@ -10,6 +10,7 @@
 //!    started with `PR_SET_PDEATHSIG`, so none outlives a killed parent.
 //! 3. At normal exit (or on an error): `Drop` removes it.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -33,8 +34,11 @@ pub struct Scratch {
 impl Scratch {
     /// Creates the folder, redirects `TMPDIR` and installs the signal handler.
     pub fn install() -> Result<Self> {
+        // 0700: every temp file of the workloads lands inside (step 1); tempfile's default
+        // leaves the mode to the umask, usually 0755.
         let path = tempfile::Builder::new()
             .prefix("looplab-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .context("create a scratch folder in the temp dir (is TMPDIR writable?)")?
             .keep();

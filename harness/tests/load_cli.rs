@@ -156,7 +156,8 @@ fn bad_urls_and_values_exit_2_with_one_line() {
         assert!(stderr.contains(needle), "{needle} missing in {stderr}");
         assert!(out.stdout.is_empty());
     }
-    // Nothing listening is not an error of the command: it is counted.
+    // Nothing listening: every connect is counted, the report still printed, and as no
+    // request succeeded the command fails (exit 2) saying why in one line.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -164,6 +165,9 @@ fn bad_urls_and_values_exit_2_with_one_line() {
         .port();
     let url = format!("http://127.0.0.1:{port}/");
     let out = lab(&["load", "--url", &url, "-c", "1", "-d", "200ms", "--json"]);
-    let v = json(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no request succeeded"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert!(v["errors"]["connect"].as_u64().expect("a count") > 0, "{v}");
 }

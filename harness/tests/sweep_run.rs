@@ -1,7 +1,7 @@
 //! `lab sweep` running points through the real binary: tiny sweeps whose `results.jsonl` holds
-//! every point with sane values, in service and batch mode; Ctrl-C then `--resume` (no point
-//! lost, none repeated); shards merged equal the whole plan; and no process left behind,
-//! checked by PID.
+//! every point with sane values, in service and batch mode; a second writer refused while a
+//! sweep runs; Ctrl-C then `--resume` (no point lost, none repeated); shards merged equal the
+//! whole plan; and no process left behind, checked by PID.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -331,12 +331,28 @@ fn an_interrupted_sweep_resumes_without_losing_or_repeating_a_point() {
     let dur = args.iter().position(|a| a == "--duration").unwrap();
     args[dur + 1] = "700ms".into();
     let results = out.join("results.jsonl");
+    // Once a repetition is recorded, a second writer tries the folder (and is refused), then
+    // the sweep is interrupted.
+    let second_writer = std::cell::RefCell::new(None);
     let one_recorded = || {
-        std::fs::read_to_string(&results)
+        let recorded = std::fs::read_to_string(&results)
             .map(|t| t.lines().count() >= 1)
-            .unwrap_or(false)
+            .unwrap_or(false);
+        if recorded && second_writer.borrow().is_none() {
+            let resume = ["sweep", "--quiet", "--resume", out.to_str().unwrap()];
+            *second_writer.borrow_mut() = Some(lab().args(resume).output().unwrap());
+        }
+        recorded
     };
     let (output, seen) = run_watched(&args, Some(&one_recorded));
+    let second = second_writer.into_inner().expect("a second writer tried");
+    let refusal = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{refusal}");
+    assert_eq!(refusal.lines().count(), 1, "{refusal}");
+    assert!(
+        refusal.contains("is being written by another lab process (PID "),
+        "{refusal}"
+    );
     assert_eq!(
         output.status.code(),
         Some(130),

@@ -60,18 +60,23 @@ impl Table {
             let cells: Vec<String> = row
                 .iter()
                 .enumerate()
-                .map(|(c, cell)| {
-                    if self.right[c] {
-                        format!("{cell:>w$}", w = widths[c])
-                    } else {
-                        format!("{cell:<w$}", w = widths[c])
-                    }
-                })
+                .map(|(c, cell)| pad(cell, widths[c], self.right[c]))
                 .collect();
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
         out
+    }
+}
+
+/// `cell` padded with spaces to `width` characters. Not `format!("{cell:<w$}")`: a format
+/// width above 65,535 panics, and a cell (a point id in a results file) can be that long.
+fn pad(cell: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(cell.chars().count()));
+    if right {
+        fill + cell
+    } else {
+        format!("{cell}{fill}")
     }
 }
 
@@ -84,5 +89,18 @@ mod tests {
         let mut t = Table::new(["a", "b", "c"]);
         t.row(["é", "x"]);
         assert_eq!(t.render(), "a  b  c\né  x\n");
+    }
+
+    #[test]
+    fn cells_wider_than_a_format_width_render() {
+        // Panicked before (a format width is at most 65,535).
+        let long = "x".repeat(70_000);
+        let mut t = Table::new(["id", "n"]).right_align(1);
+        t.row([long.as_str(), "1"]);
+        t.row(["a", "22"]);
+        let text = t.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], format!("{long}   1"));
+        assert_eq!(lines[2], format!("a{}  22", " ".repeat(69_999)));
     }
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool, WorkSpec};
 use serde::Serialize;
 
-use crate::experiments::ExperimentError;
+use crate::experiments::{check_hash, in_range, ExperimentError};
 
 /// The benches `lab bench` knows, with what each measures.
 pub const BENCHES: [(&str, &str); 6] = [
@@ -124,15 +124,57 @@ fn throughput(bench: &str, params: serde_json::Value, n: u64, seconds: f64) -> B
     }
 }
 
+/// Most operations per bench: 10,000,000 (the timers bench holds all N at once, about 100
+/// bytes each: 1 GB at this bound).
+pub const MAX_N: u64 = 10_000_000;
+/// Most items or reads in flight: 100,000.
+pub const MAX_INFLIGHT: u64 = 100_000;
+/// Most runs of a single-shot bench: 1,000.
+pub const MAX_RUNS: usize = 1_000;
+/// Largest file `fs-read` reads: 64 MiB.
+pub const MAX_SIZE: usize = 64 << 20;
+/// Most bytes `fs-read` holds at once (reads in flight x file size): 1 GiB.
+pub const MAX_BYTES_IN_FLIGHT: u64 = 1 << 30;
+
+/// Checks every parameter against its bound (above, and the hash's in
+/// [`crate::experiments`]) before anything is allocated.
+fn validate(p: &BenchParams) -> Result<(), ExperimentError> {
+    in_range(
+        "--n",
+        p.n,
+        (1, MAX_N),
+        "use 1..=10000000 operations, like 100000",
+    )?;
+    in_range(
+        "--inflight",
+        p.inflight,
+        (1, MAX_INFLIGHT),
+        "use 1..=100000 in flight, like 16",
+    )?;
+    in_range(
+        "--runs",
+        p.runs as u64,
+        (1, MAX_RUNS as u64),
+        "use 1..=1000 runs, like 7",
+    )?;
+    in_range(
+        "--size",
+        p.size as u64,
+        (0, MAX_SIZE as u64),
+        "use 0..=67108864 bytes (64 MiB), like 65536",
+    )?;
+    in_range(
+        "--inflight x --size",
+        p.inflight.saturating_mul(p.size as u64),
+        (0, MAX_BYTES_IN_FLIGHT),
+        "keep reads in flight times the file size at most 1 GiB; lower --inflight or --size",
+    )?;
+    check_hash(p.iterations, p.keylen)
+}
+
 /// Runs the named bench.
 pub fn run(bench: &str, p: &BenchParams) -> Result<BenchResult, ExperimentError> {
-    if p.n == 0 || p.inflight == 0 || p.runs == 0 {
-        return Err(ExperimentError::Param {
-            name: "n, inflight and runs",
-            value: format!("{}, {}, {}", p.n, p.inflight, p.runs),
-            hint: "use values of at least 1",
-        });
-    }
+    validate(p)?;
     match bench {
         "pool-roundtrip" => pool_roundtrip(p),
         "timers" => scheduled(bench, p.n, |lp| {
@@ -258,10 +300,8 @@ fn pbkdf2(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
 
 fn fs_read(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
     use super::experiments::io_err;
-    let dir = tempfile::Builder::new()
-        .prefix("looplab-")
-        .tempdir()
-        .map_err(io_err("create a temp dir"))?;
+    let dir =
+        crate::experiments::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
     let path = dir.path().join("data.bin");
     std::fs::write(&path, vec![7u8; p.size])
         .map_err(io_err(format!("write {}", path.display())))?;

@@ -8,6 +8,8 @@ use std::collections::HashSet;
 
 use looplab_runtime::pool::MAX_POOL_SIZE;
 use looplab_runtime::worker::MAX_POOL_WORKERS;
+use looplab_workloads::experiments::MAX_HASH_ITERATIONS;
+use looplab_workloads::serve::MAX_FILE_BYTES;
 
 use super::error::ConfigError;
 use super::spec::parse_duration_ms;
@@ -29,13 +31,37 @@ pub(super) const WORKERS: Range = range(1, MAX_POOL_WORKERS as i64, "[1, 2]");
 pub(super) const CONNECTIONS: Range = range(1, 10_000, "[16, 64]");
 pub(super) const RATES: Range = range(1, 10_000_000, "[500, 1000]");
 pub(super) const REPETITIONS: Range = range(1, 1_000, "3");
-pub(super) const ITERATIONS: Range = range(1, 100_000_000, "10000");
-pub(super) const FILE_BYTES: Range = range(1, 1 << 30, "65536");
+/// The server's bound (about 5 s of one core per hash here).
+pub(super) const ITERATIONS: Range = range(1, MAX_HASH_ITERATIONS as i64, "10000");
+/// The server's bound (64 MiB).
+pub(super) const FILE_BYTES: Range = range(1, MAX_FILE_BYTES as i64, "65536");
 pub(super) const JOBS: Range = range(1, 1_000_000, "64");
 pub(super) const MIX_WEIGHT: Range = range(0, 1_000, "{ hello = 8, hash = 1 }");
 pub(super) const SEED: Range = range(0, i64::MAX, "42");
 /// Longest duration or warm-up accepted: one hour.
 pub(super) const MAX_DURATION_MS: u64 = 3_600_000;
+/// Most file bytes a point may read at once: 1 GiB. Each connection (service mode) or each
+/// job (batch mode, all submitted at once) can hold one read of `file_bytes`.
+pub(super) const MAX_FILE_BYTES_IN_FLIGHT: u64 = 1 << 30;
+
+/// `file_bytes` times the most `holders` that can each hold one read, against
+/// [`MAX_FILE_BYTES_IN_FLIGHT`]; `what` names the holders (`connections`, `jobs`).
+pub(super) fn file_bytes_in_flight(
+    file_bytes: u64,
+    holders: u64,
+    what: &str,
+) -> Result<(), ConfigError> {
+    let total = file_bytes.saturating_mul(holders);
+    if total <= MAX_FILE_BYTES_IN_FLIGHT {
+        return Ok(());
+    }
+    Err(ConfigError::OutOfRange {
+        key: "file_bytes".to_string(),
+        value: format!("{file_bytes} x {holders} {what} = {total} bytes in flight"),
+        range: "up to 1073741824 (1 GiB) in flight".into(),
+        example: "65536, or fewer connections or jobs",
+    })
+}
 
 pub(super) fn required<'a, T>(
     value: &'a Option<T>,

@@ -18,8 +18,8 @@ use looplab_runtime::cluster::SchedulingPolicy;
 use serde::{Deserialize, Serialize};
 
 use super::checks::{
-    axis, check, duration, names, number, required, unknown, CONNECTIONS, FILE_BYTES, ITERATIONS,
-    JOBS, MIX_WEIGHT, POOL, PROCESSES, RATES, REPETITIONS, SEED, WORKERS,
+    axis, check, duration, file_bytes_in_flight, names, number, required, unknown, CONNECTIONS,
+    FILE_BYTES, ITERATIONS, JOBS, MIX_WEIGHT, POOL, PROCESSES, RATES, REPETITIONS, SEED, WORKERS,
 };
 use super::error::{syntax, ConfigError};
 use super::spec::{
@@ -144,7 +144,7 @@ impl SweepConfig {
             self.workload(n)
         })?;
         let policy = required(&self.cluster_policy, "cluster_policy")?;
-        Ok(SweepSpec {
+        let spec = SweepSpec {
             mode,
             timing,
             repetitions: number(&self.repetitions, "repetitions", &REPETITIONS)? as u32,
@@ -172,7 +172,18 @@ impl SweepConfig {
                 })?,
                 file_mode,
             },
-        })
+        };
+        if spec.workloads.iter().any(Workload::has_file) {
+            let (holders, what) = match spec.mode {
+                Mode::Service => (
+                    spec.connections.iter().copied().max().unwrap_or(0),
+                    "connections",
+                ),
+                Mode::Batch => (spec.params.jobs, "jobs"),
+            };
+            file_bytes_in_flight(spec.params.file_bytes, holders.into(), what)?;
+        }
+        Ok(spec)
     }
 
     /// A workload name: built-in, or a mix defined under `[mixes]`.
@@ -330,11 +341,15 @@ mod tests {
             ("rates = []", "rates: the list is empty; give at least one value, like [500, 1000]"),
             ("repetitions = 0", "repetitions: 0 is out of range 1..=1000; use values like 3"),
             ("seed = -5", "seed: -5 is out of range 0..=9223372036854775807; use values like 42"),
-            ("hash_iterations = 0", "hash_iterations: 0 is out of range 1..=100000000; use values like 10000"),
-            ("file_bytes = 0", "file_bytes: 0 is out of range 1..=1073741824; use values like 65536"),
+            ("hash_iterations = 0", "hash_iterations: 0 is out of range 1..=10000000; use values like 10000"),
+            ("hash_iterations = 100000000", "hash_iterations: 100000000 is out of range 1..=10000000; use values like 10000"),
+            ("file_bytes = 0", "file_bytes: 0 is out of range 1..=67108864; use values like 65536"),
+            ("file_bytes = 1073741824", "file_bytes: 1073741824 is out of range 1..=67108864; use values like 65536"),
+            ("file_bytes = 67108864\nconnections = [16, 64]", "file_bytes: 67108864 x 64 connections = 4294967296 bytes in flight is out of range up to 1073741824 (1 GiB) in flight; use values like 65536, or fewer connections or jobs"),
+            ("mode = \"batch\"\nfile_bytes = 67108864\njobs = 64", "file_bytes: 67108864 x 64 jobs = 4294967296 bytes in flight is out of range up to 1073741824 (1 GiB) in flight; use values like 65536, or fewer connections or jobs"),
             ("jobs = 0", "jobs: 0 is out of range 1..=1000000; use values like 64"),
             ("duration = \"0s\"", "duration: \"0s\" is out of range above 0s, up to 1h; use values like \"500ms\", \"5s\""),
-            ("warmup = \"2h\"", "warmup: `2h` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
+            ("warmup = \"1d\"", "warmup: `1d` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
             ("warmup = \"61m\"", "warmup: \"61m\" is out of range 0s..=1h; use values like \"500ms\", \"5s\""),
             ("duration = \"5\"", "duration: `5` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
             ("mode = \"stream\"", "mode: `stream` is not allowed; choose from service, batch"),

@@ -152,7 +152,7 @@ pub struct Pruned {
     pub reason: &'static str,
 }
 
-/// Parses "500ms", "5s", "1.5s", "2m" into milliseconds; `None` if it is not like that.
+/// Parses "500ms", "5s", "1.5s", "2m", "1h" into milliseconds; `None` if it is not like that.
 pub fn parse_duration_ms(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
@@ -161,6 +161,7 @@ pub fn parse_duration_ms(text: &str) -> Option<u64> {
         "ms" => 1.0,
         "s" => 1_000.0,
         "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
         _ => return None,
     };
     let value: f64 = number.parse().ok()?;
@@ -189,8 +190,9 @@ mod tests {
         assert_eq!(parse_duration_ms("5s"), Some(5_000));
         assert_eq!(parse_duration_ms("1.5s"), Some(1_500));
         assert_eq!(parse_duration_ms("2m"), Some(120_000));
+        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
         assert_eq!(parse_duration_ms("0s"), Some(0));
-        for bad in ["5", "s", "five s", "5h", "-1s", "0.5ms", ""] {
+        for bad in ["5", "s", "five s", "5d", "-1s", "0.5ms", ""] {
             assert_eq!(parse_duration_ms(bad), None, "{bad}");
         }
         assert_eq!(format_duration_ms(1_500), "1500ms");

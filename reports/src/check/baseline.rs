@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::rfc3339_utc;
+use crate::store::{rfc3339_utc, write_json};
 
 use super::measured::{machine_differences, Measured};
 use super::CheckError;
@@ -47,35 +47,29 @@ impl Baseline {
         }
     }
 
-    /// Writes the baseline as pretty JSON (temp file, then rename, so a reader never sees half).
+    /// Writes the baseline as pretty JSON through the store's one atomic writer (a temp file
+    /// created exclusively beside it, then renamed: a reader never sees half, and a planted
+    /// symlink is replaced, not followed).
     pub fn save(&self, path: &Path) -> Result<(), CheckError> {
-        let io = |action: &'static str| {
-            move |source: std::io::Error| CheckError::Io {
-                action,
-                path: path.to_path_buf(),
-                source,
-            }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
         };
-        let mut json = serde_json::to_string_pretty(self)
-            .map_err(|e| io("serialize")(std::io::Error::other(e)))?;
-        json.push('\n');
-        let name = path
-            .file_name()
-            .map_or_else(|| "baseline".into(), |n| n.to_string_lossy().into_owned());
-        let temp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-        std::fs::write(&temp, json).map_err(io("write"))?;
-        std::fs::rename(&temp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            io("replace")(e)
-        })
+        let name = path.file_name().ok_or_else(|| CheckError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            cause: std::io::Error::other("the path names no file; give one, like base.json"),
+        })?;
+        write_json(dir, &name.to_string_lossy(), self)?;
+        Ok(())
     }
 
     /// Reads a baseline file, refusing other schema versions and anything that is not one.
     pub fn load(path: &Path) -> Result<Self, CheckError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CheckError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| CheckError::Io {
             action: "read",
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let corrupt = |message: String| CheckError::CorruptBaseline {
             path: path.to_path_buf(),

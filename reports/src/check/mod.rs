@@ -174,14 +174,16 @@ pub enum CheckError {
         metrics: String,
     },
     /// The operating system refused a read or write.
-    #[error("cannot {action} {}: {source}", path.display())]
+    // The cause is part of the message, not an error `source` (a field named `source` would
+    // be one), so chains print it once.
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 

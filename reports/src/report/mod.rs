@@ -65,14 +65,16 @@ pub enum ReportError {
         message: String,
     },
     /// A file of the report could not be written.
-    #[error("cannot {action} {}: {source}", path.display())]
+    // The cause is part of the message, not an error `source` (a field named `source` would
+    // be one), so chains print it once.
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file or folder.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -97,10 +99,10 @@ pub struct Rendered {
 pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
     let data = data::load(input)?;
     let charts_dir = out.join(CHARTS_DIR);
-    std::fs::create_dir_all(&charts_dir).map_err(|source| ReportError::Io {
+    std::fs::create_dir_all(&charts_dir).map_err(|cause| ReportError::Io {
         action: "create",
         path: charts_dir.clone(),
-        source,
+        cause,
     })?;
     check_owner(out)?;
     check_owner(&charts_dir)?;
@@ -133,10 +135,10 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
 /// Removes the PNG and SVG files of an earlier render, so a chart the data no longer has does
 /// not linger beside the new ones.
 fn clear_old_charts(dir: &Path) -> Result<(), ReportError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Io {
+    let entries = std::fs::read_dir(dir).map_err(|cause| ReportError::Io {
         action: "list",
         path: dir.to_path_buf(),
-        source,
+        cause,
     })?;
     for entry in entries.flatten() {
         let path = entry.path();
@@ -144,10 +146,10 @@ fn clear_old_charts(dir: &Path) -> Result<(), ReportError> {
             path.extension().and_then(|e| e.to_str()),
             Some("png" | "svg")
         ) {
-            std::fs::remove_file(&path).map_err(|source| ReportError::Io {
+            std::fs::remove_file(&path).map_err(|cause| ReportError::Io {
                 action: "remove",
                 path: path.clone(),
-                source,
+                cause,
             })?;
         }
     }

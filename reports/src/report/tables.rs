@@ -136,13 +136,16 @@ pub(super) fn cell(p: &PointSummary, column: &Column) -> String {
     }
 }
 
-/// Escapes text for a Markdown table cell (pipes, and HTML, which Markdown renders).
+/// Escapes text for a Markdown table cell (pipes, and HTML, which Markdown renders); a line
+/// break, which would end the table row, becomes `<br>`.
 fn md(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace("\r\n", "<br>")
+        .replace(['\n', '\r'], "<br>")
 }
 
 /// `summary.md`: the answer table, the rules, and the warnings.
@@ -193,9 +196,15 @@ pub(super) fn summary_markdown(
     out
 }
 
-/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
+/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180). A field that
+/// a spreadsheet would take for a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return: a point id comes from a results file) gets a leading `'` and quotes, as
+/// OWASP's CSV-injection advice says.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula {
+        format!("\"'{}\"", text.replace('"', "\"\""))
+    } else if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_string()
@@ -275,5 +284,11 @@ mod tests {
         assert_eq!(md("a|b <script>"), "a\\|b &lt;script&gt;");
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        // Before: passed through as formulas, and a line break ended the Markdown row.
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        for lead in ["+1", "-1", "@SUM(A1)", "\tx"] {
+            assert_eq!(csv_field(lead), format!("\"'{lead}\""));
+        }
+        assert_eq!(md("a\nb|c\r\nd"), "a<br>b\\|c<br>d");
     }
 }

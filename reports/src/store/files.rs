@@ -143,7 +143,7 @@ pub fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<(),
     let mut json = serde_json::to_string_pretty(value).map_err(|e| StoreError::Io {
         action: "serialize",
         path: dir.join(name),
-        source: e.into(),
+        cause: e.into(),
     })?;
     json.push('\n');
     write_file(dir, name, json.as_bytes())

@@ -34,7 +34,7 @@ impl FolderLock {
             move |source| StoreError::Io {
                 action,
                 path,
-                source,
+                cause: source,
             }
         };
         let mut file = OpenOptions::new()

@@ -190,14 +190,15 @@ pub enum StoreError {
         value: f64,
     },
     /// The operating system refused a read or write.
-    #[error("cannot {action} {}: {source}", path.display())]
+    // The cause is part of the message, not an error `source`, so chains print it once.
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         /// What was being done (`read`, `write`, `create`, ...).
         action: &'static str,
         /// The file or folder.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -394,7 +395,7 @@ fn record_line(path: &Path, record: &PointRecord) -> Result<String, StoreError> 
     serde_json::to_string(record).map_err(|e| StoreError::Io {
         action: "serialize a record for",
         path: path.to_path_buf(),
-        source: e.into(),
+        cause: e.into(),
     })
 }
 
@@ -402,7 +403,7 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
     move |source| StoreError::Io {
         action,
         path: path.to_path_buf(),
-        source,
+        cause: source,
     }
 }
 
@@ -422,7 +423,7 @@ fn read_existing(path: &Path) -> Result<String, StoreError> {
         _ => StoreError::Io {
             action: "read",
             path: path.to_path_buf(),
-            source,
+            cause: source,
         },
     })
 }
@@ -470,16 +471,16 @@ fn parse_record(path: &Path, line: usize, text: &str) -> Result<PointRecord, Sto
         let id = value.get("point_id").and_then(serde_json::Value::as_str);
         let id = id.ok_or_else(|| corrupt("missing field `point_id`".into()))?;
         let coords = Coords::from_schema1_id(id)
-            .map_err(|reason| corrupt(format!("point id `{}`: {reason}", clip(id))))?;
+            .map_err(|reason| corrupt(format!("point id `{}`: {}", clip(id), clip(&reason))))?;
         let coords = serde_json::to_value(coords).map_err(|e| corrupt(e.to_string()))?;
         value["coords"] = coords;
     }
     serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
 }
 
-/// At most 80 characters of `text`, for messages about ids of any length.
+/// At most 120 characters of `text`, for one-line messages about ids of any length.
 fn clip(text: &str) -> String {
-    match text.char_indices().nth(80) {
+    match text.char_indices().nth(120) {
         Some((end, _)) => format!("{}...", &text[..end]),
         None => text.to_string(),
     }

@@ -33,7 +33,7 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError
         move |source: io::Error| StoreError::Io {
             action,
             path,
-            source,
+            cause: source,
         }
     };
     let mut temp = tempfile::Builder::new()
@@ -46,14 +46,14 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError
     temp.persist(&target).map_err(|e| StoreError::Io {
         action: "replace",
         path: target.clone(),
-        source: e.error,
+        cause: e.error,
     })?;
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|source| StoreError::Io {
             action: "sync",
             path: dir.to_path_buf(),
-            source,
+            cause: source,
         })
 }
 
@@ -79,7 +79,7 @@ pub fn check_owner(dir: &Path) -> Result<(), StoreError> {
     let meta = fs::symlink_metadata(dir).map_err(|source| StoreError::Io {
         action: "inspect",
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     })?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };

@@ -139,9 +139,7 @@ impl Batch {
     /// each [`run`](Batch::run) then submits `jobs` jobs.
     pub fn new(spec: &Deployment, jobs: u32) -> Result<Batch, ExperimentError> {
         validate(spec, jobs)?;
-        let dir = tempfile::Builder::new()
-            .prefix("looplab-batch-")
-            .tempdir()
+        let dir = crate::experiments::private_tempdir("looplab-batch-")
             .map_err(io_err("create a temp dir for the batch files"))?;
         let work = Arc::new(Work::new(spec, dir.path())?);
         let engine = match spec.strategy {

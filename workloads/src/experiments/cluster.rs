@@ -45,6 +45,28 @@ impl Default for ClusterExperimentConfig {
     }
 }
 
+/// Longest measured window per point, in seconds: one hour.
+pub const MAX_SECONDS: f64 = 3_600.0;
+
+/// Checks the parameters before anything starts: `seconds` finite and in `(0, MAX_SECONDS]`
+/// (NaN, `inf` or `1e300` would not make a `Duration`), `work_ms` at most a minute.
+fn validate(config: &ClusterExperimentConfig) -> Result<(), ExperimentError> {
+    if !(config.seconds > 0.0 && config.seconds <= MAX_SECONDS) {
+        return Err(ExperimentError::Param {
+            name: "seconds",
+            value: config.seconds.to_string(),
+            hint: "use a finite number of seconds above 0 and at most 3600, like 3",
+        });
+    }
+    super::in_range(
+        "work-ms",
+        config.work_ms,
+        (1, super::MAX_WORK_MS),
+        "use 1..=60000 ms of work, like 100",
+    )?;
+    Ok(())
+}
+
 /// PBKDF2 iterations (32-byte key) that take about `ms` on one idle core here.
 pub(crate) fn calibrate_iterations(ms: u64) -> Result<u64, ExperimentError> {
     let probe = 20_000;
@@ -120,6 +142,7 @@ pub fn cluster(
     lab: &Path,
     config: &ClusterExperimentConfig,
 ) -> Result<ExperimentReport, ExperimentError> {
+    validate(config)?;
     let iterations = calibrate_iterations(config.work_ms)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut points = Vec::new();

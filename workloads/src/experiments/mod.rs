@@ -133,6 +133,60 @@ pub enum ExperimentError {
     },
 }
 
+/// Most PBKDF2 iterations any lab command hashes with: 10,000,000, about 5 s of one core here.
+/// Node accepts up to 2^31-1, but a typo that large would tie a core up for minutes per hash.
+pub const MAX_HASH_ITERATIONS: u64 = 10_000_000;
+/// Longest PBKDF2 key, in bytes: 1,024 (16 SHA-512 blocks, each costing the full iterations).
+pub const MAX_KEYLEN: usize = 1_024;
+/// Most milliseconds of work per request (`--work-ms`, `--busy-ms`): one minute.
+pub const MAX_WORK_MS: u64 = 60_000;
+
+/// `value` if it is in `min..=max`; else a [`ExperimentError::Param`] whose `hint` states the
+/// range and an example. Checked before anything is allocated or hashed.
+pub(crate) fn in_range(
+    name: &'static str,
+    value: u64,
+    (min, max): (u64, u64),
+    hint: &'static str,
+) -> Result<u64, ExperimentError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ExperimentError::Param {
+            name,
+            value: value.to_string(),
+            hint,
+        })
+    }
+}
+
+/// Checks PBKDF2 parameters against [`MAX_HASH_ITERATIONS`] and [`MAX_KEYLEN`].
+pub(crate) fn check_hash(iterations: u64, keylen: usize) -> Result<(), ExperimentError> {
+    in_range(
+        "iterations",
+        iterations,
+        (1, MAX_HASH_ITERATIONS),
+        "use 1..=10000000 iterations, like 100000",
+    )?;
+    in_range(
+        "keylen",
+        keylen as u64,
+        (1, MAX_KEYLEN as u64),
+        "use a key of 1..=1024 bytes, like 64",
+    )?;
+    Ok(())
+}
+
+/// A temp dir only its owner can enter (mode 0700, where tempfile's default leaves it to the
+/// umask, usually 0755): served files and scenario fixtures are nobody else's business.
+pub(crate) fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
 pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExperimentError {
     let what = what.into();
     move |cause| ExperimentError::Io { what, cause }

@@ -118,8 +118,9 @@ pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, Experimen
 /// Runs the multitask experiment; its report and the pool timeline (`Hash N` in submission
 /// order, `FS open`, `FS fstat`, ... for the file read's trips).
 pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, ExperimentError> {
+    super::check_hash(config.iterations, config.keylen)?;
     let (pool, lp) = loop_with_timeline(config.pool)?;
-    let dir = tempfile::tempdir().map_err(io_err("create a temp dir"))?;
+    let dir = super::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("multitask.js");
     std::fs::write(&file, vec![b'x'; 4096]).map_err(io_err("write the file to read"))?;
     let (addr, server) = start_server()?;

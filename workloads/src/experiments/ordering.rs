@@ -98,7 +98,7 @@ fn rule(text: &str, labels: &[&str], order: &[&str]) -> ShapeCheck {
 /// Runs the ordering program and checks Node's rules.
 pub fn ordering() -> Result<ExperimentReport, ExperimentError> {
     let lp = EventLoop::new().map_err(io_err("create the event loop"))?;
-    let dir = tempfile::tempdir().map_err(io_err("create a temp dir"))?;
+    let dir = super::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("order.js");
     std::fs::write(&file, b"// read me\n").map_err(io_err("write the file to read"))?;
     let log: Log = Rc::default();

@@ -18,6 +18,10 @@ use super::{
     ShapeCheck,
 };
 
+/// Most hashes the staircase submits at once: 10,000 (each holds a pool task and a timeline
+/// record until it finishes).
+pub const MAX_CALLS: usize = 10_000;
+
 /// Parameters of the staircase.
 #[derive(Clone, Debug)]
 pub struct StaircaseConfig {
@@ -79,13 +83,13 @@ pub fn staircase(config: &StaircaseConfig) -> Result<ExperimentReport, Experimen
 
 /// Runs the staircase; its report and the pool timeline (`hash N` is the N-th call).
 pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, ExperimentError> {
-    if config.calls == 0 {
-        return Err(ExperimentError::Param {
-            name: "calls",
-            value: "0".into(),
-            hint: "use at least 1 call",
-        });
-    }
+    super::in_range(
+        "calls",
+        config.calls as u64,
+        (1, MAX_CALLS as u64),
+        "use 1..=10000 calls, like 6",
+    )?;
+    super::check_hash(config.iterations, config.keylen)?;
     let (pool, lp) = loop_with_timeline(config.pool)?;
     let done: Rc<RefCell<Vec<(usize, f64)>>> = Rc::default();
     let start = Instant::now();

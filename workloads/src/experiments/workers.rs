@@ -146,6 +146,13 @@ pub fn workers(
     lab: &Path,
     config: &WorkersExperimentConfig,
 ) -> Result<ExperimentReport, ExperimentError> {
+    super::in_range(
+        "work-ms",
+        config.work_ms,
+        (1, super::MAX_WORK_MS),
+        "use 1..=60000 ms of work, like 500",
+    )?;
+    super::check_hash(config.pool_hash_iterations, 64)?;
     let iterations = calibrate_iterations(config.work_ms)?;
     let (fast_main, slow_main) = fast_latency(lab, "loop", iterations)?;
     let (fast_worker, slow_worker) = fast_latency(lab, "workers", iterations)?;

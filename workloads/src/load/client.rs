@@ -187,7 +187,7 @@ impl<'p> Session<'p> {
 impl Expect {
     fn check(&self, answer: &Answer) -> Result<(), ErrorKind> {
         if answer.status != self.status {
-            return Err(ErrorKind::Status);
+            return Err(ErrorKind::Status(answer.status));
         }
         match self.body_bytes {
             Some(bytes) if bytes != answer.body_bytes => Err(ErrorKind::ShortBody),
@@ -227,7 +227,7 @@ mod tests {
             close: false,
         };
         assert_eq!(expect.check(&answer(200, 5)), Ok(()));
-        assert_eq!(expect.check(&answer(500, 5)), Err(ErrorKind::Status));
+        assert_eq!(expect.check(&answer(500, 5)), Err(ErrorKind::Status(500)));
         assert_eq!(expect.check(&answer(200, 4)), Err(ErrorKind::ShortBody));
     }
 }

@@ -28,7 +28,8 @@ pub(crate) enum Next {
 pub(crate) enum ErrorKind {
     Connect,
     Timeout,
-    Status,
+    /// With the status the answer had.
+    Status(u16),
     ShortBody,
     Io,
 }
@@ -49,6 +50,9 @@ pub struct ErrorCounts {
     pub io: u64,
     /// All of the above.
     pub total: u64,
+    /// The status of an answer counted in `status` (the last one seen), to say what came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unexpected_status: Option<u16>,
 }
 
 impl ErrorCounts {
@@ -56,7 +60,10 @@ impl ErrorCounts {
         let slot = match kind {
             ErrorKind::Connect => &mut self.connect,
             ErrorKind::Timeout => &mut self.timeout,
-            ErrorKind::Status => &mut self.status,
+            ErrorKind::Status(status) => {
+                self.unexpected_status = Some(status);
+                &mut self.status
+            }
             ErrorKind::ShortBody => &mut self.short_body,
             ErrorKind::Io => &mut self.io,
         };
@@ -71,6 +78,7 @@ impl ErrorCounts {
         self.short_body += other.short_body;
         self.io += other.io;
         self.total += other.total;
+        self.unexpected_status = other.unexpected_status.or(self.unexpected_status);
     }
 }
 
@@ -256,13 +264,14 @@ mod tests {
             t0 + Duration::from_millis(1),
             t0 + Duration::from_millis(3),
         );
-        a.errors.add(ErrorKind::Status);
+        a.errors.add(ErrorKind::Status(404));
         let mut b = ConnStats::new(true).unwrap();
         b.record_ok(t0, t0, t0 + Duration::from_secs(20));
         b.errors.add(ErrorKind::Io);
         a.merge(&b).unwrap();
         assert_eq!(a.ok, 2);
         assert_eq!((a.errors.status, a.errors.io, a.errors.total), (1, 1, 2));
+        assert_eq!(a.errors.unexpected_status, Some(404));
         assert_eq!(a.latency.len(), 2);
         assert!(a.latency.max() >= 19_990_000, "{}", a.latency.max());
         let uncorrected = a.uncorrected.unwrap();

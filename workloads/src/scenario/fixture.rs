@@ -30,9 +30,7 @@ impl Fixture {
     /// chooses a path for each `write_file`, and, if the scenario has `http_get` ops, starts
     /// `lab serve --workload hello` with the `lab` executable at `lab`.
     pub fn prepare(scenario: &Scenario, lab: Option<&Path>) -> Result<Self, ScenarioError> {
-        let dir = tempfile::Builder::new()
-            .prefix("scenario-")
-            .tempdir()
+        let dir = crate::experiments::private_tempdir("scenario-")
             .map_err(io_err("create a temp dir for the scenario's files"))?;
         let mut files = HashMap::new();
         for (n, op) in scenario.all_ops().into_iter().enumerate() {

@@ -64,11 +64,11 @@ use std::sync::Arc;
 
 use looplab_runtime::http::{HttpServer, ServerOptions};
 use looplab_runtime::worker::WorkerPool;
-use looplab_runtime::{crypto, AsyncHandle, AsyncSender, EventLoop, RunMode, ThreadPool};
+use looplab_runtime::{AsyncHandle, AsyncSender, EventLoop, RunMode, ThreadPool};
 
 pub use crate::deploy::Kind;
 use crate::deploy::{Deployment, Strategy};
-use crate::experiments::{io_err, ExperimentError};
+use crate::experiments::{in_range, io_err, ExperimentError, MAX_HASH_ITERATIONS, MAX_WORK_MS};
 use app::App;
 pub use cluster::serve_cluster_worker;
 use handle::ProbeEndpoint;
@@ -118,25 +118,68 @@ pub fn busy_wait(ms: u64) {
     }
 }
 
-/// Checks the spec before anything starts.
+/// Largest file `/file` serves: 64 MiB. It is written once at start-up, and every request
+/// in flight holds a copy while it is read.
+pub const MAX_FILE_BYTES: usize = 64 << 20;
+/// Largest weight of one kind in a mix: 1,000.
+pub const MAX_MIX_WEIGHT: u32 = 1_000;
+/// Largest sum of a mix's weights: 10,000 (the rotation holds one slot per unit of weight).
+pub const MAX_MIX_TOTAL: u32 = 10_000;
+
+/// Checks the spec before anything starts, against the bounds above and
+/// [`MAX_HASH_ITERATIONS`](crate::experiments::MAX_HASH_ITERATIONS): no value is used to
+/// allocate or hash before it passed here.
 fn validate(spec: &Deployment) -> Result<(), ExperimentError> {
-    if spec.mix.is_empty() || spec.mix.iter().all(|(_, w)| *w == 0) {
+    let total: u64 = spec.mix.iter().map(|&(_, w)| u64::from(w)).sum();
+    if total == 0 {
         return Err(ExperimentError::Param {
             name: "mix",
             value: "empty".into(),
             hint: "give at least one kind a weight, like hello:8,hash:1,file:1",
         });
     }
-    crypto::pbkdf2_sync(b"a", b"b", spec.hash_iterations, 1)?;
+    let weight_hint = "give each kind a weight of 0..=1000, 10000 in all, like hello:8,hash:1";
+    for &(kind, weight) in &spec.mix {
+        let name = kind.name();
+        if weight > MAX_MIX_WEIGHT {
+            return Err(ExperimentError::Param {
+                name: "mix weight",
+                value: format!("{name}:{weight}"),
+                hint: weight_hint,
+            });
+        }
+    }
+    in_range(
+        "mix weights' sum",
+        total,
+        (1, MAX_MIX_TOTAL.into()),
+        weight_hint,
+    )?;
+    in_range(
+        "--file-bytes",
+        spec.file_bytes as u64,
+        (0, MAX_FILE_BYTES as u64),
+        "use 0..=67108864 bytes (64 MiB), like 65536",
+    )?;
+    in_range(
+        "--iterations",
+        spec.hash_iterations,
+        (1, MAX_HASH_ITERATIONS),
+        "use 1..=10000000 iterations, like 10000",
+    )?;
+    in_range(
+        "--busy-ms",
+        spec.busy_ms,
+        (0, MAX_WORK_MS),
+        "use 0..=60000 ms, like 100",
+    )?;
     ThreadPool::with_size(spec.pool)?;
     Ok(())
 }
 
 /// The file `/file` serves, in a temp dir that lives as long as the returned guard.
 fn served_file(spec: &Deployment) -> Result<(tempfile::TempDir, PathBuf), ExperimentError> {
-    let dir = tempfile::Builder::new()
-        .prefix("looplab-serve-")
-        .tempdir()
+    let dir = crate::experiments::private_tempdir("looplab-serve-")
         .map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("served.bin");
     std::fs::write(&file, vec![b'x'; spec.file_bytes])
