@@ -197,6 +197,10 @@ fn a_bad_file_gets_its_line_column_and_what_was_expected() {
             "1:13: `pool_size` 0 is out of range; expected 1..=1024",
         ),
         ("[[op]\n", "1:6: "),
+        (
+            "[[op]]\nkind = \"message\"\nlabel = \"early\"\nto = \"w\"\n[[op]]\nkind = \"worker\"\nlabel = \"w\"\n",
+            "4:6: message `early` is sent before worker `w` has started; expected",
+        ),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("bad{i}.toml"));

@@ -212,3 +212,78 @@ fn a_failing_op_is_an_error_naming_its_label() {
         other => panic!("expected the lookup to fail: {other:?}"),
     }
 }
+
+/// Runs `s` on another thread and waits at most a minute: a run that hangs fails the test
+/// instead of hanging it.
+fn run_bounded(s: &Arc<Scenario>) -> Result<Timeline, ScenarioError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = Arc::clone(s);
+    std::thread::spawn(move || {
+        let fixture = Fixture::prepare(&s, None).unwrap_or_else(|e| panic!("{e}"));
+        let _ = tx.send(scenario::run_looplab(&s, &fixture));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the run ended (it used to hang)")
+}
+
+#[test]
+fn a_message_sent_before_its_worker_starts_fails_at_once() {
+    // The check cannot see this one: the worker starts in a timeout's callback and the message
+    // goes out from an immediate's. The run used to hang, the worker waiting for the message.
+    let s = inline(
+        r#"
+[[op]]
+kind = "timeout"
+label = "later"
+ms = 200
+  [[op.then]]
+  kind = "worker"
+  label = "w"
+    [[op.then.ops]]
+    kind = "immediate"
+    label = "w:in"
+[[op]]
+kind = "immediate"
+label = "soon"
+  [[op.then]]
+  kind = "message"
+  label = "early"
+  to = "w"
+"#,
+    );
+    match run_bounded(&s) {
+        Err(ScenarioError::OpFailed { label, cause }) => {
+            assert_eq!(label, "early");
+            assert!(cause.contains("worker `w` is not running"), "{cause}");
+        }
+        other => panic!("expected the message to fail: {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_op_inside_a_worker_ends_the_run() {
+    // The worker waits for `down`, which only the `then` of the failed lookup would have
+    // caused: the run used to hang.
+    let s = inline(
+        r#"
+[[op]]
+kind = "worker"
+label = "w"
+  [[op.ops]]
+  kind = "lookup"
+  label = "nowhere"
+  host = "no-such-host.invalid"
+    [[op.ops.then]]
+    kind = "message"
+    label = "up"
+      [[op.ops.then.then]]
+      kind = "message"
+      label = "down"
+      to = "w"
+"#,
+    );
+    match run_bounded(&s) {
+        Err(ScenarioError::OpFailed { label, .. }) => assert_eq!(label, "nowhere"),
+        other => panic!("expected the lookup to fail: {other:?}"),
+    }
+}

@@ -3,7 +3,7 @@
 //! Checked here, each refusal pointing at the value at fault: op kinds and the keys each kind
 //! takes, ranges, unique labels (interval ticks included), the context each op runs in (the
 //! main thread, or a worker: its `ops`, and the `then` of a message sent to it), message
-//! targets, racy groups.
+//! targets, messages the structure sends to a worker not running (`order.rs`), racy groups.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::model::{completion_labels, Op, OpKind, Scenario, DEFAULT_POOL_SIZE, OP_KINDS};
+use super::order::{first_misplaced, Misplaced};
 use super::parse::{invalid, line_column, RawOp, RawScenario};
 use super::ScenarioError;
 
@@ -30,6 +31,8 @@ pub(super) struct Checker<'a> {
     labels: HashMap<String, Range<usize>>,
     /// Labels of the worker ops started from the main thread.
     workers: HashSet<String>,
+    /// Message label -> the span of its `to`, for the order check.
+    targets: HashMap<String, Range<usize>>,
 }
 
 type Checked<T> = Result<T, ScenarioError>;
@@ -41,6 +44,7 @@ impl<'a> Checker<'a> {
             file,
             labels: HashMap::new(),
             workers: HashSet::new(),
+            targets: HashMap::new(),
         }
     }
 
@@ -62,6 +66,7 @@ impl<'a> Checker<'a> {
         }
         collect_workers(&ops, &mut self.workers);
         let ops = self.ops(ops, &Context::Main)?;
+        self.message_order(&ops)?;
         let racy = self.racy(raw.racy.unwrap_or_default())?;
         let name = raw
             .name
@@ -131,7 +136,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The op kind with its parameters, refusing keys that belong to other kinds.
-    fn kind(&self, raw: &RawOp, context: &Context) -> Checked<OpKind> {
+    fn kind(&mut self, raw: &RawOp, context: &Context) -> Checked<OpKind> {
         let name = raw.kind.get_ref().as_str();
         let Some(&name) = OP_KINDS.iter().find(|k| **k == name) else {
             return Err(self.error(
@@ -206,7 +211,36 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn message_target(&self, raw: &RawOp, context: &Context) -> Checked<Option<String>> {
+    /// Refuses a message the structure sends to a worker that is not running (see `order.rs`).
+    fn message_order(&self, ops: &[Arc<Op>]) -> Checked<()> {
+        let Some(misplaced) = first_misplaced(ops) else {
+            return Ok(());
+        };
+        let (message, worker, what) = match &misplaced {
+            Misplaced::AfterExit { message, worker } => (
+                message,
+                worker,
+                format!(
+                    "message `{message}` is sent from the `then` of worker `{worker}`, which runs \
+                     after `{worker}` has exited; expected it outside `{worker}`'s `then`, for \
+                     example as an op after the `worker` op"
+                ),
+            ),
+            Misplaced::BeforeStart { message, worker } => (
+                message,
+                worker,
+                format!(
+                    "message `{message}` is sent before worker `{worker}` has started; expected \
+                     the `worker` op issued first, for example as an op before the message"
+                ),
+            ),
+        };
+        let span = self.targets.get(message).cloned().unwrap_or(0..0);
+        debug_assert!(self.workers.contains(worker));
+        Err(self.error(span, what))
+    }
+
+    fn message_target(&mut self, raw: &RawOp, context: &Context) -> Checked<Option<String>> {
         match (context, &raw.to) {
             (Context::Worker(_), None) => Ok(None),
             (Context::Worker(worker), Some(to)) => Err(self.error(
@@ -220,6 +254,8 @@ impl<'a> Checker<'a> {
                 "a `message` on the main thread needs `to`, the label of a worker op; expected for example to = \"w\"",
             )),
             (Context::Main, Some(to)) if self.workers.contains(to.get_ref()) => {
+                let label = raw.label.get_ref().trim().to_string();
+                self.targets.insert(label, to.span());
                 Ok(Some(to.get_ref().clone()))
             }
             (Context::Main, Some(to)) => {

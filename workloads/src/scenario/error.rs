@@ -52,6 +52,20 @@ pub enum ScenarioError {
         /// Their labels.
         missing: String,
     },
+    /// A run took longer than its time limit and was stopped.
+    #[error(
+        "the scenario did not finish on {side} within {limit_s} s and was stopped; unfinished: \
+         {missing}; expected ops that end sooner (smaller `ms`, `iterations`, `times`) or a \
+         message to a worker that is running when it is sent"
+    )]
+    TimedOut {
+        /// `looplab` or `node`.
+        side: &'static str,
+        /// The limit, in seconds.
+        limit_s: f64,
+        /// The labels that had not completed.
+        missing: String,
+    },
     /// The OS refused something (a temp file, a thread, the event loop).
     #[error("{what}: {cause}")]
     Io {

@@ -45,6 +45,7 @@ mod http;
 pub mod model;
 mod node;
 mod node_program;
+mod order;
 mod parse;
 mod run;
 mod workers;

@@ -314,3 +314,26 @@ fn racy_groups_name_known_labels_once() {
     assert!(message.contains("in two groups"), "{message}");
     assert!(err("name = \"x\"\n").2.contains("no ops"));
 }
+
+#[test]
+fn a_message_to_a_worker_not_running_is_refused_at_its_to() {
+    // Both used to pass the check and then hang the runner: the worker waited for a message
+    // that could not come.
+    let after_exit = "[[op]]\nkind = \"worker\"\nlabel = \"w\"\n  [[op.ops]]\n  kind = \"timeout\"\n  label = \"inner\"\n  ms = 1\n  [[op.then]]\n  kind = \"message\"\n  label = \"late\"\n  to = \"w\"\n";
+    let (line, column, message) = err(after_exit);
+    assert_eq!((line, column), (11, 8));
+    assert!(
+        message.contains("message `late` is sent from the `then` of worker `w`"),
+        "{message}"
+    );
+    let before_start = "[[op]]\nkind = \"message\"\nlabel = \"early\"\nto = \"w\"\n\n[[op]]\nkind = \"worker\"\nlabel = \"w\"\n";
+    let (line, column, message) = err(before_start);
+    assert_eq!((line, column), (4, 6));
+    assert!(
+        message.contains("message `early` is sent before worker `w` has started"),
+        "{message}"
+    );
+    // Started in a later callback of the message's sequence: still after the message.
+    let started_later = "[[op]]\nkind = \"immediate\"\nlabel = \"i\"\n  [[op.then]]\n  kind = \"worker\"\n  label = \"w\"\n[[op]]\nkind = \"message\"\nlabel = \"m\"\nto = \"w\"\n";
+    assert_eq!(err(started_later).0, 10);
+}
