@@ -315,3 +315,20 @@ fn the_completion_check_of_100_000_ops_is_linear() {
     }
     assert!(took.as_secs_f64() < 5.0, "the check took {took:?}");
 }
+
+#[test]
+fn a_file_above_its_bound_is_refused_before_it_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.toml");
+    let line = "# padding padding padding padding padding padding padding padding\n";
+    let size = scenario::limits::MAX_FILE_BYTES as usize + line.len();
+    std::fs::write(&path, line.repeat(size / line.len() + 1)).unwrap();
+    match scenario::load(&path) {
+        Err(e @ ScenarioError::TooLarge { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("huge.toml"), "{message}");
+            assert!(message.contains("16777216 bytes"), "{message}");
+        }
+        other => panic!("expected TooLarge: {other:?}"),
+    }
+}

@@ -24,6 +24,17 @@ pub enum ScenarioError {
         /// The error.
         cause: std::io::Error,
     },
+    /// The file is larger than a scenario may be.
+    #[error(
+        "scenario file {file} is larger than the bound of {max_bytes} bytes (16 MiB); expected a \
+         smaller file: split the scenario into several"
+    )]
+    TooLarge {
+        /// The file as given.
+        file: String,
+        /// The bound.
+        max_bytes: u64,
+    },
     /// `--node` without a `node` on PATH.
     #[error(
         "`node` was not found on PATH; install Node.js 20 (https://nodejs.org/en/download, or \

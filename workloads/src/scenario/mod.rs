@@ -42,6 +42,7 @@ mod compare;
 mod error;
 mod fixture;
 mod http;
+pub mod limits;
 pub mod model;
 mod node;
 mod node_program;
