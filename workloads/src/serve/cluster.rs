@@ -7,6 +7,11 @@
 //! 2. each worker closes its HTTP server gracefully, answers what it already received, exits 0;
 //! 3. the primary reaps every worker, gets `AllExited`, and its loop ends.
 //!
+//! Workers ignore SIGINT: Ctrl-C at a terminal goes to the whole process group, and a worker
+//! that died of it would drop its in-flight requests while the primary was draining them. So
+//! Ctrl-C drains exactly as SIGTERM to the primary does (as a shell's job control expects of a
+//! supervisor such as nginx's master). SIGTERM to a worker still ends that worker.
+//!
 //! Sampling ([`ShutdownHandle::sample`]): the primary forwards each request to every live worker
 //! over the cluster IPC; each worker answers the window of its own loop and the primary merges
 //! them (`cluster_probe`). Open requests are dropped on shutdown, so their callers fail at once.
@@ -129,6 +134,7 @@ pub fn serve_cluster_worker(
     role: WorkerRole,
 ) -> Result<ServeSummary, ExperimentError> {
     validate(spec)?;
+    ignore_sigint()?;
     let id = role.id().map_or("?".to_string(), |id| id.to_string());
     let (lp, app, _dir) = app_on_loop(spec, Some(format!("worker-{id}")))?;
     let channel = role
@@ -159,4 +165,17 @@ pub fn serve_cluster_worker(
         requests: app.answered.get(),
         cluster: Vec::new(),
     })
+}
+
+/// Ignores SIGINT in this worker (see the module documentation): the primary drives shutdown.
+fn ignore_sigint() -> Result<(), ExperimentError> {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no memory effects and replaces
+    // whatever handler was there (the harness' Ctrl-C handler, which would exit at once).
+    let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    if previous == libc::SIG_ERR {
+        return Err(io_err("ignore SIGINT in a cluster worker")(
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
