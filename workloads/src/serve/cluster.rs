@@ -84,6 +84,7 @@ pub(super) fn primary(
                 code,
                 signal,
                 will_restart,
+                ..
             } = event
             {
                 let how = match (code, signal) {
