@@ -27,8 +27,8 @@ impl Drop for Server {
     }
 }
 
-fn lab_serve(args: &[&str], tmpdir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
+fn lab_serve(exe: &Path, args: &[&str], tmpdir: &Path) -> Command {
+    let mut command = Command::new(exe);
     command
         .arg("serve")
         .args(["--port", "0"])
@@ -41,7 +41,10 @@ fn lab_serve(args: &[&str], tmpdir: &Path) -> Command {
 }
 
 fn start(args: &[&str], tmpdir: &Path) -> Server {
-    let mut child = lab_serve(args, tmpdir).spawn().expect("start lab serve");
+    let lab = Path::new(env!("CARGO_BIN_EXE_lab"));
+    let mut child = lab_serve(lab, args, tmpdir)
+        .spawn()
+        .expect("start lab serve");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut line = String::new();
     stdout
@@ -164,4 +167,199 @@ fn sigint_to_the_process_group_drains_in_flight_requests() {
     for pid in workers {
         assert!(gone(pid), "worker {pid} outlived its primary");
     }
+}
+
+fn kill(pid: u32, signal: i32) {
+    // SAFETY: kill(2) on a worker of the server this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+}
+
+/// The last line of stderr: `lab: error: ...`, one line.
+fn error_line(err: &str) -> &str {
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("lab: error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    last
+}
+
+#[test]
+fn a_primary_whose_workers_all_died_exits_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = start(
+        &[
+            "--workload",
+            "hello",
+            "--strategy",
+            "cluster",
+            "--cluster",
+            "2",
+        ],
+        tmp.path(),
+    );
+    let workers = children_of(server.child.id());
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    for pid in workers {
+        kill(pid, libc::SIGKILL);
+    }
+    // It used to linger with its port closed, silent, until killed.
+    let (code, _, err) = wait_exit(&mut server);
+    assert_eq!(code, Some(2), "{err}");
+    let line = error_line(&err);
+    assert!(line.contains("every worker has exited"), "{line}");
+    assert!(line.contains("--restart"), "{line}");
+}
+
+#[test]
+fn a_killed_workers_temp_folder_goes_when_it_is_reaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = start(
+        &[
+            "--workload",
+            "file",
+            "--strategy",
+            "cluster",
+            "--cluster",
+            "2",
+            "--restart",
+        ],
+        tmp.path(),
+    );
+    // Each worker has a folder of its own (in the primary's scratch), with its served file.
+    let folder = |id: u32| {
+        let name = format!("worker-{id}");
+        walk_dirs(tmp.path())
+            .into_iter()
+            .find(|d| d.file_name().is_some_and(|n| n == name.as_str()))
+    };
+    let worker_1 = folder(1).expect("worker 1 has a temp folder");
+    let served = |dir: &Path| {
+        walk(dir)
+            .iter()
+            .any(|f| f.file_name().is_some_and(|n| n == "served.bin"))
+    };
+    assert!(served(&worker_1));
+    let pid = children_of(server.child.id())[0];
+    kill(pid, libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while worker_1.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "worker 1's folder outlived its reaping"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let worker_2 = folder(2).expect("worker 2 has a temp folder");
+    assert!(served(&worker_2), "the other worker keeps its own");
+    // SAFETY: kill(2) on the primary this test started.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let (code, _, err) = wait_exit(&mut server);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Every folder under `dir`, `dir` excluded.
+fn walk_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .flat_map(|p| {
+            let mut below = walk_dirs(&p);
+            below.insert(0, p);
+            below
+        })
+        .collect()
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_worker_that_cannot_start_ends_the_primary_after_the_restart_limit() {
+    // A supervisor's classic fault: its program is replaced by a broken one while it runs.
+    // The primary runs from a hard link; once it serves, the link becomes a script that fails,
+    // so every replacement worker fails at start.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let exe = dir.path().join("lab");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_lab"), &exe)
+        .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_lab"), &exe).map(drop))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "--workload",
+        "hello",
+        "--strategy",
+        "cluster",
+        "--cluster",
+        "1",
+        "--restart",
+    ];
+    let mut command = lab_serve(&exe, &args, tmp.path());
+    let mut child = command.spawn().expect("start lab serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    let mut server = Server {
+        child,
+        addr: String::new(),
+        stdout,
+    };
+    let broken = dir.path().join("broken");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho 'lab: error: config missing (simulated)' >&2\nexit 2\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::rename(&broken, &exe).unwrap();
+    kill(children_of(server.child.id())[0], libc::SIGKILL);
+    // It used to restart the broken worker forever.
+    let (code, _, err) = wait_exit(&mut server);
+    assert_eq!(code, Some(2), "{err}");
+    let line = error_line(&err);
+    assert!(line.contains("5 times within 10 s"), "{line}");
+    assert!(
+        line.contains("config missing (simulated)"),
+        "its stderr: {line}"
+    );
+    assert!(err.contains("before listening"), "{err}");
+}
+
+#[test]
+fn binding_off_loopback_warns_that_the_server_is_reachable_from_the_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = start(&["--workload", "hello", "--bind", "0.0.0.0"], tmp.path());
+    // SAFETY: kill(2) on the server this test started.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let (code, _, err) = wait_exit(&mut server);
+    assert_eq!(code, Some(0), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("0.0.0.0") && warnings[0].contains("network"),
+        "{err}"
+    );
+    let mut loopback = start(&["--workload", "hello"], tmp.path());
+    // SAFETY: as above.
+    unsafe { libc::kill(loopback.child.id() as i32, libc::SIGTERM) };
+    let (_, _, err) = wait_exit(&mut loopback);
+    assert!(!err.contains("warning"), "{err}");
 }
