@@ -54,7 +54,7 @@ pub(super) fn primary(
         unreachable!("primary() is only called for the cluster strategy");
     };
     // The primary runs no handler; its loop only supervises.
-    let lp = looplab_runtime::EventLoop::new().map_err(io_err("create the event loop"))?;
+    let lp = EventLoop::new().map_err(io_err("create the event loop"))?;
     let watch = Rc::new(Watch::new(children));
     let gathers: Rc<RefCell<Gathers>> = Rc::default();
     // Each worker's temp folder goes in here, and goes when the worker is reaped.
