@@ -3,7 +3,11 @@
 //!
 //! Shutdown order: the first signal asks the server to close gracefully (stop accepting, finish
 //! in-flight requests for up to 5 s); `serve` then returns, the scratch folder is removed and
-//! the process exits 0. A second signal exits at once with 130.
+//! the process exits 0. A second signal exits at once with 130. The graceful stop is registered
+//! before the listening line is printed, so a caller may signal as soon as it reads it.
+//!
+//! A cluster whose workers fail makes `serve` return an error (exit 2, one line); see
+//! `looplab_workloads::serve`'s cluster supervision. A non-loopback `--bind` gets a warning.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -111,6 +115,14 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         serve_cluster_worker(&spec, role).context("lab serve cluster worker")?;
         return Ok(());
     }
+    if !args.bind.is_loopback() {
+        // Once, here: cluster workers returned above, so they do not repeat it.
+        eprintln!(
+            "lab serve: warning: --bind {} makes the server reachable from the network, not only \
+             from this machine; use --bind 127.0.0.1 to keep it local",
+            args.bind
+        );
+    }
     let detail = match spec.strategy {
         Strategy::Loop | Strategy::LoopBlocking | Strategy::Rayon => String::new(),
         Strategy::Tokio => format!(", {} tokio threads", spec.threads),
@@ -123,11 +135,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     );
     let bind = SocketAddr::new(args.bind, args.port);
     let summary = serve(&spec, bind, move |addr, handle| {
+        // The graceful stop first: whoever reads the line may signal at once.
+        scratch::on_first_signal(move || handle.shutdown());
         let _ = writeln!(
             std::io::stdout(),
             "listening on http://{addr}/ ({what}); Ctrl-C stops"
         );
-        scratch::on_first_signal(move || handle.shutdown());
     })
     .with_context(|| format!("lab serve --workload {}", args.workload))?;
     let mut lines = summary.cluster.clone();

@@ -197,7 +197,21 @@ fn a_bad_file_gets_its_line_column_and_what_was_expected() {
             "1:13: `pool_size` 0 is out of range; expected 1..=1024",
         ),
         ("[[op]\n", "1:6: "),
+        (
+            "[[op]]\nkind = \"message\"\nlabel = \"early\"\nto = \"w\"\n[[op]]\nkind = \"worker\"\nlabel = \"w\"\n",
+            "4:6: message `early` is sent before worker `w` has started; expected",
+        ),
     ];
+    // A label of 65,536+ characters used to panic in the table printer (exit 101).
+    let long_label = format!(
+        "[[op]]\nkind = \"immediate\"\nlabel = \"{}\"\n",
+        "l".repeat(70_000)
+    );
+    let long_expected = "3:9: `label` of 70000 bytes is longer than the bound of 256 characters";
+    let cases: Vec<(&str, &str)> = cases
+        .into_iter()
+        .chain([(long_label.as_str(), long_expected)])
+        .collect();
     for (i, (text, expected)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("bad{i}.toml"));
         std::fs::write(&file, text).unwrap();

@@ -132,6 +132,7 @@ fn sigkill_of_a_worker_under_load_leaves_the_others_serving() {
         code: None,
         signal: Some(libc::SIGKILL),
         will_restart: false,
+        stderr_tail: Vec::new(),
     };
     assert_eq!(exit, expected);
     let settled = results.lock().unwrap().len() + 1;
@@ -179,6 +180,7 @@ fn with_restart_a_replacement_comes_online_and_serves() {
         code: None,
         signal: Some(libc::SIGKILL),
         will_restart: true,
+        stderr_tail: Vec::new(),
     };
     assert_eq!(exit, expected);
     let ids: BTreeSet<WorkerId> = online(&events).iter().map(|(id, _)| *id).collect();

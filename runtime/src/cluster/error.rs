@@ -33,6 +33,18 @@ pub enum ClusterError {
         /// The OS error.
         cause: io::Error,
     },
+    /// A worker's temp folder (under `ClusterSpec::temp_root`) could not be created.
+    #[error(
+        "cannot create the worker temp folder {}: {cause}; point temp_root (TMPDIR) at a \
+         writable folder",
+        path.display()
+    )]
+    TempDir {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        cause: io::Error,
+    },
     /// The Unix socket pair of a worker's channel could not be created or used.
     #[error("cluster IPC channel failed: {cause}; check the process descriptor limit (ulimit -n)")]
     Ipc {
@@ -82,6 +94,7 @@ impl From<ClusterError> for io::Error {
         let kind = match &err {
             ClusterError::Bind { cause, .. }
             | ClusterError::Spawn { cause, .. }
+            | ClusterError::TempDir { cause, .. }
             | ClusterError::Ipc { cause }
             | ClusterError::Reaper { cause }
             | ClusterError::Join { cause } => cause.kind(),

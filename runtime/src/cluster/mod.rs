@@ -43,6 +43,11 @@
 //!   own `SO_REUSEPORT` socket).
 //! - Every worker is reaped by a thread blocked in `waitid`; exits reach the loop through an
 //!   async handle. After [`Cluster::shutdown`] or the last worker's death, nothing is left.
+//! - On request ([`ClusterSpec`]), each worker's stderr is forwarded through a pipe and its last
+//!   lines come with its `Exit`, and each worker gets a temp folder of its own, removed as soon
+//!   as it is reaped. Restarts stop at [`RESTART_LIMIT_EXITS`] deaths within
+//!   [`RESTART_LIMIT_WINDOW_MS`] (`RestartLimit`), so a worker that cannot start is not retried
+//!   forever.
 //!
 //! # Caveats
 //!
@@ -60,6 +65,7 @@ mod primary;
 mod server;
 mod spawn;
 mod spec;
+mod stderr;
 mod supervisor;
 mod worker;
 
@@ -69,6 +75,7 @@ pub use policy::{SchedulingPolicy, POLICY_ENV};
 pub use primary::Cluster;
 pub use spawn::{IPC_FD_ENV, WORKER_ENV};
 pub use spec::{ClusterEvent, ClusterSpec, WorkerId};
+pub use supervisor::{RESTART_LIMIT_EXITS, RESTART_LIMIT_WINDOW_MS};
 pub use worker::{worker_role, WorkerChannel, WorkerRole};
 
 /// The most workers one cluster runs.

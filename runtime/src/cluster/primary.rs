@@ -31,7 +31,7 @@ use super::ipc::{Kind, MAX_MESSAGE_BYTES};
 use super::policy::RoundRobin;
 use super::server::{self, SharedAddress};
 use super::spawn::{ExitQueue, ProcessHandle, WorkerCommand};
-use super::supervisor::Slot;
+use super::supervisor::{RestartLimit, Slot};
 use super::{ClusterError, ClusterEvent, ClusterSpec, SchedulingPolicy, WorkerId, MAX_WORKERS};
 use crate::{AsyncHandle, AsyncSender, EventLoop, TimerId};
 
@@ -56,6 +56,7 @@ pub(super) struct Primary {
     pub workers: RefCell<BTreeMap<WorkerId, Worker>>,
     pub next_id: Cell<WorkerId>,
     pub slots: RefCell<Vec<Slot>>,
+    pub restarts: RefCell<RestartLimit>,
     pub rr: RefCell<RoundRobin<std::os::fd::OwnedFd>>,
     pub shared: RefCell<SharedAddress>,
     pub handed: RefCell<BTreeMap<WorkerId, u64>>,
@@ -110,6 +111,8 @@ impl Cluster {
                 exe: spec.exe,
                 args: spec.args,
                 discard_stdout: spec.discard_stdout,
+                stderr_tail_lines: spec.stderr_tail_lines,
+                temp_root: spec.temp_root,
             },
             events: RefCell::new(Some(Box::new(events))),
             queued_events: RefCell::new(VecDeque::new()),
@@ -117,6 +120,7 @@ impl Cluster {
             workers: RefCell::new(BTreeMap::new()),
             next_id: Cell::new(1),
             slots: RefCell::new((0..spec.workers).map(|_| Slot::default()).collect()),
+            restarts: RefCell::new(RestartLimit::default()),
             rr: RefCell::new(RoundRobin::default()),
             shared: RefCell::new(shared),
             handed: RefCell::new(BTreeMap::new()),

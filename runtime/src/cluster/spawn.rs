@@ -2,8 +2,10 @@
 //!
 //! The child is the given executable with `LOOPLAB_CLUSTER_WORKER=<id>` and
 //! `LOOPLAB_CLUSTER_IPC_FD=<n>` in its environment, where `n` is its end of a Unix socket pair;
-//! stdin is `/dev/null` (workers must not compete for the terminal), stdout and stderr are
-//! inherited unless the spec discards stdout.
+//! stdin is `/dev/null` (workers must not compete for the terminal), stdout is inherited
+//! unless the spec discards it, stderr is inherited, or forwarded through a pipe whose last lines
+//! are kept (`stderr.rs`) when the spec asks for them. With a temp root, the child also gets
+//! `TMPDIR=<root>/worker-<id>`, a folder created here and removed once the child is reaped.
 //! Between fork and exec (`pre_exec`, async-signal-safe calls only) the child:
 //! 1. clears `FD_CLOEXEC` on that one descriptor, so it alone survives the exec;
 //! 2. sets `PR_SET_PDEATHSIG` to `SIGKILL`, so it never outlives the primary, even one killed
@@ -14,7 +16,8 @@
 //! Reaping: one thread per child waits with `waitid(WNOWAIT)` (the child stays a zombie, so its
 //! pid cannot be reused), then takes the handle's lock, reaps with `Child::wait` and marks it
 //! reaped. A signal is sent only under that lock and only if not yet reaped, so a kill by pid
-//! never reaches a recycled pid. The thread then queues an [`ExitReport`] and wakes the loop.
+//! never reaches a recycled pid. The thread then collects the stderr tail, removes the worker's
+//! temp folder, queues an [`ExitReport`] and wakes the loop.
 //! Dropping a [`ProcessHandle`] kills the child if it still runs and joins its reaper: no
 //! process is left behind, whatever path drops it.
 
@@ -23,11 +26,13 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use super::stderr::{forward, StderrTail};
 use super::{ClusterError, WorkerId};
 use crate::AsyncSender;
 
@@ -43,6 +48,8 @@ pub(crate) struct ExitReport {
     pub pid: u32,
     /// `None` if the status could not be read (the child was reaped elsewhere).
     pub status: Option<ExitStatus>,
+    /// The last lines of its stderr, when the spec asked to keep them.
+    pub stderr_tail: Vec<String>,
 }
 
 /// Exit reports waiting for the loop.
@@ -53,6 +60,8 @@ pub(crate) struct WorkerCommand {
     pub exe: PathBuf,
     pub args: Vec<OsString>,
     pub discard_stdout: bool,
+    pub stderr_tail_lines: usize,
+    pub temp_root: Option<PathBuf>,
 }
 
 /// A started worker: its process and the primary's end of its channel.
@@ -117,22 +126,67 @@ pub(crate) fn spawn_worker(
     if cmd.discard_stdout {
         command.stdout(Stdio::null());
     }
+    if cmd.stderr_tail_lines > 0 {
+        command.stderr(Stdio::piped());
+    }
+    let temp = match &cmd.temp_root {
+        Some(root) => Some(worker_temp(root, id, &mut command)?),
+        None => None,
+    };
     // SAFETY: the closure only makes async-signal-safe calls (fcntl, prctl, getppid, _exit)
     // and allocates nothing; it touches no state shared with other threads.
     unsafe {
         command.pre_exec(move || prepare_child(fd, parent));
     }
-    let child = command.spawn().map_err(|cause| ClusterError::Spawn {
-        exe: cmd.exe.clone(),
-        cause,
-    })?;
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(cause) => {
+            remove_temp(temp.as_deref());
+            let exe = cmd.exe.clone();
+            return Err(ClusterError::Spawn { exe, cause });
+        }
+    };
     drop(worker_end);
-    let process = start_reaper(child, id, exits, wake)?;
+    // Should the forwarder not start, dropping the pipe's read end makes the worker's writes
+    // fail (EPIPE) rather than block.
+    let tail = child
+        .stderr
+        .take()
+        .and_then(|stderr| forward(stderr, id, cmd.stderr_tail_lines).ok());
+    let leftovers = Leftovers { tail, temp };
+    let process = start_reaper(child, id, exits, wake, leftovers)?;
     Ok(Spawned {
         process,
         channel: primary_end,
     })
 }
+
+/// Creates `<root>/worker-<id>` and makes it the child's `TMPDIR`.
+fn worker_temp(root: &Path, id: WorkerId, command: &mut Command) -> Result<PathBuf, ClusterError> {
+    let dir = root.join(format!("worker-{id}"));
+    std::fs::create_dir_all(&dir).map_err(|cause| ClusterError::TempDir {
+        path: dir.clone(),
+        cause,
+    })?;
+    command.env("TMPDIR", &dir);
+    Ok(dir)
+}
+
+fn remove_temp(dir: Option<&Path>) {
+    if let Some(dir) = dir {
+        // Gone already, or not ours to remove any more: nothing to report to anyone.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// What the reaper tidies after the exit: the stderr forwarder and the temp folder.
+struct Leftovers {
+    tail: Option<StderrTail>,
+    temp: Option<PathBuf>,
+}
+
+/// How long the reaper waits for the end of a dead worker's stderr.
+const TAIL_WAIT: Duration = Duration::from_millis(500);
 
 /// Runs in the child between fork and exec.
 fn prepare_child(ipc_fd: RawFd, parent: libc::pid_t) -> io::Result<()> {
@@ -156,10 +210,12 @@ fn start_reaper(
     id: WorkerId,
     exits: &ExitQueue,
     wake: &AsyncSender,
+    leftovers: Leftovers,
 ) -> Result<ProcessHandle, ClusterError> {
     let pid = child.id();
     let reaped = Arc::new(Mutex::new(false));
     let (lock, exits, wake) = (Arc::clone(&reaped), Arc::clone(exits), wake.clone());
+    let temp = leftovers.temp.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("cluster-reaper-{id}"))
         .spawn(move || {
@@ -170,7 +226,17 @@ fn start_reaper(
                 *reaped = true;
                 status
             };
-            let report = ExitReport { id, pid, status };
+            let stderr_tail = leftovers
+                .tail
+                .map(|tail| tail.finish(TAIL_WAIT))
+                .unwrap_or_default();
+            remove_temp(leftovers.temp.as_deref());
+            let report = ExitReport {
+                id,
+                pid,
+                status,
+                stderr_tail,
+            };
             exits.lock().unwrap_or_else(|e| e.into_inner()).push(report);
             wake.send();
         });
@@ -188,6 +254,7 @@ fn start_reaper(
                 libc::kill(pid as libc::pid_t, libc::SIGKILL);
                 libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
             }
+            remove_temp(temp.as_deref());
             Err(ClusterError::Reaper { cause })
         }
     }

@@ -31,6 +31,14 @@ pub struct ClusterSpec {
     /// Send the workers' standard output to `/dev/null` (standard error is kept, so a crash
     /// stays visible). Node's `silent` pipes both to the primary instead.
     pub discard_stdout: bool,
+    /// Keep this many last lines of each worker's stderr for its [`ClusterEvent::Exit`]; the
+    /// lines are still forwarded to the primary's stderr as they come. 0 (the default):
+    /// stderr is inherited and nothing is kept.
+    pub stderr_tail_lines: usize,
+    /// Give each worker a temp folder of its own, `<temp_root>/worker-<id>`, as its `TMPDIR`:
+    /// created before it starts, removed with everything in it as soon as it is reaped, so a
+    /// killed worker leaves nothing behind. `None` (the default): `TMPDIR` is inherited.
+    pub temp_root: Option<PathBuf>,
 }
 
 impl ClusterSpec {
@@ -44,6 +52,8 @@ impl ClusterSpec {
             exe,
             args,
             discard_stdout: false,
+            stderr_tail_lines: 0,
+            temp_root: None,
         }
     }
 
@@ -92,8 +102,11 @@ pub enum ClusterEvent {
         code: Option<i32>,
         /// Signal number, if a signal ended it.
         signal: Option<i32>,
-        /// Whether a replacement will be started (restart on, not shutting down).
+        /// Whether a replacement will be started (restart on, not shutting down, the restart
+        /// limit not reached).
         will_restart: bool,
+        /// Its last stderr lines, oldest first (see [`ClusterSpec::stderr_tail_lines`]).
+        stderr_tail: Vec<String>,
     },
     /// Starting a replacement worker failed; with `will_retry` it is tried again after the
     /// back-off.
@@ -102,6 +115,16 @@ pub enum ClusterEvent {
         reason: String,
         /// Whether another attempt is scheduled.
         will_retry: bool,
+    },
+    /// Restarts stopped: `exits` workers died (or failed to start) within `within_ms`, which
+    /// is a crash loop, not bad luck (systemd's default start limit: 5 in 10 s). Running workers
+    /// go on; none is replaced any more. Reported after the `Exit` (or `SpawnFailed`) that
+    /// reached the limit.
+    RestartLimit {
+        /// Deaths counted.
+        exits: usize,
+        /// The window they happened in.
+        within_ms: u64,
     },
     /// Every worker has exited and none will be started again; the cluster's handles are
     /// closed, so the loop may end.

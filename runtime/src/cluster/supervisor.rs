@@ -8,7 +8,9 @@
 //! 3. its channel ends (it closed it, or died): round-robin forgets it and closes the
 //!    connection it had not acknowledged (the client sees the connection close);
 //! 4. its reaper reports the exit: `Exit` is reported and, with restart on and no shutdown
-//!    under way, a replacement is started in the same slot after the slot's back-off;
+//!    under way, a replacement is started in the same slot after the slot's back-off, unless
+//!    this death (or failed start) is the [`RESTART_LIMIT_EXITS`]th within
+//!    [`RESTART_LIMIT_WINDOW_MS`]: then restarts stop for good and `RestartLimit` follows;
 //! 5. when no worker runs and no replacement is pending, the cluster finishes: every handle
 //!    is closed and `AllExited` is reported.
 
@@ -54,6 +56,39 @@ impl Backoff {
         let delay = self.next_ms;
         self.next_ms = (delay * 2).min(BACKOFF_MAX_MS);
         delay
+    }
+}
+
+/// Restarts stop after this many deaths or failed starts within [`RESTART_LIMIT_WINDOW_MS`]
+/// (systemd's default `StartLimitBurst`): a worker that cannot start would otherwise be retried
+/// forever, every 5 s once the back-off is at its ceiling.
+pub const RESTART_LIMIT_EXITS: usize = 5;
+/// The window of [`RESTART_LIMIT_EXITS`] (systemd's default `StartLimitIntervalSec`). The
+/// back-off alone (100 ms doubling) brings 5 deaths of one slot within about 3 s.
+pub const RESTART_LIMIT_WINDOW_MS: u64 = 10_000;
+
+/// The deaths that would have been restarted, in the last window.
+#[derive(Debug, Default)]
+pub(crate) struct RestartLimit {
+    deaths_ms: std::collections::VecDeque<u64>,
+    reached: bool,
+}
+
+impl RestartLimit {
+    /// Counts a death at `now_ms`; true once the limit is reached, and from then on.
+    pub fn count(&mut self, now_ms: u64) -> bool {
+        if self.reached {
+            return true;
+        }
+        self.deaths_ms.push_back(now_ms);
+        while let Some(&first) = self.deaths_ms.front() {
+            if now_ms.saturating_sub(first) < RESTART_LIMIT_WINDOW_MS {
+                break;
+            }
+            self.deaths_ms.pop_front();
+        }
+        self.reached = self.deaths_ms.len() >= RESTART_LIMIT_EXITS;
+        self.reached
     }
 }
 
@@ -192,7 +227,12 @@ impl Primary {
     }
 
     fn handle_exit(self: &Rc<Self>, lp: &EventLoop, report: ExitReport) {
-        let ExitReport { id, pid, status } = report;
+        let ExitReport {
+            id,
+            pid,
+            status,
+            stderr_tail,
+        } = report;
         // Out of the rotation first, so nothing more is handed to the dead; then what it sent
         // before dying (still in the socket) is delivered before its Exit.
         let unacknowledged = self.rr.borrow_mut().remove(id);
@@ -206,7 +246,9 @@ impl Primary {
         self.on_disconnect(lp, id);
         worker.channel.close(lp);
         worker.process.kill_and_reap(); // Already reaped: this joins the reaper thread.
-        let will_restart = self.restart && !self.stopping.get();
+        let would_restart = self.restart && !self.stopping.get();
+        let limited = would_restart && self.restarts.borrow_mut().count(lp.now());
+        let will_restart = would_restart && !limited;
         let (code, signal) = match status {
             Some(status) => (status.code(), status.signal()),
             None => (None, None),
@@ -219,12 +261,26 @@ impl Primary {
                 code,
                 signal,
                 will_restart,
+                stderr_tail,
             },
         );
+        if limited {
+            self.emit_restart_limit(lp);
+        }
         if will_restart && !self.stopping.get() {
             let ran_ms = lp.now().saturating_sub(worker.started_ms);
             self.schedule_restart(lp, worker.slot, ran_ms);
         }
+    }
+
+    fn emit_restart_limit(self: &Rc<Self>, lp: &EventLoop) {
+        self.emit(
+            lp,
+            ClusterEvent::RestartLimit {
+                exits: RESTART_LIMIT_EXITS,
+                within_ms: RESTART_LIMIT_WINDOW_MS,
+            },
+        );
     }
 
     fn schedule_restart(self: &Rc<Self>, lp: &EventLoop, slot: usize, ran_ms: u64) {
@@ -245,9 +301,13 @@ impl Primary {
             return self.check_all_exited(lp);
         }
         if let Err(e) = self.spawn_into(lp, slot) {
-            let will_retry = !self.stopping.get();
+            let limited = self.restarts.borrow_mut().count(lp.now());
+            let will_retry = !self.stopping.get() && !limited;
             let reason = e.to_string();
             self.emit(lp, ClusterEvent::SpawnFailed { reason, will_retry });
+            if limited {
+                self.emit_restart_limit(lp);
+            }
             if will_retry && !self.stopping.get() {
                 self.schedule_restart(lp, slot, 0);
             } else {
@@ -298,7 +358,19 @@ impl Primary {
 
 #[cfg(test)]
 mod tests {
-    use super::Backoff;
+    use super::{Backoff, RestartLimit};
+
+    #[test]
+    fn restarts_stop_at_the_fifth_death_within_ten_seconds() {
+        let mut limit = RestartLimit::default();
+        // Four deaths, then one 10 s after the first: the window slid, no limit.
+        for t in [0, 1_000, 2_000, 3_000] {
+            assert!(!limit.count(t));
+        }
+        assert!(!limit.count(10_000), "the first death left the window");
+        assert!(limit.count(10_500), "five within 10 s: 1, 2, 3, 10, 10.5 s");
+        assert!(limit.count(60_000), "once reached, for good");
+    }
 
     #[test]
     fn backoff_doubles_to_five_seconds_and_resets_after_a_long_run() {

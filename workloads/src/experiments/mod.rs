@@ -123,6 +123,12 @@ pub enum ExperimentError {
         /// How to fix it.
         hint: &'static str,
     },
+    /// A cluster stopped on its own: its workers failed (see `serve::cluster_watch`).
+    #[error("the cluster stopped: {reason}")]
+    ClusterStopped {
+        /// What happened, and what to do.
+        reason: String,
+    },
     /// Some awaited work never completed.
     #[error("the experiment ended with {missing} of its operations unfinished: {detail}")]
     Incomplete {

@@ -1,9 +1,10 @@
 //! Stage 2 of reading a scenario file (stage 1 is `parse.rs`): raw tables to the model.
 //!
 //! Checked here, each refusal pointing at the value at fault: op kinds and the keys each kind
-//! takes, ranges, unique labels (interval ticks included), the context each op runs in (the
+//! takes, ranges and the bounds of `limits.rs` (counted as the walk goes, before anything is
+//! built from a value), unique labels (interval ticks included), the context each op runs in (the
 //! main thread, or a worker: its `ops`, and the `then` of a message sent to it), message
-//! targets, racy groups.
+//! targets, messages the structure sends to a worker not running (`order.rs`), racy groups.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -11,9 +12,14 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
+use super::limits;
 use super::model::{completion_labels, Op, OpKind, Scenario, DEFAULT_POOL_SIZE, OP_KINDS};
+use super::order::{first_misplaced, Misplaced};
 use super::parse::{invalid, line_column, RawOp, RawScenario};
 use super::ScenarioError;
+
+#[path = "check_values.rs"]
+mod values;
 
 /// Where an op runs: the main thread or inside the worker with this label.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +36,12 @@ pub(super) struct Checker<'a> {
     labels: HashMap<String, Range<usize>>,
     /// Labels of the worker ops started from the main thread.
     workers: HashSet<String>,
+    /// Message label -> the span of its `to`, for the order check.
+    targets: HashMap<String, Range<usize>>,
+    /// Ops, completions and file bytes seen so far, against their bounds.
+    ops_seen: usize,
+    completions: usize,
+    total_bytes: u64,
 }
 
 type Checked<T> = Result<T, ScenarioError>;
@@ -41,6 +53,10 @@ impl<'a> Checker<'a> {
             file,
             labels: HashMap::new(),
             workers: HashSet::new(),
+            targets: HashMap::new(),
+            ops_seen: 0,
+            completions: 0,
+            total_bytes: 0,
         }
     }
 
@@ -51,7 +67,7 @@ impl<'a> Checker<'a> {
     pub(super) fn scenario(mut self, raw: RawScenario, default_name: &str) -> Checked<Scenario> {
         let pool_size = match raw.pool_size {
             None => DEFAULT_POOL_SIZE,
-            Some(p) => self.number(&p, "pool_size", 1, 1024)? as usize,
+            Some(p) => self.number(&p, "pool_size", 1, limits::MAX_POOL_SIZE)? as usize,
         };
         let ops = raw.op.unwrap_or_default();
         if ops.is_empty() {
@@ -60,31 +76,45 @@ impl<'a> Checker<'a> {
                 "the scenario has no ops; expected at least one [[op]] table with `kind` and `label`",
             ));
         }
+        let name = match raw.name {
+            Some(n) => self
+                .bounded(&n, "name", limits::MAX_LABEL_CHARS)?
+                .to_string(),
+            None => default_name.to_string(),
+        };
+        if let Some(d) = &raw.description {
+            self.bounded(d, "description", limits::MAX_DESCRIPTION_CHARS)?;
+        }
         collect_workers(&ops, &mut self.workers);
-        let ops = self.ops(ops, &Context::Main)?;
+        let ops = self.ops(ops, &Context::Main, 0)?;
+        self.message_order(&ops)?;
         let racy = self.racy(raw.racy.unwrap_or_default())?;
-        let name = raw
-            .name
-            .map_or_else(|| default_name.to_string(), |n| n.into_inner());
         Ok(Scenario {
             name,
-            description: raw.description,
+            description: raw.description.map(Spanned::into_inner),
             pool_size,
             racy,
             ops,
         })
     }
 
-    fn ops(&mut self, raw: Vec<Spanned<RawOp>>, context: &Context) -> Checked<Vec<Arc<Op>>> {
+    fn ops(
+        &mut self,
+        raw: Vec<Spanned<RawOp>>,
+        context: &Context,
+        depth: usize,
+    ) -> Checked<Vec<Arc<Op>>> {
         raw.into_iter()
-            .map(|op| self.op(op.into_inner(), context).map(Arc::new))
+            .map(|op| self.op(op.into_inner(), context, depth).map(Arc::new))
             .collect()
     }
 
-    fn op(&mut self, raw: RawOp, context: &Context) -> Checked<Op> {
+    fn op(&mut self, raw: RawOp, context: &Context, depth: usize) -> Checked<Op> {
+        self.count_op(&raw, depth)?;
         let label = self.label(&raw)?;
         let kind_span = raw.kind.span();
         let kind = self.kind(&raw, context)?;
+        self.count_work(&raw, &kind)?;
         for tick in completion_labels(&label, &kind) {
             if let Some(first) = self.labels.get(&tick) {
                 let (line, _) = line_column(self.text, first.start);
@@ -102,7 +132,11 @@ impl<'a> Checker<'a> {
         };
         let kind = match (kind, raw.ops) {
             (OpKind::Worker { .. }, ops) => OpKind::Worker {
-                ops: self.ops(ops.unwrap_or_default(), &Context::Worker(label.clone()))?,
+                ops: self.ops(
+                    ops.unwrap_or_default(),
+                    &Context::Worker(label.clone()),
+                    depth + 1,
+                )?,
             },
             (kind, None) => kind,
             (kind, Some(_)) => {
@@ -115,12 +149,14 @@ impl<'a> Checker<'a> {
                 ))
             }
         };
-        let then = self.ops(raw.then.unwrap_or_default(), &then_context)?;
+        let then = self.ops(raw.then.unwrap_or_default(), &then_context, depth + 1)?;
         Ok(Op { label, kind, then })
     }
 
     fn label(&self, raw: &RawOp) -> Checked<String> {
-        let label = raw.label.get_ref().trim();
+        let label = self
+            .bounded(&raw.label, "label", limits::MAX_LABEL_CHARS)?
+            .trim();
         if label.is_empty() {
             return Err(self.error(
                 raw.label.span(),
@@ -131,7 +167,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The op kind with its parameters, refusing keys that belong to other kinds.
-    fn kind(&self, raw: &RawOp, context: &Context) -> Checked<OpKind> {
+    fn kind(&mut self, raw: &RawOp, context: &Context) -> Checked<OpKind> {
         let name = raw.kind.get_ref().as_str();
         let Some(&name) = OP_KINDS.iter().find(|k| **k == name) else {
             return Err(self.error(
@@ -154,14 +190,21 @@ impl<'a> Checker<'a> {
                 ));
             }
         }
-        let iterations =
-            || self.optional(&raw.iterations, "iterations", 1, i32::MAX as i64, 100_000);
+        let iterations = || {
+            self.optional(
+                &raw.iterations,
+                "iterations",
+                1,
+                limits::MAX_ITERATIONS,
+                100_000,
+            )
+        };
         let keylen = || {
-            self.optional(&raw.keylen, "keylen", 1, 1 << 20, 64)
+            self.optional(&raw.keylen, "keylen", 1, limits::MAX_KEYLEN, 64)
                 .map(|k| k as usize)
         };
-        let bytes = || self.optional(&raw.bytes, "bytes", 0, 1 << 28, 4096);
-        let ms = |max| self.required(raw, &raw.ms, "ms", 0, max, "ms = 0");
+        let bytes = || self.optional(&raw.bytes, "bytes", 0, limits::MAX_BYTES, 4096);
+        let ms = || self.required(raw, &raw.ms, "ms", 0, limits::MAX_MS, "ms = 0");
         Ok(match name {
             "pbkdf2" => OpKind::Pbkdf2 {
                 iterations: iterations()?,
@@ -180,17 +223,16 @@ impl<'a> Checker<'a> {
             "http_get" => OpKind::HttpGet {
                 path: self.http_path(&raw.path)?,
             },
-            "timeout" => OpKind::Timeout {
-                ms: ms(i32::MAX as i64)?,
-            },
+            "timeout" => OpKind::Timeout { ms: ms()? },
             "interval" => OpKind::Interval {
-                ms: ms(i32::MAX as i64)?,
-                times: self.required(raw, &raw.times, "times", 1, 10_000, "times = 3")? as u32,
+                ms: ms()?,
+                times: self.required(raw, &raw.times, "times", 1, limits::MAX_TIMES, "times = 3")?
+                    as u32,
             },
             "immediate" => OpKind::Immediate,
             "next_tick" => OpKind::NextTick,
             "microtask" => OpKind::Microtask,
-            "block" => OpKind::Block { ms: ms(60_000)? },
+            "block" => OpKind::Block { ms: ms()? },
             "worker" => {
                 if *context != Context::Main {
                     return Err(self.error(
@@ -206,7 +248,36 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn message_target(&self, raw: &RawOp, context: &Context) -> Checked<Option<String>> {
+    /// Refuses a message the structure sends to a worker that is not running (see `order.rs`).
+    fn message_order(&self, ops: &[Arc<Op>]) -> Checked<()> {
+        let Some(misplaced) = first_misplaced(ops) else {
+            return Ok(());
+        };
+        let (message, worker, what) = match &misplaced {
+            Misplaced::AfterExit { message, worker } => (
+                message,
+                worker,
+                format!(
+                    "message `{message}` is sent from the `then` of worker `{worker}`, which runs \
+                     after `{worker}` has exited; expected it outside `{worker}`'s `then`, for \
+                     example as an op after the `worker` op"
+                ),
+            ),
+            Misplaced::BeforeStart { message, worker } => (
+                message,
+                worker,
+                format!(
+                    "message `{message}` is sent before worker `{worker}` has started; expected \
+                     the `worker` op issued first, for example as an op before the message"
+                ),
+            ),
+        };
+        let span = self.targets.get(message).cloned().unwrap_or(0..0);
+        debug_assert!(self.workers.contains(worker));
+        Err(self.error(span, what))
+    }
+
+    fn message_target(&mut self, raw: &RawOp, context: &Context) -> Checked<Option<String>> {
         match (context, &raw.to) {
             (Context::Worker(_), None) => Ok(None),
             (Context::Worker(worker), Some(to)) => Err(self.error(
@@ -220,6 +291,8 @@ impl<'a> Checker<'a> {
                 "a `message` on the main thread needs `to`, the label of a worker op; expected for example to = \"w\"",
             )),
             (Context::Main, Some(to)) if self.workers.contains(to.get_ref()) => {
+                let label = raw.label.get_ref().trim().to_string();
+                self.targets.insert(label, to.span());
                 Ok(Some(to.get_ref().clone()))
             }
             (Context::Main, Some(to)) => {
@@ -235,78 +308,6 @@ impl<'a> Checker<'a> {
                     format!("`to` names no worker: `{}`; expected {expected}", to.get_ref()),
                 ))
             }
-        }
-    }
-
-    fn number(&self, value: &Spanned<i64>, key: &str, min: i64, max: i64) -> Checked<u64> {
-        let v = *value.get_ref();
-        if v < min || v > max {
-            return Err(self.error(
-                value.span(),
-                format!("`{key}` {v} is out of range; expected {min}..={max}"),
-            ));
-        }
-        Ok(v as u64)
-    }
-
-    fn optional(
-        &self,
-        value: &Option<Spanned<i64>>,
-        key: &str,
-        min: i64,
-        max: i64,
-        default: u64,
-    ) -> Checked<u64> {
-        value
-            .as_ref()
-            .map_or(Ok(default), |v| self.number(v, key, min, max))
-    }
-
-    fn required(
-        &self,
-        raw: &RawOp,
-        value: &Option<Spanned<i64>>,
-        key: &str,
-        min: i64,
-        max: i64,
-        example: &str,
-    ) -> Checked<u64> {
-        match value {
-            Some(v) => self.number(v, key, min, max),
-            None => Err(self.error(
-                raw.kind.span(),
-                format!(
-                    "kind `{}` needs `{key}`; expected for example {example}",
-                    raw.kind.get_ref()
-                ),
-            )),
-        }
-    }
-
-    fn text_value(&self, value: &Option<Spanned<String>>, default: &str) -> Checked<String> {
-        match value {
-            None => Ok(default.into()),
-            Some(v) if v.get_ref().trim().is_empty() => Err(self.error(
-                v.span(),
-                format!("empty value; expected a host name such as \"{default}\""),
-            )),
-            Some(v) => Ok(v.get_ref().trim().into()),
-        }
-    }
-
-    fn http_path(&self, value: &Option<Spanned<String>>) -> Checked<String> {
-        match value {
-            None => Ok("/hello".into()),
-            Some(v) if !v.get_ref().starts_with('/') || v.get_ref().contains(char::is_whitespace) => {
-                Err(self.error(
-                    v.span(),
-                    format!(
-                        "path {:?} is not a request path; expected one starting with / and without spaces, such as \"/hello\"",
-                        v.get_ref()
-                    ),
-                ))
-            }
-            Some(v) => Ok(v.get_ref().clone()),
         }
     }
 
@@ -374,32 +375,5 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
         "worker" => &["ops"],
         "message" => &["to"],
         _ => &[],
-    }
-}
-
-impl RawOp {
-    /// The parameter keys present, with their spans, in a fixed order.
-    fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
-        let numbers = [
-            ("iterations", &self.iterations),
-            ("keylen", &self.keylen),
-            ("bytes", &self.bytes),
-            ("ms", &self.ms),
-            ("times", &self.times),
-        ];
-        let texts = [("host", &self.host), ("path", &self.path), ("to", &self.to)];
-        let mut keys: Vec<(&'static str, Range<usize>)> = numbers
-            .into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.span())))
-            .chain(
-                texts
-                    .into_iter()
-                    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.span()))),
-            )
-            .collect();
-        if let Some(first) = self.ops.as_ref().and_then(|ops| ops.first()) {
-            keys.push(("ops", first.span()));
-        }
-        keys
     }
 }

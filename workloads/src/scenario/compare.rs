@@ -38,15 +38,24 @@ pub struct Comparison {
 }
 
 /// `order` with each racy group's labels sorted within the positions the group holds.
+/// One pass to find each group's positions (a label -> group map), then one sort per group.
 pub fn canonical(order: &[&str], racy: &[Vec<String>]) -> Vec<String> {
     let mut out: Vec<String> = order.iter().map(|s| s.to_string()).collect();
-    for group in racy {
-        let positions: Vec<usize> = (0..out.len())
-            .filter(|&i| group.contains(&out[i]))
-            .collect();
-        let mut labels: Vec<String> = positions.iter().map(|&i| out[i].clone()).collect();
+    let group_of: HashMap<&str, usize> = racy
+        .iter()
+        .enumerate()
+        .flat_map(|(g, labels)| labels.iter().map(move |l| (l.as_str(), g)))
+        .collect();
+    let mut positions: Vec<Vec<usize>> = vec![Vec::new(); racy.len()];
+    for (i, label) in order.iter().enumerate() {
+        if let Some(&g) = group_of.get(label) {
+            positions[g].push(i);
+        }
+    }
+    for places in positions {
+        let mut labels: Vec<String> = places.iter().map(|&i| out[i].clone()).collect();
         labels.sort();
-        for (&i, label) in positions.iter().zip(labels) {
+        for (&i, label) in places.iter().zip(labels) {
             out[i] = label;
         }
     }
@@ -119,19 +128,45 @@ pub fn spearman(a: &[String], b: &[String]) -> f64 {
 }
 
 /// Kendall's tau of two orders without ties; 1 when fewer than two labels are shared.
+/// Without ties, tau = 1 - 2 * discordant pairs / all pairs, and the discordant pairs are the
+/// inversions of the paired ranks, counted by a merge sort: O(n log n).
 pub fn kendall(a: &[String], b: &[String]) -> f64 {
-    let ranks = paired_ranks(a, b);
+    let mut ranks = paired_ranks(a, b);
     let n = ranks.len();
     if n < 2 {
         return 1.0;
     }
-    let mut score = 0i64;
-    for i in 0..n {
-        for j in i + 1..n {
-            score += if ranks[i] < ranks[j] { 1 } else { -1 };
+    let pairs = (n * (n - 1) / 2) as f64;
+    let discordant = inversions(&mut ranks, &mut vec![0; n]) as f64;
+    1.0 - 2.0 * discordant / pairs
+}
+
+/// The pairs `i < j` with `v[i] > v[j]`; sorts `v` (`scratch` is as long as `v`).
+fn inversions(v: &mut [usize], scratch: &mut [usize]) -> u64 {
+    let n = v.len();
+    if n < 2 {
+        return 0;
+    }
+    let mid = n / 2;
+    let mut count = {
+        let (left, right) = v.split_at_mut(mid);
+        let (s_left, s_right) = scratch.split_at_mut(mid);
+        inversions(left, s_left) + inversions(right, s_right)
+    };
+    let (mut i, mut j) = (0, mid);
+    for slot in scratch.iter_mut() {
+        if j == n || (i < mid && v[i] <= v[j]) {
+            *slot = v[i];
+            i += 1;
+        } else {
+            // v[j] comes before every element left in the first half.
+            *slot = v[j];
+            count += (mid - i) as u64;
+            j += 1;
         }
     }
-    score as f64 / (n * (n - 1) / 2) as f64
+    v.copy_from_slice(scratch);
+    count
 }
 
 /// Several runs of both sides, summed up.
@@ -213,6 +248,41 @@ mod tests {
         assert!((spearman(&a, &swapped) - 0.8).abs() < 1e-9);
         assert!((kendall(&a, &swapped) - 4.0 / 6.0).abs() < 1e-9);
         assert_eq!(spearman(&owned(&["a"]), &owned(&["a"])), 1.0);
+    }
+
+    #[test]
+    fn kendall_counts_discordant_pairs_as_the_pairwise_definition_does() {
+        // The O(n^2) definition, against the merge-sort count, on scrambled orders.
+        let a: Vec<String> = (0..200).map(|i| format!("l{i}")).collect();
+        for step in [1usize, 7, 13, 101] {
+            let b: Vec<String> = (0..200).map(|i| a[(i * step) % 200].clone()).collect();
+            let ranks = paired_ranks(&a, &b);
+            let n = ranks.len();
+            let mut score = 0i64;
+            for i in 0..n {
+                for j in i + 1..n {
+                    score += if ranks[i] < ranks[j] { 1 } else { -1 };
+                }
+            }
+            let pairwise = score as f64 / (n * (n - 1) / 2) as f64;
+            assert!((kendall(&a, &b) - pairwise).abs() < 1e-12, "step {step}");
+        }
+    }
+
+    #[test]
+    fn canonical_handles_many_racy_groups() {
+        // 50,000 racy pairs over 100,000 labels: each group is found in one pass.
+        let order: Vec<String> = (0..100_000).map(|i| format!("l{i}")).collect();
+        let racy: Vec<Vec<String>> = order
+            .chunks(2)
+            .map(|c| vec![c[1].clone(), c[0].clone()])
+            .collect();
+        let reversed_pairs: Vec<&str> = order
+            .chunks(2)
+            .flat_map(|c| [c[1].as_str(), c[0].as_str()])
+            .collect();
+        let plain: Vec<&str> = order.iter().map(String::as_str).collect();
+        assert_eq!(canonical(&reversed_pairs, &racy), canonical(&plain, &racy));
     }
 
     #[test]

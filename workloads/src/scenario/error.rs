@@ -24,6 +24,17 @@ pub enum ScenarioError {
         /// The error.
         cause: std::io::Error,
     },
+    /// The file is larger than a scenario may be.
+    #[error(
+        "scenario file {file} is larger than the bound of {max_bytes} bytes (16 MiB); expected a \
+         smaller file: split the scenario into several"
+    )]
+    TooLarge {
+        /// The file as given.
+        file: String,
+        /// The bound.
+        max_bytes: u64,
+    },
     /// `--node` without a `node` on PATH.
     #[error(
         "`node` was not found on PATH; install Node.js 20 (https://nodejs.org/en/download, or \
@@ -50,6 +61,20 @@ pub enum ScenarioError {
         /// `looplab` or `node`.
         side: &'static str,
         /// Their labels.
+        missing: String,
+    },
+    /// A run took longer than its time limit and was stopped.
+    #[error(
+        "the scenario did not finish on {side} within {limit_s} s and was stopped; unfinished: \
+         {missing}; expected ops that end sooner (smaller `ms`, `iterations`, `times`) or a \
+         message to a worker that is running when it is sent"
+    )]
+    TimedOut {
+        /// `looplab` or `node`.
+        side: &'static str,
+        /// The limit, in seconds.
+        limit_s: f64,
+        /// The labels that had not completed.
         missing: String,
     },
     /// The OS refused something (a temp file, a thread, the event loop).

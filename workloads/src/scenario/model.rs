@@ -5,10 +5,12 @@
 //!    ticks of an interval;
 //! 2. every op runs in a known context: the main thread, or the worker whose `ops` (or a
 //!    message to it) it is nested in; workers start only from the main thread;
-//! 3. a `message` on the main thread names a worker started on the main thread; a `message`
-//!    inside a worker has no target (it goes to the parent);
+//! 3. a `message` on the main thread names a worker started on the main thread, and the tree
+//!    does not show it sent before that worker starts or after it exits (`order.rs`); a
+//!    `message` inside a worker has no target (it goes to the parent);
 //! 4. every label of a racy group is a completion label, and belongs to one group only.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Node's default pool size, used when a scenario does not set `pool_size`.
@@ -230,10 +232,19 @@ impl Scenario {
 
     /// How many messages the main thread sends to the worker labelled `worker`.
     pub fn messages_to(&self, worker: &str) -> usize {
-        self.all_ops()
-            .iter()
-            .filter(|op| matches!(&op.kind, OpKind::Message { to: Some(to) } if to == worker))
-            .count()
+        self.messages_per_worker().get(worker).copied().unwrap_or(0)
+    }
+
+    /// How many messages the main thread sends to each worker that gets any, by its label
+    /// (one walk, where asking [`Scenario::messages_to`] per worker would be one per worker).
+    pub fn messages_per_worker(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for op in self.all_ops() {
+            if let OpKind::Message { to: Some(to) } = &op.kind {
+                *counts.entry(to.clone()).or_insert(0) += 1;
+            }
+        }
+        counts
     }
 
     /// Whether any op needs the local HTTP server.

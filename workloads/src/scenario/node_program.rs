@@ -83,6 +83,7 @@ pub fn program(scenario: &Scenario, fixture: &Fixture) -> String {
         }
     }
     out.push_str("};\nconst EXPECTED = {\n");
+    let expected = scenario.messages_per_worker();
     for op in all
         .iter()
         .filter(|op| matches!(op.kind, OpKind::Worker { .. }))
@@ -91,7 +92,7 @@ pub fn program(scenario: &Scenario, fixture: &Fixture) -> String {
             out,
             "  {}: {},",
             js(&op.label),
-            scenario.messages_to(&op.label)
+            expected.get(&op.label).copied().unwrap_or(0)
         );
     }
     out.push_str("};\n");

@@ -8,6 +8,7 @@
 //!
 //! Every error reads `FILE:LINE:COLUMN: what was wrong; expected ...`, on one line.
 
+use std::io::Read as _;
 use std::ops::Range;
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::check::Checker;
+use super::limits::{MAX_DEPTH, MAX_FILE_BYTES};
 use super::model::Scenario;
 use super::ScenarioError;
 
@@ -22,7 +24,7 @@ use super::ScenarioError;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawScenario {
     pub(super) name: Option<Spanned<String>>,
-    pub(super) description: Option<String>,
+    pub(super) description: Option<Spanned<String>>,
     pub(super) pool_size: Option<Spanned<i64>>,
     pub(super) racy: Option<Vec<Spanned<Vec<Spanned<String>>>>>,
     pub(super) op: Option<Vec<Spanned<RawOp>>>,
@@ -45,13 +47,51 @@ pub(super) struct RawOp {
     pub(super) then: Option<Vec<Spanned<RawOp>>>,
 }
 
-/// Reads and checks the scenario file at `path`.
+impl RawOp {
+    /// The parameter keys present, with their spans, in a fixed order.
+    pub(super) fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+        let numbers = [
+            ("iterations", &self.iterations),
+            ("keylen", &self.keylen),
+            ("bytes", &self.bytes),
+            ("ms", &self.ms),
+            ("times", &self.times),
+        ];
+        let texts = [("host", &self.host), ("path", &self.path), ("to", &self.to)];
+        let mut keys: Vec<(&'static str, Range<usize>)> = numbers
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.span())))
+            .chain(
+                texts
+                    .into_iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.span()))),
+            )
+            .collect();
+        if let Some(first) = self.ops.as_ref().and_then(|ops| ops.first()) {
+            keys.push(("ops", first.span()));
+        }
+        keys
+    }
+}
+
+/// Reads and checks the scenario file at `path`, refusing one above
+/// [`MAX_FILE_BYTES`](super::limits::MAX_FILE_BYTES) before reading it whole.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|cause| ScenarioError::Read {
+    let read_err = |cause| ScenarioError::Read {
         file: file.clone(),
         cause,
-    })?;
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(read_err)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(ScenarioError::TooLarge {
+            file,
+            max_bytes: MAX_FILE_BYTES,
+        });
+    }
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -79,7 +119,12 @@ fn serde_message(message: &str) -> String {
         .trim()
         .replace('\n', "; ")
         .replace(", expected ", "; expected ");
-    if message.starts_with("missing field") {
+    if message.starts_with("recursion limit") {
+        format!(
+            "{message}: the ops nest deeper than the toml reader goes; expected at most {MAX_DEPTH} \
+             levels of `then` and `ops`"
+        )
+    } else if message.starts_with("missing field") {
         format!("{message}; expected every [[op]] to have `kind` and `label`")
     } else if message.contains("expected") {
         message

@@ -314,3 +314,135 @@ fn racy_groups_name_known_labels_once() {
     assert!(message.contains("in two groups"), "{message}");
     assert!(err("name = \"x\"\n").2.contains("no ops"));
 }
+
+#[test]
+fn a_message_to_a_worker_not_running_is_refused_at_its_to() {
+    // Both used to pass the check and then hang the runner: the worker waited for a message
+    // that could not come.
+    let after_exit = "[[op]]\nkind = \"worker\"\nlabel = \"w\"\n  [[op.ops]]\n  kind = \"timeout\"\n  label = \"inner\"\n  ms = 1\n  [[op.then]]\n  kind = \"message\"\n  label = \"late\"\n  to = \"w\"\n";
+    let (line, column, message) = err(after_exit);
+    assert_eq!((line, column), (11, 8));
+    assert!(
+        message.contains("message `late` is sent from the `then` of worker `w`"),
+        "{message}"
+    );
+    let before_start = "[[op]]\nkind = \"message\"\nlabel = \"early\"\nto = \"w\"\n\n[[op]]\nkind = \"worker\"\nlabel = \"w\"\n";
+    let (line, column, message) = err(before_start);
+    assert_eq!((line, column), (4, 6));
+    assert!(
+        message.contains("message `early` is sent before worker `w` has started"),
+        "{message}"
+    );
+    // Started in a later callback of the message's sequence: still after the message.
+    let started_later = "[[op]]\nkind = \"immediate\"\nlabel = \"i\"\n  [[op.then]]\n  kind = \"worker\"\n  label = \"w\"\n[[op]]\nkind = \"message\"\nlabel = \"m\"\nto = \"w\"\n";
+    assert_eq!(err(started_later).0, 10);
+}
+
+#[test]
+fn every_size_and_count_has_a_bound_named_in_one_line() {
+    use crate::scenario::limits;
+    let one = |kind_and_keys: &str| format!("[[op]]\nlabel = \"x\"\n{kind_and_keys}\n");
+    // A label of 65,536+ characters used to reach the table printer and panic.
+    let long = "l".repeat(70_000);
+    let (line, column, message) = err(&format!(
+        "[[op]]\nkind = \"immediate\"\nlabel = \"{long}\"\n"
+    ));
+    assert_eq!((line, column), (3, 9));
+    assert!(
+        message.contains("`label` of 70000 bytes is longer than the bound of 256 characters"),
+        "{message}"
+    );
+    let name = "n".repeat(limits::MAX_LABEL_CHARS + 1);
+    assert!(err(&format!(
+        "name = \"{name}\"\n{}",
+        one("kind = \"immediate\"")
+    ))
+    .2
+    .contains("`name` of 257 bytes"));
+    let host = "h".repeat(limits::MAX_TEXT_CHARS + 1);
+    assert!(err(&one(&format!("kind = \"lookup\"\nhost = \"{host}\"")))
+        .2
+        .contains("`host` of 1025 bytes"));
+    let cases = [
+        (
+            "kind = \"read_file\"\nbytes = 1073741824",
+            "`bytes` 1073741824 is out of range; expected 0..=67108864, for example bytes = 4096",
+        ),
+        (
+            "kind = \"pbkdf2\"\niterations = 2147483647",
+            "`iterations` 2147483647 is out of range; expected 1..=10000000",
+        ),
+        (
+            "kind = \"pbkdf2\"\nkeylen = 1048576",
+            "`keylen` 1048576 is out of range; expected 1..=4096",
+        ),
+        (
+            "kind = \"timeout\"\nms = 2147483647",
+            "`ms` 2147483647 is out of range; expected 0..=60000",
+        ),
+        (
+            "kind = \"block\"\nms = 60001",
+            "`ms` 60001 is out of range; expected 0..=60000",
+        ),
+        (
+            "kind = \"interval\"\nms = 1\ntimes = 10001",
+            "`times` 10001 is out of range; expected 1..=10000",
+        ),
+    ];
+    for (keys, expected) in cases {
+        // The value at fault is the last key.
+        let (line, _, message) = err(&one(keys));
+        assert_eq!(line, 2 + keys.lines().count(), "{message}");
+        assert!(message.contains(expected), "{message}");
+    }
+}
+
+#[test]
+fn the_tree_is_bounded_in_ops_depth_completions_and_bytes() {
+    use crate::scenario::limits;
+    let ops = |n: usize, kind: &str| -> String {
+        (0..n)
+            .map(|i| format!("[[op]]\nlabel = \"o{i}\"\n{kind}\n"))
+            .collect()
+    };
+    let (_, _, message) = err(&ops(limits::MAX_OPS + 1, "kind = \"immediate\""));
+    assert!(
+        message.contains("op 100001 of the file, above the bound of 100000 ops"),
+        "{message}"
+    );
+    // 21 intervals of 10,000 ticks: 210,000 completions.
+    let (_, _, message) = err(&ops(21, "kind = \"interval\"\nms = 1\ntimes = 10000"));
+    assert!(
+        message.contains("completions to 210000, above the bound of 200000"),
+        "{message}"
+    );
+    let (_, _, message) = err(&ops(5, "kind = \"write_file\"\nbytes = 67108864"));
+    assert!(
+        message.contains("add up to 335544320, above the bound of 268435456"),
+        "{message}"
+    );
+    let mut deep = String::new();
+    let mut table = "op".to_string();
+    for level in 0..=limits::MAX_DEPTH + 1 {
+        deep.push_str(&format!(
+            "[[{table}]]\nkind = \"immediate\"\nlabel = \"d{level}\"\n"
+        ));
+        table.push_str(".then");
+    }
+    let (line, _, message) = err(&deep);
+    assert_eq!(line, 3 * (limits::MAX_DEPTH + 1) + 2);
+    assert!(
+        message.contains("nested 33 levels deep, above the bound of 32"),
+        "{message}"
+    );
+    // Deeper than the toml reader goes: its own error, with the bound.
+    let mut deeper = String::new();
+    let mut table = "op".to_string();
+    for level in 0..200 {
+        deeper.push_str(&format!(
+            "[[{table}]]\nkind = \"immediate\"\nlabel = \"d{level}\"\n"
+        ));
+        table.push_str(".then");
+    }
+    assert!(err(&deeper).2.contains("expected at most 32 levels"));
+}

@@ -9,9 +9,16 @@
 //! Completions from every thread go to one log under one mutex, and the time is read under that
 //! mutex, so the log's order is the order in time. Workers are numbered 1, 2, ... in the order
 //! this run starts them, as Node's `threadId` is in a fresh process.
+//!
+//! A run never hangs. It ends, as the generated Node program does (`process.exit(3)`), at the
+//! first failed op: in a worker, the worker exits with 1 (`WorkerPort::exit`); on the main
+//! thread, or when a worker exits after a failure, every worker is terminated and the loop
+//! stopped. Whatever else waits forever (the structure cannot show every message sent to a
+//! worker not running: see `order.rs`) is cut by [`LOOPLAB_TIME_LIMIT`], an unreferenced
+//! timer, so it does not keep a finished run alive.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -25,6 +32,10 @@ use super::error::io_err;
 use super::fixture::Fixture;
 use super::model::{Op, OpKind, Scenario};
 use super::{http, workers, ScenarioError};
+
+/// How long a run on the runtime may take before it is stopped, as
+/// [`NODE_TIME_LIMIT`](super::node::NODE_TIME_LIMIT) for Node.
+pub const LOOPLAB_TIME_LIMIT: Duration = Duration::from_secs(120);
 
 /// One completion, as both runners record it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,12 +75,7 @@ impl Timeline {
         scenario: &Scenario,
         side: &'static str,
     ) -> Result<(), ScenarioError> {
-        let order = self.order();
-        let missing: Vec<String> = scenario
-            .completion_labels()
-            .into_iter()
-            .filter(|l| !order.contains(&l.as_str()))
-            .collect();
+        let missing = self.missing(scenario);
         if missing.is_empty() {
             return Ok(());
         }
@@ -78,6 +84,17 @@ impl Timeline {
             missing: missing.join(", "),
         })
     }
+
+    /// The completion labels of `scenario` not in this timeline, in file order. Linear: one
+    /// hash set of the completed labels, one look-up per label.
+    pub fn missing(&self, scenario: &Scenario) -> Vec<String> {
+        let done: HashSet<&str> = self.completions.iter().map(|c| c.label.as_str()).collect();
+        scenario
+            .completion_labels()
+            .into_iter()
+            .filter(|l| !done.contains(l.as_str()))
+            .collect()
+    }
 }
 
 /// What every thread of one run shares.
@@ -85,9 +102,10 @@ pub(crate) struct Shared {
     start: Instant,
     log: Mutex<Vec<Completion>>,
     errors: Mutex<Vec<(String, String)>>,
-    pub(crate) scenario: Arc<Scenario>,
     /// Message ops by label, for the receivers.
     pub(crate) messages: HashMap<String, Arc<Op>>,
+    /// How many messages the main thread sends each worker, by the worker's label.
+    pub(crate) expected: HashMap<String, usize>,
     files: HashMap<String, PathBuf>,
     server: Option<SocketAddr>,
 }
@@ -140,8 +158,26 @@ impl Ctx {
         });
     }
 
-    pub(crate) fn fail(&self, label: &str, cause: impl ToString) {
+    /// Records that `label` failed and ends the run (see the module documentation).
+    pub(crate) fn fail(&self, lp: &EventLoop, label: &str, cause: impl ToString) {
         lock(&self.shared.errors).push((label.to_string(), cause.to_string()));
+        self.abort(lp);
+    }
+
+    pub(crate) fn failed(&self) -> bool {
+        !lock(&self.shared.errors).is_empty()
+    }
+
+    /// Ends the run: inside a worker, exits it (its parent sees the failure at the exit);
+    /// on the main thread, terminates every worker and stops the loop.
+    pub(crate) fn abort(&self, lp: &EventLoop) {
+        if let Some(port) = &self.port {
+            port.exit(1);
+        }
+        for worker in self.workers.borrow().values() {
+            worker.terminate();
+        }
+        lp.stop();
     }
 
     /// Records `op` as complete, then schedules its `then` ops from inside this callback.
@@ -171,38 +207,68 @@ impl Ctx {
 
 /// Runs `scenario` once on the runtime, with the files and server of `fixture`.
 pub fn run_looplab(scenario: &Arc<Scenario>, fixture: &Fixture) -> Result<Timeline, ScenarioError> {
+    run_within(scenario, fixture, LOOPLAB_TIME_LIMIT)
+}
+
+/// [`run_looplab`] with a time limit of `limit`.
+fn run_within(
+    scenario: &Arc<Scenario>,
+    fixture: &Fixture,
+    limit: Duration,
+) -> Result<Timeline, ScenarioError> {
     let pool = ThreadPool::with_size(scenario.pool_size)
         .map_err(crate::experiments::ExperimentError::from)?;
     let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
-    let messages = scenario
-        .all_ops()
-        .into_iter()
-        .filter(|op| matches!(op.kind, OpKind::Message { .. }))
-        .map(|op| (op.label.clone(), Arc::clone(op)))
-        .collect();
-    let shared = Arc::new(Shared {
-        start: Instant::now(),
-        log: Mutex::new(Vec::new()),
-        errors: Mutex::new(Vec::new()),
-        scenario: Arc::clone(scenario),
-        messages,
-        files: fixture.files().clone(),
-        server: fixture.server(),
-    });
+    let shared = Arc::new(Shared::new(scenario, fixture));
     let ctx = Ctx::new(Arc::clone(&shared), "main".into(), None);
+    let timed_out = Rc::new(Cell::new(false));
+    let (flag, limiter) = (Rc::clone(&timed_out), Rc::clone(&ctx));
+    let timer = lp.set_timeout(limit.as_millis() as u64, move |lp| {
+        flag.set(true);
+        limiter.abort(lp);
+    });
+    lp.unref_timer(timer);
     ctx.schedule_all(&lp, &scenario.ops);
     lp.run(RunMode::Default);
     ctx.workers.borrow_mut().clear();
     drop(ctx);
+    // Dropping the loop terminates and joins any worker still running.
     drop(lp);
-    if let Some((label, cause)) = lock(&shared.errors).first().cloned() {
-        return Err(ScenarioError::OpFailed { label, cause });
-    }
     let timeline = Timeline {
         completions: std::mem::take(&mut *lock(&shared.log)),
     };
+    if let Some((label, cause)) = lock(&shared.errors).first().cloned() {
+        return Err(ScenarioError::OpFailed { label, cause });
+    }
+    if timed_out.get() {
+        return Err(ScenarioError::TimedOut {
+            side: "looplab",
+            limit_s: limit.as_secs_f64(),
+            missing: timeline.missing(scenario).join(", "),
+        });
+    }
     timeline.check_complete(scenario, "looplab")?;
     Ok(timeline)
+}
+
+impl Shared {
+    fn new(scenario: &Arc<Scenario>, fixture: &Fixture) -> Self {
+        let messages = scenario
+            .all_ops()
+            .into_iter()
+            .filter(|op| matches!(op.kind, OpKind::Message { .. }))
+            .map(|op| (op.label.clone(), Arc::clone(op)))
+            .collect();
+        Shared {
+            start: Instant::now(),
+            log: Mutex::new(Vec::new()),
+            errors: Mutex::new(Vec::new()),
+            messages,
+            expected: scenario.messages_per_worker(),
+            files: fixture.files().clone(),
+            server: fixture.server(),
+        }
+    }
 }
 
 /// Issues `op` on `lp` in the context `ctx`.
@@ -235,7 +301,7 @@ pub(crate) fn schedule(lp: &EventLoop, ctx: &Rc<Ctx>, op: &Arc<Op>) {
         OpKind::Pbkdf2Sync { iterations, keylen } => {
             match crypto::pbkdf2_sync(b"a", b"b", *iterations, *keylen) {
                 Ok(_) => ctx.complete(lp, &op, start, ctx.thread.clone()),
-                Err(e) => ctx.fail(&op.label, e),
+                Err(e) => ctx.fail(lp, &op.label, e),
             }
         }
         OpKind::Pbkdf2 { iterations, keylen } => {
@@ -244,7 +310,7 @@ pub(crate) fn schedule(lp: &EventLoop, ctx: &Rc<Ctx>, op: &Arc<Op>) {
                 c.complete(lp, &o, start, c.pool_thread(lp));
             });
             if let Err(e) = issued {
-                ctx.fail(&op.label, e);
+                ctx.fail(lp, &op.label, e);
             }
         }
         OpKind::ReadFile { .. } | OpKind::WriteFile { .. } | OpKind::Stat => {
@@ -254,12 +320,12 @@ pub(crate) fn schedule(lp: &EventLoop, ctx: &Rc<Ctx>, op: &Arc<Op>) {
             let host = host.clone();
             dns::lookup(lp, &host, move |lp, result| match result {
                 Ok(_) => ctx.complete(lp, &op, start, ctx.pool_thread(lp)),
-                Err(e) => ctx.fail(&op.label, e),
+                Err(e) => ctx.fail(lp, &op.label, e),
             });
         }
         OpKind::HttpGet { path } => http_get(lp, ctx, op.clone(), path, start),
         OpKind::Worker { .. } => workers::start(lp, &ctx, &op, start),
-        OpKind::Message { to } => workers::send(&ctx, &op, to.as_deref(), start),
+        OpKind::Message { to } => workers::send(lp, &ctx, &op, to.as_deref(), start),
     }
 }
 
@@ -286,34 +352,42 @@ fn interval(lp: &EventLoop, ctx: Rc<Ctx>, op: Arc<Op>, ms: u64, times: u32, star
 
 fn file_op(lp: &EventLoop, ctx: Rc<Ctx>, op: Arc<Op>, start: f64) {
     let Some(path) = ctx.shared.files.get(&op.label).cloned() else {
-        return ctx.fail(&op.label, "internal: no file was prepared for this op");
+        return ctx.fail(lp, &op.label, "internal: no file was prepared for this op");
     };
     match op.kind {
         OpKind::ReadFile { .. } => fs::read_file(lp, path, move |lp, result| match result {
             Ok(_) => ctx.complete(lp, &op, start, ctx.pool_thread(lp)),
-            Err(e) => ctx.fail(&op.label, e),
+            Err(e) => ctx.fail(lp, &op.label, e),
         }),
         OpKind::WriteFile { bytes } => {
             let data = vec![b'x'; bytes as usize];
             fs::write_file(lp, path, data, move |lp, result| match result {
                 Ok(()) => ctx.complete(lp, &op, start, ctx.pool_thread(lp)),
-                Err(e) => ctx.fail(&op.label, e),
+                Err(e) => ctx.fail(lp, &op.label, e),
             })
         }
         _ => fs::stat(lp, path, move |lp, result| match result {
             Ok(_) => ctx.complete(lp, &op, start, ctx.pool_thread(lp)),
-            Err(e) => ctx.fail(&op.label, e),
+            Err(e) => ctx.fail(lp, &op.label, e),
         }),
     }
 }
 
 fn http_get(lp: &EventLoop, ctx: Rc<Ctx>, op: Arc<Op>, path: &str, start: f64) {
     let Some(addr) = ctx.shared.server else {
-        return ctx.fail(&op.label, "internal: no server was started for http_get");
+        return ctx.fail(
+            lp,
+            &op.label,
+            "internal: no server was started for http_get",
+        );
     };
     http::get(lp, addr, path, move |lp, result| match result {
         Ok(200) => ctx.complete(lp, &op, start, ctx.thread.clone()),
-        Ok(status) => ctx.fail(&op.label, format!("the server answered {status}")),
-        Err(e) => ctx.fail(&op.label, e),
+        Ok(status) => ctx.fail(lp, &op.label, format!("the server answered {status}")),
+        Err(e) => ctx.fail(lp, &op.label, e),
     });
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

@@ -5,9 +5,11 @@
 //!    last one, so that, as in Node, the worker exits once its loop has nothing left);
 //! 2. schedules the op's `ops` in the worker's own context (`worker-N`).
 //!
-//! The parent records the worker op when its exit event arrives, then schedules its `then`.
-//! A message carries its label and the time it was sent; the receiver records it and
-//! schedules its `then` in the receiver's context.
+//! The parent records the worker op when its exit event arrives, then schedules its `then`
+//! (unless an op failed: then the exit ends the run). A message carries its label and the time
+//! it was sent; the receiver records it and schedules its `then` in the receiver's context. A
+//! message to a worker that is not running fails at once and ends the run: its worker, started
+//! later, would wait for it forever.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -31,7 +33,7 @@ pub(crate) fn start(lp: &EventLoop, ctx: &Rc<Ctx>, op: &Arc<Op>, start_ms: f64) 
     ctx.workers_started.set(n);
     let thread = format!("worker-{n}");
     let shared = Arc::clone(&ctx.shared);
-    let expected = shared.scenario.messages_to(&op.label);
+    let expected = shared.expected.get(&op.label).copied().unwrap_or(0);
     let ops = ops.clone();
     let spawned = Worker::spawn(lp, &op.label, move |wlp, port| {
         let wctx = Ctx::new(shared, thread, Some(port.clone()));
@@ -52,46 +54,50 @@ pub(crate) fn start(lp: &EventLoop, ctx: &Rc<Ctx>, op: &Arc<Op>, start_ms: f64) 
     });
     let handle = match spawned {
         Ok(handle) => handle,
-        Err(e) => return ctx.fail(&op.label, e),
+        Err(e) => return ctx.fail(lp, &op.label, e),
     };
     let receiver = Rc::clone(ctx);
     handle.on_message(lp, move |lp, message| receive(lp, &receiver, message));
     let (failed, label) = (Rc::clone(ctx), op.label.clone());
-    handle.on_error(lp, move |_, error| failed.fail(&label, error));
+    handle.on_error(lp, move |lp, error| failed.fail(lp, &label, error));
     let (done, op_done) = (Rc::clone(ctx), Arc::clone(op));
     handle.on_exit(lp, move |lp, _code| {
         done.workers.borrow_mut().remove(&op_done.label);
+        if done.failed() {
+            return done.abort(lp);
+        }
         done.complete(lp, &op_done, start_ms, done.thread.clone());
     });
     ctx.workers.borrow_mut().insert(op.label.clone(), handle);
 }
 
 /// Sends the message `op`: to the worker `to` from the main thread, or to the parent.
-pub(crate) fn send(ctx: &Rc<Ctx>, op: &Arc<Op>, to: Option<&str>, start_ms: f64) {
+pub(crate) fn send(lp: &EventLoop, ctx: &Rc<Ctx>, op: &Arc<Op>, to: Option<&str>, start_ms: f64) {
     let envelope: Envelope = (op.label.clone(), start_ms);
     let posted = match (to, &ctx.port) {
         (None, Some(port)) => port.post(envelope).map_err(|e| e.to_string()),
         (Some(worker), None) => match ctx.workers.borrow().get(worker) {
             Some(handle) => handle.post(envelope).map_err(|e| e.to_string()),
             None => Err(format!(
-                "worker `{worker}` is not running when the message is sent (start it earlier, and \
-                 make sure it expects the message)"
+                "worker `{worker}` is not running when the message is sent; expected the worker \
+                 started before the message is sent (they are issued in callbacks whose order \
+                 depends on timing: chain them with `then`)"
             )),
         },
         _ => Err("internal: a message in the wrong context".to_string()),
     };
     if let Err(e) = posted {
-        ctx.fail(&op.label, e);
+        ctx.fail(lp, &op.label, e);
     }
 }
 
 /// Records a received message and schedules its `then` here.
 fn receive(lp: &EventLoop, ctx: &Rc<Ctx>, message: worker::Message) {
     let Ok((label, start_ms)) = worker::downcast::<Envelope>(message) else {
-        return ctx.fail("message", "internal: a message of an unknown type");
+        return ctx.fail(lp, "message", "internal: a message of an unknown type");
     };
     match ctx.shared.messages.get(&label).cloned() {
         Some(op) => ctx.complete(lp, &op, start_ms, ctx.thread.clone()),
-        None => ctx.fail(&label, "internal: a message with an unknown label"),
+        None => ctx.fail(lp, &label, "internal: a message with an unknown label"),
     }
 }

@@ -51,6 +51,7 @@
 mod app;
 mod cluster;
 mod cluster_probe;
+mod cluster_watch;
 mod handle;
 mod probe;
 mod tokio_http;
