@@ -128,19 +128,24 @@ pub fn cluster(
             points.push(measure(lab, handler, children, iterations, config)?);
         }
     }
-    let rps = |handler: &str, children: usize| {
-        points
-            .iter()
-            .find(|p| p.handler == handler && p.children == children)
-            .map_or(0.0, |p| p.rps)
-    };
-    let (few, many) = (
-        *config.children.iter().min().unwrap_or(&1),
-        *config.children.iter().max().unwrap_or(&1),
-    );
-    let busy_gain = rps("busy", many) / rps("busy", few).max(1e-9);
-    let cpu_gain = rps("hash-sync", many) / rps("hash-sync", few).max(1e-9);
-    let completions = points
+    let completions = completions(&points);
+    let checks = shape_checks(&points, &config.children, cores);
+    Ok(ExperimentReport {
+        experiment: "cluster".into(),
+        params: vec![
+            ("work_ms", config.work_ms.to_string()),
+            ("policy", config.policy.clone()),
+            ("hash_iterations", iterations.to_string()),
+            ("seconds", config.seconds.to_string()),
+        ],
+        completions,
+        checks,
+    })
+}
+
+/// Each point as a completion.
+fn completions(points: &[Point]) -> Vec<Completion> {
+    points
         .iter()
         .map(|p| Completion {
             label: format!("{} x{}", p.handler, p.children),
@@ -152,8 +157,24 @@ pub fn cluster(
                 p.rps, p.p50_ms, p.p99_ms
             ),
         })
-        .collect();
-    let checks = vec![
+        .collect()
+}
+
+/// Node's shape, from the gain in requests/s between the fewest and the most `children`.
+fn shape_checks(points: &[Point], children: &[usize], cores: usize) -> Vec<ShapeCheck> {
+    let rps = |handler: &str, children: usize| {
+        points
+            .iter()
+            .find(|p| p.handler == handler && p.children == children)
+            .map_or(0.0, |p| p.rps)
+    };
+    let (few, many) = (
+        *children.iter().min().unwrap_or(&1),
+        *children.iter().max().unwrap_or(&1),
+    );
+    let busy_gain = rps("busy", many) / rps("busy", few).max(1e-9);
+    let cpu_gain = rps("hash-sync", many) / rps("hash-sync", few).max(1e-9);
+    vec![
         ShapeCheck {
             rule: format!(
                 "wall-clock work scales past the {cores} cores ({many} children vs {few})"
@@ -168,16 +189,5 @@ pub fn cluster(
             holds: cpu_gain <= cores as f64 * 1.5 && busy_gain > 1.5 * cpu_gain,
             observed: format!("{cpu_gain:.2}x the requests/s (wall-clock work: {busy_gain:.2}x)"),
         },
-    ];
-    Ok(ExperimentReport {
-        experiment: "cluster".into(),
-        params: vec![
-            ("work_ms", config.work_ms.to_string()),
-            ("policy", config.policy.clone()),
-            ("hash_iterations", iterations.to_string()),
-            ("seconds", config.seconds.to_string()),
-        ],
-        completions,
-        checks,
-    })
+    ]
 }

@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::rc::Rc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use looplab_runtime::pool::TaskRecord;
 use looplab_runtime::tcp::{ReadEvent, TcpStream};
 use looplab_runtime::{fs, EventLoop, RunMode};
 
-use super::timeline::{self, TimedReport};
+use super::timeline::{self, TaskSpan, TimedReport};
 use super::{
     course_hash, io_err, loop_with_timeline, ms_since, Completion, ExperimentError,
     ExperimentReport, ShapeCheck,
@@ -127,22 +128,54 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
     let log: Log = Rc::default();
     let start = Instant::now();
     request(&lp, addr, Rc::clone(&log), start);
-    let fs_log = Rc::clone(&log);
-    fs::read_file(&lp, &file, move |_, result| {
+    read(&lp, &file, Rc::clone(&log), start);
+    hashes(&lp, config, &log, start)?;
+    lp.run(RunMode::Default);
+    let _ = server.join();
+
+    let log = all_finished(log.take())?;
+    let timeline = pool.take_timeline();
+    let report = ExperimentReport {
+        experiment: "multitask".into(),
+        params: vec![
+            ("pool", config.pool.to_string()),
+            ("iterations", config.iterations.to_string()),
+            ("keylen", config.keylen.to_string()),
+        ],
+        completions: completions(&log, &timeline),
+        checks: shape_checks(config.pool, &log, &timeline),
+    };
+    let spans = pool_spans(&timeline, start);
+    Ok(TimedReport { report, spans })
+}
+
+/// `fs.readFile` of `file`, logged as `FS` (or `FS failed`).
+fn read(lp: &EventLoop, file: &Path, log: Log, start: Instant) {
+    fs::read_file(lp, file, move |_, result| {
         let label = if result.is_ok() { "FS" } else { "FS failed" };
-        fs_log.borrow_mut().push((label.into(), ms_since(start)));
+        log.borrow_mut().push((label.into(), ms_since(start)));
     });
+}
+
+/// The four course hashes, logged as `Hash 1` to `Hash 4` when each completes.
+fn hashes(
+    lp: &EventLoop,
+    config: &MultitaskConfig,
+    log: &Log,
+    start: Instant,
+) -> Result<(), ExperimentError> {
     for n in 1..=4 {
-        let log = Rc::clone(&log);
-        course_hash(&lp, config.iterations, config.keylen, move |_| {
+        let log = Rc::clone(log);
+        course_hash(lp, config.iterations, config.keylen, move |_| {
             log.borrow_mut()
                 .push((format!("Hash {n}"), ms_since(start)));
         })?;
     }
-    lp.run(RunMode::Default);
-    let _ = server.join();
+    Ok(())
+}
 
-    let log = log.take();
+/// The log, if all six operations (request, read, four hashes) finished.
+fn all_finished(log: Vec<(String, f64)>) -> Result<Vec<(String, f64)>, ExperimentError> {
     if log.len() != 6 {
         return Err(ExperimentError::Incomplete {
             missing: 6 - log.len().min(6),
@@ -152,22 +185,23 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
             ),
         });
     }
-    let timeline = pool.take_timeline();
-    let thread_of = |name: &str| -> Vec<String> {
-        timeline
-            .iter()
-            .filter(|t| t.name == name)
-            .map(|t| format!("pool-{}", t.timing.thread))
-            .collect()
-    };
-    let hash_threads = thread_of("pbkdf2");
+    Ok(log)
+}
+
+/// The log as completions: each hash with the pool thread that ran it, the read with its trips
+/// (`open@0 fstat@1 ...`), the request on `main`.
+fn completions(log: &[(String, f64)], timeline: &[TaskRecord]) -> Vec<Completion> {
+    let hash_threads: Vec<String> = timeline
+        .iter()
+        .filter(|t| t.name == "pbkdf2")
+        .map(|t| format!("pool-{}", t.timing.thread))
+        .collect();
     let trips: Vec<String> = timeline
         .iter()
         .filter(|t| t.name.starts_with("fs."))
         .map(|t| format!("{}@{}", &t.name[3..], t.timing.thread))
         .collect();
-    let completions: Vec<Completion> = log
-        .iter()
+    log.iter()
         .map(|(label, ms)| {
             let (thread, note) = match label.as_str() {
                 "FS" | "FS failed" => ("pool".to_string(), format!("trips {}", trips.join(" "))),
@@ -188,10 +222,13 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
                 note,
             }
         })
-        .collect();
-    let checks = shape_checks(config.pool, &log, &timeline);
+        .collect()
+}
+
+/// The pool timeline as spans: `Hash N` in submission order, `FS open`, `FS fstat`, ...
+fn pool_spans(timeline: &[TaskRecord], start: Instant) -> Vec<TaskSpan> {
     let mut hashes = 0;
-    let spans = timeline::spans(&timeline, start, |_, record| match record.name {
+    timeline::spans(timeline, start, |_, record| match record.name {
         "pbkdf2" => {
             hashes += 1;
             format!("Hash {hashes}")
@@ -200,18 +237,7 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
             Some(trip) => format!("FS {trip}"),
             None => name.to_string(),
         },
-    });
-    let report = ExperimentReport {
-        experiment: "multitask".into(),
-        params: vec![
-            ("pool", config.pool.to_string()),
-            ("iterations", config.iterations.to_string()),
-            ("keylen", config.keylen.to_string()),
-        ],
-        completions,
-        checks,
-    };
-    Ok(TimedReport { report, spans })
+    })
 }
 
 fn shape_checks(pool: usize, log: &[(String, f64)], timeline: &[TaskRecord]) -> Vec<ShapeCheck> {

@@ -65,7 +65,7 @@ fn pool_limit_held(timeline: &[TaskRecord], pool: usize) -> (bool, usize) {
 }
 
 /// Sizes of consecutive waves, e.g. `[4, 2]`.
-fn wave_sizes(waves: &[usize]) -> Vec<usize> {
+pub(super) fn wave_sizes(waves: &[usize]) -> Vec<usize> {
     let top = waves.iter().copied().max().unwrap_or(0);
     (1..=top)
         .map(|w| waves.iter().filter(|&&x| x == w).count())
@@ -104,24 +104,50 @@ pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, Experime
             detail: "hashes".into(),
         });
     }
-    // Timeline records are in submission order, so record i is hash i + 1.
     let wave = waves(&timeline);
-    let completions = done
-        .iter()
+    let completions = completions(&done, &timeline, &wave);
+    let checks = shape_checks(config, &timeline, &wave);
+    let spans = timeline::spans(&timeline, start, |i, _| format!("hash {}", i + 1));
+    let report = ExperimentReport {
+        experiment: "staircase".into(),
+        params: vec![
+            ("pool", config.pool.to_string()),
+            ("calls", config.calls.to_string()),
+            ("iterations", config.iterations.to_string()),
+            ("keylen", config.keylen.to_string()),
+        ],
+        completions,
+        checks,
+    };
+    Ok(TimedReport { report, spans })
+}
+
+/// The hashes in completion order, each with its pool thread and wave. Timeline records are in
+/// submission order, so record i is hash i + 1.
+fn completions(done: &[(usize, f64)], timeline: &[TaskRecord], wave: &[usize]) -> Vec<Completion> {
+    done.iter()
         .map(|&(call, ms)| Completion {
             label: format!("hash {call}"),
             ms,
             thread: format!("pool-{}", timeline[call - 1].timing.thread),
             note: format!("wave {}", wave[call - 1]),
         })
-        .collect();
-    let observed = wave_sizes(&wave);
+        .collect()
+}
+
+/// Node's shape: never more than `pool` hashes at once, and waves of the pool size.
+fn shape_checks(
+    config: &StaircaseConfig,
+    timeline: &[TaskRecord],
+    wave: &[usize],
+) -> Vec<ShapeCheck> {
+    let observed = wave_sizes(wave);
     let expected: Vec<usize> = (0..config.calls)
         .step_by(config.pool)
         .map(|first| config.pool.min(config.calls - first))
         .collect();
-    let (limit_held, peak) = pool_limit_held(&timeline, config.pool);
-    let checks = vec![
+    let (limit_held, peak) = pool_limit_held(timeline, config.pool);
+    vec![
         ShapeCheck {
             rule: format!(
                 "at most {} hashes run at once; each further one starts when one finishes",
@@ -138,18 +164,5 @@ pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, Experime
             holds: observed == expected,
             observed: format!("wave sizes {observed:?}, expected {expected:?}"),
         },
-    ];
-    let spans = timeline::spans(&timeline, start, |i, _| format!("hash {}", i + 1));
-    let report = ExperimentReport {
-        experiment: "staircase".into(),
-        params: vec![
-            ("pool", config.pool.to_string()),
-            ("calls", config.calls.to_string()),
-            ("iterations", config.iterations.to_string()),
-            ("keylen", config.keylen.to_string()),
-        ],
-        completions,
-        checks,
-    };
-    Ok(TimedReport { report, spans })
+    ]
 }
