@@ -14,7 +14,7 @@ use clap::Args;
 use looplab_reports::store::{self, check_owner, FolderLock, CALIBRATION_FILE};
 use looplab_reports::Table;
 use looplab_workloads::scenario::calibrate::{self, Calibration};
-use looplab_workloads::scenario::{self, Scenario, Session, SessionOptions, Timeline};
+use looplab_workloads::scenario::{self, Comparison, Scenario, Session, SessionOptions, Timeline};
 use serde_json::json;
 
 /// `lab scenario`.
@@ -143,7 +143,24 @@ fn side_by_side(looplab: &Timeline, node: &Timeline) -> String {
     table.render()
 }
 
+/// One session as text: a header, the first run (side by side with Node when it ran), then
+/// what the other runs add.
 fn session_text(scenario: &Scenario, session: &Session) -> String {
+    let mut out = session_header(scenario, session);
+    let first = &session.runs[0];
+    match (&first.node, &first.comparison) {
+        (Some(node), Some(c)) => {
+            out.push_str(&side_by_side(&first.looplab, node));
+            out.push_str(&comparison_text(scenario, c));
+        }
+        _ => out.push_str(&timeline_table(&first.looplab)),
+    }
+    out.push_str(&runs_text(scenario, session));
+    out
+}
+
+/// `== scenario NAME (pool N), node V, run 1 of R`, then the description.
+fn session_header(scenario: &Scenario, session: &Session) -> String {
     let runs = session.runs.len();
     let mut out = format!(
         "== scenario {} (pool {})",
@@ -159,37 +176,46 @@ fn session_text(scenario: &Scenario, session: &Session) -> String {
     if let Some(d) = &scenario.description {
         out.push_str(&format!("{d}\n"));
     }
-    let first = &session.runs[0];
-    match (&first.node, &first.comparison) {
-        (Some(node), Some(c)) => {
-            out.push_str(&side_by_side(&first.looplab, node));
-            let racy = if scenario.racy.is_empty() {
-                String::new()
-            } else {
-                let groups: Vec<String> = scenario
-                    .racy
-                    .iter()
-                    .map(|g| format!("{{{}}}", g.join(", ")))
-                    .collect();
-                format!(" (racy groups compared as sets: {})", groups.join(" "))
-            };
-            let yes = |b: bool| if b { "yes" } else { "NO" };
-            out.push_str(&format!("order identical: {}{racy}\n", yes(c.identical)));
-            out.push_str(&format!(
-                "rank correlation: Spearman {:.3}, Kendall {:.3}\n",
-                c.spearman, c.kendall
-            ));
-            let first_difference = c.first_difference.as_deref().unwrap_or("none");
-            out.push_str(&format!("first difference: {first_difference}\n"));
-            out.push_str(&format!(
-                "time to the last completion: looplab {:.1} ms, node {:.1} ms, ratio {:.2}\n",
-                c.looplab_ms, c.node_ms, c.time_ratio
-            ));
-        }
-        _ => out.push_str(&timeline_table(&first.looplab)),
+    out
+}
+
+/// How the first run's order and time compare with Node's.
+fn comparison_text(scenario: &Scenario, c: &Comparison) -> String {
+    let racy = if scenario.racy.is_empty() {
+        String::new()
+    } else {
+        let groups: Vec<String> = scenario
+            .racy
+            .iter()
+            .map(|g| format!("{{{}}}", g.join(", ")))
+            .collect();
+        format!(" (racy groups compared as sets: {})", groups.join(" "))
+    };
+    let yes = |b: bool| if b { "yes" } else { "NO" };
+    let mut out = format!("order identical: {}{racy}\n", yes(c.identical));
+    out.push_str(&format!(
+        "rank correlation: Spearman {:.3}, Kendall {:.3}\n",
+        c.spearman, c.kendall
+    ));
+    let first_difference = c.first_difference.as_deref().unwrap_or("none");
+    out.push_str(&format!("first difference: {first_difference}\n"));
+    out.push_str(&format!(
+        "time to the last completion: looplab {:.1} ms, node {:.1} ms, ratio {:.2}\n",
+        c.looplab_ms, c.node_ms, c.time_ratio
+    ));
+    out
+}
+
+/// Over several runs: how often the orders agreed with Node, or without Node how often
+/// looplab gave the same order. Nothing for one run.
+fn runs_text(scenario: &Scenario, session: &Session) -> String {
+    let runs = session.runs.len();
+    let mut out = String::new();
+    if runs <= 1 {
+        return out;
     }
-    if let Some(summary) = &session.summary {
-        if runs > 1 {
+    match &session.summary {
+        Some(summary) => {
             out.push_str(&format!(
                 "over {runs} runs: orders agree in {}, mean Spearman {:.3}, median time ratio {:.2}\n",
                 summary.agreement(),
@@ -200,11 +226,10 @@ fn session_text(scenario: &Scenario, session: &Session) -> String {
                 out.push_str(&format!("first difference seen: {d}\n"));
             }
         }
-    } else if runs > 1 {
-        out.push_str(&format!(
+        None => out.push_str(&format!(
             "looplab gave this order in {}/{runs} runs\n",
             session.looplab_stable(scenario)
-        ));
+        )),
     }
     out
 }

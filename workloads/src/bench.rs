@@ -11,7 +11,8 @@ use std::time::Instant;
 use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool, WorkSpec};
 use serde::Serialize;
 
-use crate::experiments::{check_hash, in_range, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::{check_hash, in_range};
 
 /// The benches `lab bench` knows, with what each measures.
 pub const BENCHES: [(&str, &str); 6] = [
@@ -107,7 +108,7 @@ pub struct BenchResult {
     pub runs: Vec<f64>,
 }
 
-fn new_loop(pool: usize) -> Result<EventLoop, ExperimentError> {
+fn new_loop(pool: usize) -> Result<EventLoop, WorkloadError> {
     let pool = ThreadPool::with_size(pool)?;
     EventLoop::with_pool(pool).map_err(super::experiments::io_err("create the event loop"))
 }
@@ -138,7 +139,7 @@ pub const MAX_BYTES_IN_FLIGHT: u64 = 1 << 30;
 
 /// Checks every parameter against its bound (above, and the hash's in
 /// [`crate::experiments`]) before anything is allocated.
-fn validate(p: &BenchParams) -> Result<(), ExperimentError> {
+fn validate(p: &BenchParams) -> Result<(), WorkloadError> {
     in_range(
         "--n",
         p.n,
@@ -173,7 +174,7 @@ fn validate(p: &BenchParams) -> Result<(), ExperimentError> {
 }
 
 /// Runs the named bench.
-pub fn run(bench: &str, p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+pub fn run(bench: &str, p: &BenchParams) -> Result<BenchResult, WorkloadError> {
     validate(p)?;
     match bench {
         "pool-roundtrip" => pool_roundtrip(p),
@@ -186,7 +187,7 @@ pub fn run(bench: &str, p: &BenchParams) -> Result<BenchResult, ExperimentError>
         "ticks" => scheduled(bench, p.n, |lp| lp.next_tick(count_one)),
         "pbkdf2" => pbkdf2(p),
         "fs-read" => fs_read(p),
-        other => Err(ExperimentError::Param {
+        other => Err(WorkloadError::Param {
             name: "bench",
             value: other.into(),
             hint: "run `lab list` to see the benches",
@@ -217,7 +218,7 @@ fn pump(lp: &EventLoop, total: u64, inflight: u64) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-fn pool_roundtrip(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+fn pool_roundtrip(p: &BenchParams) -> Result<BenchResult, WorkloadError> {
     let lp = new_loop(p.pool)?;
     pump(&lp, 10_000, p.inflight);
     let seconds = pump(&lp, p.n, p.inflight);
@@ -239,7 +240,7 @@ fn scheduled(
     bench: &str,
     n: u64,
     schedule: impl Fn(&EventLoop),
-) -> Result<BenchResult, ExperimentError> {
+) -> Result<BenchResult, WorkloadError> {
     let lp = new_loop(1)?;
     FIRED.with(|f| f.set(0));
     let start = Instant::now();
@@ -250,7 +251,7 @@ fn scheduled(
     let elapsed = start.elapsed();
     let fired = FIRED.with(Cell::get);
     if fired != n {
-        return Err(ExperimentError::Incomplete {
+        return Err(WorkloadError::Incomplete {
             missing: (n - fired) as usize,
             detail: format!("{bench} callbacks"),
         });
@@ -268,7 +269,7 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-fn pbkdf2(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+fn pbkdf2(p: &BenchParams) -> Result<BenchResult, WorkloadError> {
     let mut sync = Vec::with_capacity(p.runs);
     for _ in 0..p.runs {
         let start = Instant::now();
@@ -298,7 +299,7 @@ fn pbkdf2(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
     })
 }
 
-fn fs_read(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
+fn fs_read(p: &BenchParams) -> Result<BenchResult, WorkloadError> {
     use super::experiments::io_err;
     let dir =
         crate::experiments::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
@@ -343,7 +344,7 @@ fn fs_read(p: &BenchParams) -> Result<BenchResult, ExperimentError> {
     lp.run(RunMode::Default);
     let seconds = start.elapsed().as_secs_f64();
     if errors.get() > 0 {
-        return Err(ExperimentError::Incomplete {
+        return Err(WorkloadError::Incomplete {
             missing: errors.get() as usize,
             detail: format!(
                 "reads of {} returned an error or a wrong length",

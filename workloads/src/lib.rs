@@ -23,6 +23,7 @@
 pub mod batch;
 pub mod bench;
 pub mod deploy;
+pub mod error;
 pub mod experiments;
 pub mod load;
 pub mod scenario;

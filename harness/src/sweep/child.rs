@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -47,6 +47,59 @@ pub fn terminate_all() {
     }
 }
 
+/// `lab point --task JSON` with piped stdio, in a process group of its own (rule 1), killed
+/// by the kernel if the executor dies (rule 2).
+fn point_command(lab: &Path, task: &Task) -> Result<Command> {
+    let json = serde_json::to_string(task).context("encode the point for its process")?;
+    let mut command = Command::new(lab);
+    command
+        .arg("point")
+        .arg("--task")
+        .arg(json)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches only the new process.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(command)
+}
+
+/// A thread that sends each line of the child's stdout (its replies) to `tx`, until either
+/// side closes.
+fn forward_lines(out: ChildStdout, tx: Sender<String>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// A thread that keeps the last [`STDERR_LINES`] lines of the child's stderr in `keep`
+/// (rule 5).
+fn keep_last_lines(err: ChildStderr, keep: Arc<Mutex<VecDeque<String>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            let mut kept = keep.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.len() == STDERR_LINES {
+                kept.pop_front();
+            }
+            kept.push_back(line);
+        }
+    })
+}
+
 /// One running `lab point`.
 pub struct PointProcess {
     child: Child,
@@ -60,26 +113,7 @@ pub struct PointProcess {
 impl PointProcess {
     /// Starts `lab point` for `task` and waits until it is ready; returns it and what it said.
     pub fn start(lab: &Path, task: &Task) -> Result<(PointProcess, Option<String>)> {
-        let json = serde_json::to_string(task).context("encode the point for its process")?;
-        let mut command = Command::new(lab);
-        command
-            .arg("point")
-            .arg("--task")
-            .arg(json)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe and touches only the new process.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = command
+        let mut child = point_command(lab, task)?
             .spawn()
             .with_context(|| format!("start {} point", lab.display()))?;
         LIVE.lock()
@@ -89,27 +123,10 @@ impl PointProcess {
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            readers.push(std::thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            }));
+            readers.push(forward_lines(out, tx));
         }
         if let Some(err) = child.stderr.take() {
-            let keep = Arc::clone(&stderr);
-            readers.push(std::thread::spawn(move || {
-                for line in BufReader::new(err).lines() {
-                    let Ok(line) = line else { break };
-                    let mut kept = keep.lock().unwrap_or_else(|e| e.into_inner());
-                    if kept.len() == STDERR_LINES {
-                        kept.pop_front();
-                    }
-                    kept.push_back(line);
-                }
-            }));
+            readers.push(keep_last_lines(err, Arc::clone(&stderr)));
         }
         let stdin = child.stdin.take();
         let mut process = PointProcess {

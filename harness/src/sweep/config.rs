@@ -100,33 +100,13 @@ impl SweepConfig {
         }
     }
 
-    /// Validates every key (step 4 of the rule) and returns the typed sweep.
+    /// Validates every key (step 4 of the rule) and returns the typed sweep. The first mistake
+    /// is the one reported, so the order of the checks (mode, mixes, file mode, timing, axes,
+    /// then the work each job does) is part of the behaviour.
     pub fn resolve(&self) -> Result<SweepSpec, ConfigError> {
-        let mode = required(&self.mode, "mode")?;
-        let mode = Mode::parse(mode)
-            .ok_or_else(|| unknown("mode", mode, &[Mode::Service, Mode::Batch].map(Mode::name)))?;
-        for name in self.mixes.keys() {
-            let plain = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !plain || BUILTIN_WORKLOADS.contains(&name.as_str()) {
-                return Err(ConfigError::BadMixName { name: name.clone() });
-            }
-        }
-        let file_mode = match self.file_mode.as_deref() {
-            None => FileMode::Read,
-            Some(name) => FileMode::parse(name).ok_or_else(|| {
-                let all = [FileMode::Read, FileMode::WriteThenRead];
-                unknown("file_mode", name, &all.map(FileMode::name))
-            })?,
-        };
-        if file_mode == FileMode::WriteThenRead && mode != Mode::Batch {
-            return Err(ConfigError::BatchOnly {
-                key: "file_mode",
-                value: FileMode::WriteThenRead.name(),
-            });
-        }
+        let mode = self.mode()?;
+        self.check_mix_names()?;
+        let file_mode = self.file_mode(mode)?;
         let timing = Timing {
             warmup_ms: duration(&self.warmup, "warmup", 0)?,
             duration_ms: duration(&self.duration, "duration", 1)?,
@@ -162,28 +142,61 @@ impl SweepConfig {
                 Some(_) => Some(axis(&self.rates, "rates", &RATES)?),
                 None => None,
             },
-            params: WorkParams {
-                hash_iterations: number(&self.hash_iterations, "hash_iterations", &ITERATIONS)?
-                    as u64,
-                file_bytes: number(&self.file_bytes, "file_bytes", &FILE_BYTES)? as u64,
-                jobs: number(&self.jobs, "jobs", &JOBS)? as u32,
-                cluster_policy: SchedulingPolicy::parse(policy).ok_or_else(|| {
-                    unknown("cluster_policy", policy, &["rr", "none", "reuseport"])
-                })?,
-                file_mode,
-            },
+            params: self.params(policy, file_mode)?,
         };
-        if spec.workloads.iter().any(Workload::has_file) {
-            let (holders, what) = match spec.mode {
-                Mode::Service => (
-                    spec.connections.iter().copied().max().unwrap_or(0),
-                    "connections",
-                ),
-                Mode::Batch => (spec.params.jobs, "jobs"),
-            };
-            file_bytes_in_flight(spec.params.file_bytes, holders.into(), what)?;
-        }
+        check_file_bytes_in_flight(&spec)?;
         Ok(spec)
+    }
+
+    /// `mode`: required, `service` or `batch`.
+    fn mode(&self) -> Result<Mode, ConfigError> {
+        let mode = required(&self.mode, "mode")?;
+        Mode::parse(mode)
+            .ok_or_else(|| unknown("mode", mode, &[Mode::Service, Mode::Batch].map(Mode::name)))
+    }
+
+    /// Mix names are plain (letters, digits, `-`, `_`) and do not shadow a built-in workload.
+    fn check_mix_names(&self) -> Result<(), ConfigError> {
+        for name in self.mixes.keys() {
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plain || BUILTIN_WORKLOADS.contains(&name.as_str()) {
+                return Err(ConfigError::BadMixName { name: name.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// `file_mode`: `read` when left out; `write-then-read` only in batch mode.
+    fn file_mode(&self, mode: Mode) -> Result<FileMode, ConfigError> {
+        let file_mode = match self.file_mode.as_deref() {
+            None => FileMode::Read,
+            Some(name) => FileMode::parse(name).ok_or_else(|| {
+                let all = [FileMode::Read, FileMode::WriteThenRead];
+                unknown("file_mode", name, &all.map(FileMode::name))
+            })?,
+        };
+        if file_mode == FileMode::WriteThenRead && mode != Mode::Batch {
+            return Err(ConfigError::BatchOnly {
+                key: "file_mode",
+                value: FileMode::WriteThenRead.name(),
+            });
+        }
+        Ok(file_mode)
+    }
+
+    /// The work each job does; checked last, after every axis.
+    fn params(&self, policy: &str, file_mode: FileMode) -> Result<WorkParams, ConfigError> {
+        Ok(WorkParams {
+            hash_iterations: number(&self.hash_iterations, "hash_iterations", &ITERATIONS)? as u64,
+            file_bytes: number(&self.file_bytes, "file_bytes", &FILE_BYTES)? as u64,
+            jobs: number(&self.jobs, "jobs", &JOBS)? as u32,
+            cluster_policy: SchedulingPolicy::parse(policy)
+                .ok_or_else(|| unknown("cluster_policy", policy, &["rr", "none", "reuseport"]))?,
+            file_mode,
+        })
     }
 
     /// A workload name: built-in, or a mix defined under `[mixes]`.
@@ -242,6 +255,22 @@ pub fn parse_name_list(text: &str) -> Vec<String> {
         .map(|part| part.trim().to_string())
         .filter(|part| !part.is_empty())
         .collect()
+}
+
+/// The file bytes one point can hold at once (one read per connection, or per job in batch
+/// mode, all submitted together), against the bound; only when some workload reads files.
+fn check_file_bytes_in_flight(spec: &SweepSpec) -> Result<(), ConfigError> {
+    if !spec.workloads.iter().any(Workload::has_file) {
+        return Ok(());
+    }
+    let (holders, what) = match spec.mode {
+        Mode::Service => (
+            spec.connections.iter().copied().max().unwrap_or(0),
+            "connections",
+        ),
+        Mode::Batch => (spec.params.jobs, "jobs"),
+    };
+    file_bytes_in_flight(spec.params.file_bytes, holders.into(), what)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use looplab_runtime::metrics::LoopMetrics;
 
 use super::{BatchReport, PoolWait};
 use crate::deploy::{Deployment, FileMode};
-use crate::experiments::{io_err, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
 use crate::serve::{Kind, HASH_KEYLEN};
 
 /// The course's hash arguments: `pbkdf2('a', 'b', ...)`.
@@ -33,7 +34,7 @@ pub(super) struct Work {
 
 impl Work {
     /// Expands the mix and, for [`FileMode::Read`], writes the file the jobs read.
-    pub fn new(spec: &Deployment, dir: &Path) -> Result<Work, ExperimentError> {
+    pub fn new(spec: &Deployment, dir: &Path) -> Result<Work, WorkloadError> {
         let work = Work {
             rotation: spec
                 .mix

@@ -18,7 +18,7 @@
 //! let dir = batch.dir().to_path_buf();
 //! drop(batch); // joins the pool threads, removes the files
 //! assert!(!dir.exists());
-//! # Ok::<(), looplab_workloads::experiments::ExperimentError>(())
+//! # Ok::<(), looplab_workloads::error::WorkloadError>(())
 //! ```
 //!
 //! Rules:
@@ -60,7 +60,8 @@ use looplab_runtime::{crypto, ThreadPool};
 
 pub use crate::deploy::FileMode;
 use crate::deploy::{Deployment, Kind, Strategy};
-use crate::experiments::{io_err, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
 use jobs::Work;
 
 /// The largest thread count accepted for the tokio and rayon references (the pool's limit).
@@ -137,7 +138,7 @@ pub struct Batch {
 impl Batch {
     /// Checks `spec`, creates the temp dir and its files, and starts the strategy's threads;
     /// each [`run`](Batch::run) then submits `jobs` jobs.
-    pub fn new(spec: &Deployment, jobs: u32) -> Result<Batch, ExperimentError> {
+    pub fn new(spec: &Deployment, jobs: u32) -> Result<Batch, WorkloadError> {
         validate(spec, jobs)?;
         let dir = crate::experiments::private_tempdir("looplab-batch-")
             .map_err(io_err("create a temp dir for the batch files"))?;
@@ -149,7 +150,7 @@ impl Batch {
             Strategy::Tokio => Engine::Tokio(on_tokio::TokioEngine::new(spec.threads)?),
             Strategy::Rayon => Engine::Rayon(on_rayon::RayonEngine::new(spec.threads)?),
             Strategy::Cluster => {
-                return Err(ExperimentError::Param {
+                return Err(WorkloadError::Param {
                     name: "strategy",
                     value: spec.strategy.name().into(),
                     hint: "a batch runs in one process; run a cluster batch as one batch per \
@@ -167,7 +168,7 @@ impl Batch {
     }
 
     /// Runs one batch of `spec.jobs` jobs to completion.
-    pub fn run(&mut self) -> Result<BatchReport, ExperimentError> {
+    pub fn run(&mut self) -> Result<BatchReport, WorkloadError> {
         let report = match &mut self.engine {
             Engine::Loop(engine) => engine.run(&self.work, self.jobs),
             Engine::Tokio(engine) => engine.run(&self.work, self.jobs),
@@ -175,7 +176,7 @@ impl Batch {
         };
         let ended = u64::from(report.completed) + report.errors;
         if ended < u64::from(self.jobs) {
-            return Err(ExperimentError::Incomplete {
+            return Err(WorkloadError::Incomplete {
                 missing: (u64::from(self.jobs) - ended) as usize,
                 detail: format!("jobs of a {} batch", self.strategy.name()),
             });
@@ -190,10 +191,10 @@ impl Batch {
 }
 
 /// Checks the spec before anything starts.
-fn validate(spec: &Deployment, jobs: u32) -> Result<(), ExperimentError> {
+fn validate(spec: &Deployment, jobs: u32) -> Result<(), WorkloadError> {
     ThreadPool::with_size(spec.pool)?;
     if spec.mix.iter().all(|&(_, weight)| weight == 0) {
-        return Err(ExperimentError::Param {
+        return Err(WorkloadError::Param {
             name: "mix",
             value: "empty".into(),
             hint: "give at least one kind a weight, like hello:8,hash:1,file:1",
@@ -204,7 +205,7 @@ fn validate(spec: &Deployment, jobs: u32) -> Result<(), ExperimentError> {
         .iter()
         .any(|&(kind, w)| kind == Kind::Busy && w > 0)
     {
-        return Err(ExperimentError::Param {
+        return Err(WorkloadError::Param {
             name: "mix kind",
             value: "busy".into(),
             hint: "batch jobs are hello, hash, hash-sync or file (busy needs a duration a batch \
@@ -212,7 +213,7 @@ fn validate(spec: &Deployment, jobs: u32) -> Result<(), ExperimentError> {
         });
     }
     if jobs == 0 {
-        return Err(ExperimentError::Param {
+        return Err(WorkloadError::Param {
             name: "jobs",
             value: "0".into(),
             hint: "submit at least 1 job per batch",
@@ -224,7 +225,7 @@ fn validate(spec: &Deployment, jobs: u32) -> Result<(), ExperimentError> {
             Err(WorkerError::PoolSize(spec.workers).into())
         }
         Strategy::Tokio | Strategy::Rayon if !(1..=MAX_THREADS).contains(&spec.threads) => {
-            Err(ExperimentError::Param {
+            Err(WorkloadError::Param {
                 name: "reference threads",
                 value: spec.threads.to_string(),
                 hint: "use 1 to 1024 threads, like the number of CPU cores",

@@ -23,7 +23,8 @@ use looplab_runtime::{crypto, fs, EventLoop, RunMode, ThreadPool};
 use super::jobs::{self, check_len, pool_wait_between, Tally, Work, PASSWORD, SALT};
 use super::BatchReport;
 use crate::deploy::{Deployment, FileMode, Strategy};
-use crate::experiments::{io_err, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
 use crate::serve::{Kind, HASH_KEYLEN};
 
 /// Where the hashes of a loop strategy run.
@@ -67,7 +68,7 @@ pub(super) struct LoopEngine {
 impl LoopEngine {
     /// The loop on a pool of `spec.pool` threads, and the worker threads if the strategy
     /// has them (each run once, so none starts up inside a measured batch).
-    pub fn new(spec: &Deployment) -> Result<LoopEngine, ExperimentError> {
+    pub fn new(spec: &Deployment) -> Result<LoopEngine, WorkloadError> {
         let pool = ThreadPool::with_size(spec.pool)?;
         let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
         let (hashing, workers) = match spec.strategy {
@@ -88,7 +89,7 @@ impl LoopEngine {
     }
 
     /// Starts the loop's utilization clock and gives every worker one tiny task.
-    fn warm_up(&self) -> Result<(), ExperimentError> {
+    fn warm_up(&self) -> Result<(), WorkloadError> {
         let answered: Rc<RefCell<Vec<Result<(), String>>>> = Rc::default();
         if let Some(workers) = &self.workers {
             for _ in 0..workers.size() {
@@ -102,11 +103,11 @@ impl LoopEngine {
         let answered = answered.take();
         let expected = self.workers.as_ref().map_or(0, WorkerPool::size);
         match answered.iter().find_map(|a| a.as_ref().err()) {
-            Some(e) => Err(ExperimentError::Incomplete {
+            Some(e) => Err(WorkloadError::Incomplete {
                 missing: 1,
                 detail: format!("a worker failed its warm-up task: {e}"),
             }),
-            None if answered.len() < expected => Err(ExperimentError::Incomplete {
+            None if answered.len() < expected => Err(WorkloadError::Incomplete {
                 missing: expected - answered.len(),
                 detail: "warm-up tasks of the worker threads".into(),
             }),

@@ -15,7 +15,8 @@ use rayon::prelude::*;
 
 use super::jobs::{Tally, Work};
 use super::BatchReport;
-use crate::experiments::{io_err, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
 
 pub(super) struct RayonEngine {
     pool: Option<rayon::ThreadPool>,
@@ -24,7 +25,7 @@ pub(super) struct RayonEngine {
 
 impl RayonEngine {
     /// Starts `threads` rayon threads.
-    pub fn new(threads: usize) -> Result<RayonEngine, ExperimentError> {
+    pub fn new(threads: usize) -> Result<RayonEngine, WorkloadError> {
         let handles: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let spawned = Arc::clone(&handles);
         let built = rayon::ThreadPoolBuilder::new()

@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 
 use super::jobs::{self, Tally, Work};
 use super::BatchReport;
-use crate::experiments::{io_err, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
 use crate::serve::Kind;
 
 type Ended = (Instant, Result<(), String>);
@@ -24,7 +25,7 @@ pub(super) struct TokioEngine {
 
 impl TokioEngine {
     /// Starts the runtime's `threads` worker threads.
-    pub fn new(threads: usize) -> Result<TokioEngine, ExperimentError> {
+    pub fn new(threads: usize) -> Result<TokioEngine, WorkloadError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("batch-tokio")

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{io_err, ExperimentError};
+use super::io_err;
+use crate::error::WorkloadError;
 
 /// A `lab serve` child; killed and reaped if still running when dropped.
 pub(crate) struct ServerProcess {
@@ -35,7 +36,7 @@ impl Drop for ServerProcess {
 }
 
 impl ServerProcess {
-    pub fn start(lab: &Path, args: &[String]) -> Result<Self, ExperimentError> {
+    pub fn start(lab: &Path, args: &[String]) -> Result<Self, WorkloadError> {
         let mut command = Command::new(lab);
         // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
         // which is async-signal-safe.
@@ -70,7 +71,7 @@ impl ServerProcess {
             .nth(1)
             .and_then(|rest| rest.split('/').next())
             .map(str::to_string)
-            .ok_or_else(|| ExperimentError::Incomplete {
+            .ok_or_else(|| WorkloadError::Incomplete {
                 missing: 1,
                 detail: format!("`lab serve` did not say where it listens: {line:?}"),
             })?;
@@ -105,7 +106,7 @@ pub(crate) fn die_with_parent() -> std::io::Result<()> {
 }
 
 /// One GET on a fresh connection to `addr`; returns how long until the whole answer arrived.
-pub(crate) fn timed_get(addr: &str, path: &str) -> Result<Duration, ExperimentError> {
+pub(crate) fn timed_get(addr: &str, path: &str) -> Result<Duration, WorkloadError> {
     let start = Instant::now();
     let mut socket = TcpStream::connect(addr).map_err(io_err(format!("connect to {addr}")))?;
     socket
@@ -121,7 +122,7 @@ pub(crate) fn timed_get(addr: &str, path: &str) -> Result<Duration, ExperimentEr
         .read_to_end(&mut answer)
         .map_err(io_err(format!("read the answer to GET {path}")))?;
     if !answer.starts_with(b"HTTP/1.1 200") {
-        return Err(ExperimentError::Incomplete {
+        return Err(WorkloadError::Incomplete {
             missing: 1,
             detail: format!("GET {path} was not answered 200"),
         });

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use looplab_runtime::crypto;
 
 use super::child::ServerProcess;
-use super::{Completion, ExperimentError, ExperimentReport, ShapeCheck};
+use super::{Completion, ExperimentReport, ShapeCheck};
+use crate::error::WorkloadError;
 use crate::load::{self, LoadSpec};
 
 /// Parameters of the cluster experiment.
@@ -50,9 +51,9 @@ pub const MAX_SECONDS: f64 = 3_600.0;
 
 /// Checks the parameters before anything starts: `seconds` finite and in `(0, MAX_SECONDS]`
 /// (NaN, `inf` or `1e300` would not make a `Duration`), `work_ms` at most a minute.
-fn validate(config: &ClusterExperimentConfig) -> Result<(), ExperimentError> {
+fn validate(config: &ClusterExperimentConfig) -> Result<(), WorkloadError> {
     if !(config.seconds > 0.0 && config.seconds <= MAX_SECONDS) {
-        return Err(ExperimentError::Param {
+        return Err(WorkloadError::Param {
             name: "seconds",
             value: config.seconds.to_string(),
             hint: "use a finite number of seconds above 0 and at most 3600, like 3",
@@ -68,7 +69,7 @@ fn validate(config: &ClusterExperimentConfig) -> Result<(), ExperimentError> {
 }
 
 /// PBKDF2 iterations (32-byte key) that take about `ms` on one idle core here.
-pub(crate) fn calibrate_iterations(ms: u64) -> Result<u64, ExperimentError> {
+pub(crate) fn calibrate_iterations(ms: u64) -> Result<u64, WorkloadError> {
     let probe = 20_000;
     let start = Instant::now();
     crypto::pbkdf2_sync(b"a", b"b", probe, 32)?;
@@ -90,7 +91,7 @@ fn measure(
     children: usize,
     iterations: u64,
     config: &ClusterExperimentConfig,
-) -> Result<Point, ExperimentError> {
+) -> Result<Point, WorkloadError> {
     let args: Vec<String> = [
         "--strategy",
         "cluster",
@@ -124,7 +125,7 @@ fn measure(
     };
     let report = load::run(&spec);
     server.stop();
-    let report = report.map_err(|e| ExperimentError::Incomplete {
+    let report = report.map_err(|e| WorkloadError::Incomplete {
         missing: 1,
         detail: format!("load against {handler} x{children}: {e}"),
     })?;
@@ -141,7 +142,7 @@ fn measure(
 pub fn cluster(
     lab: &Path,
     config: &ClusterExperimentConfig,
-) -> Result<ExperimentReport, ExperimentError> {
+) -> Result<ExperimentReport, WorkloadError> {
     validate(config)?;
     let iterations = calibrate_iterations(config.work_ms)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -151,19 +152,24 @@ pub fn cluster(
             points.push(measure(lab, handler, children, iterations, config)?);
         }
     }
-    let rps = |handler: &str, children: usize| {
-        points
-            .iter()
-            .find(|p| p.handler == handler && p.children == children)
-            .map_or(0.0, |p| p.rps)
-    };
-    let (few, many) = (
-        *config.children.iter().min().unwrap_or(&1),
-        *config.children.iter().max().unwrap_or(&1),
-    );
-    let busy_gain = rps("busy", many) / rps("busy", few).max(1e-9);
-    let cpu_gain = rps("hash-sync", many) / rps("hash-sync", few).max(1e-9);
-    let completions = points
+    let completions = completions(&points);
+    let checks = shape_checks(&points, &config.children, cores);
+    Ok(ExperimentReport {
+        experiment: "cluster".into(),
+        params: vec![
+            ("work_ms", config.work_ms.to_string()),
+            ("policy", config.policy.clone()),
+            ("hash_iterations", iterations.to_string()),
+            ("seconds", config.seconds.to_string()),
+        ],
+        completions,
+        checks,
+    })
+}
+
+/// Each point as a completion.
+fn completions(points: &[Point]) -> Vec<Completion> {
+    points
         .iter()
         .map(|p| Completion {
             label: format!("{} x{}", p.handler, p.children),
@@ -175,8 +181,24 @@ pub fn cluster(
                 p.rps, p.p50_ms, p.p99_ms
             ),
         })
-        .collect();
-    let checks = vec![
+        .collect()
+}
+
+/// Node's shape, from the gain in requests/s between the fewest and the most `children`.
+fn shape_checks(points: &[Point], children: &[usize], cores: usize) -> Vec<ShapeCheck> {
+    let rps = |handler: &str, children: usize| {
+        points
+            .iter()
+            .find(|p| p.handler == handler && p.children == children)
+            .map_or(0.0, |p| p.rps)
+    };
+    let (few, many) = (
+        *children.iter().min().unwrap_or(&1),
+        *children.iter().max().unwrap_or(&1),
+    );
+    let busy_gain = rps("busy", many) / rps("busy", few).max(1e-9);
+    let cpu_gain = rps("hash-sync", many) / rps("hash-sync", few).max(1e-9);
+    vec![
         ShapeCheck {
             rule: format!(
                 "wall-clock work scales past the {cores} cores ({many} children vs {few})"
@@ -191,16 +213,5 @@ pub fn cluster(
             holds: cpu_gain <= cores as f64 * 1.5 && busy_gain > 1.5 * cpu_gain,
             observed: format!("{cpu_gain:.2}x the requests/s (wall-clock work: {busy_gain:.2}x)"),
         },
-    ];
-    Ok(ExperimentReport {
-        experiment: "cluster".into(),
-        params: vec![
-            ("work_ms", config.work_ms.to_string()),
-            ("policy", config.policy.clone()),
-            ("hash_iterations", iterations.to_string()),
-            ("seconds", config.seconds.to_string()),
-        ],
-        completions,
-        checks,
-    })
+    ]
 }

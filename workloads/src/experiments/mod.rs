@@ -16,6 +16,8 @@ mod workers;
 use looplab_runtime::{crypto, EventLoop, ThreadPool};
 use serde::{Deserialize, Serialize};
 
+use crate::error::WorkloadError;
+
 pub use cluster::{cluster, ClusterExperimentConfig};
 pub use looplab_runtime::pool::waves;
 pub use multitask::{multitask, multitask_timed, MultitaskConfig};
@@ -92,53 +94,6 @@ impl ExperimentReport {
     }
 }
 
-/// Failures that stop an experiment.
-#[derive(Debug, thiserror::Error)]
-pub enum ExperimentError {
-    /// Invalid parameter.
-    #[error(transparent)]
-    Runtime(#[from] looplab_runtime::RuntimeError),
-    /// Worker threads could not start or failed.
-    #[error(transparent)]
-    Worker(#[from] looplab_runtime::worker::WorkerError),
-    /// The cluster could not start.
-    #[error(transparent)]
-    Cluster(#[from] looplab_runtime::cluster::ClusterError),
-    /// The OS refused something (a socket, a temp file, the event loop's epoll).
-    // The cause is part of the message, not an error `source`, so chains print it once.
-    #[error("{what}: {cause}")]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The error.
-        cause: std::io::Error,
-    },
-    /// A parameter outside its range.
-    #[error("{name} {value} is out of range; {hint}")]
-    Param {
-        /// Parameter name.
-        name: &'static str,
-        /// Given value.
-        value: String,
-        /// How to fix it.
-        hint: &'static str,
-    },
-    /// A cluster stopped on its own: its workers failed (see `serve::cluster_watch`).
-    #[error("the cluster stopped: {reason}")]
-    ClusterStopped {
-        /// What happened, and what to do.
-        reason: String,
-    },
-    /// Some awaited work never completed.
-    #[error("the experiment ended with {missing} of its operations unfinished: {detail}")]
-    Incomplete {
-        /// How many.
-        missing: usize,
-        /// Which.
-        detail: String,
-    },
-}
-
 /// Most PBKDF2 iterations any lab command hashes with: 10,000,000, about 5 s of one core here.
 /// Node accepts up to 2^31-1, but a typo that large would tie a core up for minutes per hash.
 pub const MAX_HASH_ITERATIONS: u64 = 10_000_000;
@@ -147,18 +102,18 @@ pub const MAX_KEYLEN: usize = 1_024;
 /// Most milliseconds of work per request (`--work-ms`, `--busy-ms`): one minute.
 pub const MAX_WORK_MS: u64 = 60_000;
 
-/// `value` if it is in `min..=max`; else a [`ExperimentError::Param`] whose `hint` states the
+/// `value` if it is in `min..=max`; else a [`WorkloadError::Param`] whose `hint` states the
 /// range and an example. Checked before anything is allocated or hashed.
 pub(crate) fn in_range(
     name: &'static str,
     value: u64,
     (min, max): (u64, u64),
     hint: &'static str,
-) -> Result<u64, ExperimentError> {
+) -> Result<u64, WorkloadError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ExperimentError::Param {
+        Err(WorkloadError::Param {
             name,
             value: value.to_string(),
             hint,
@@ -167,7 +122,7 @@ pub(crate) fn in_range(
 }
 
 /// Checks PBKDF2 parameters against [`MAX_HASH_ITERATIONS`] and [`MAX_KEYLEN`].
-pub(crate) fn check_hash(iterations: u64, keylen: usize) -> Result<(), ExperimentError> {
+pub(crate) fn check_hash(iterations: u64, keylen: usize) -> Result<(), WorkloadError> {
     in_range(
         "iterations",
         iterations,
@@ -193,15 +148,15 @@ pub(crate) fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir
         .tempdir()
 }
 
-pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExperimentError {
+pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkloadError {
     let what = what.into();
-    move |cause| ExperimentError::Io { what, cause }
+    move |cause| WorkloadError::Io { what, cause }
 }
 
 /// A loop on a pool of its own of `size` threads that records a timeline.
 pub(crate) fn loop_with_timeline(
     size: usize,
-) -> Result<(std::sync::Arc<ThreadPool>, EventLoop), ExperimentError> {
+) -> Result<(std::sync::Arc<ThreadPool>, EventLoop), WorkloadError> {
     let pool = ThreadPool::with_size(size)?;
     pool.enable_timeline();
     let lp = EventLoop::with_pool(pool.clone()).map_err(io_err("create the event loop"))?;
@@ -214,7 +169,7 @@ pub(crate) fn course_hash(
     iterations: u64,
     keylen: usize,
     done: impl FnOnce(&EventLoop) + 'static,
-) -> Result<(), ExperimentError> {
+) -> Result<(), WorkloadError> {
     crypto::pbkdf2(lp, b"a", b"b", iterations, keylen, move |lp, _| done(lp))?;
     Ok(())
 }

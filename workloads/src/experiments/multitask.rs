@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::rc::Rc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,11 +20,11 @@ use looplab_runtime::pool::TaskRecord;
 use looplab_runtime::tcp::{ReadEvent, TcpStream};
 use looplab_runtime::{fs, EventLoop, RunMode};
 
-use super::timeline::{self, TimedReport};
+use super::timeline::{self, TaskSpan, TimedReport};
 use super::{
-    course_hash, io_err, loop_with_timeline, ms_since, Completion, ExperimentError,
-    ExperimentReport, ShapeCheck,
+    course_hash, io_err, loop_with_timeline, ms_since, Completion, ExperimentReport, ShapeCheck,
 };
+use crate::error::WorkloadError;
 
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
@@ -49,7 +50,7 @@ impl Default for MultitaskConfig {
 }
 
 /// Serves one HTTP request on 127.0.0.1 from a thread.
-fn start_server() -> Result<(SocketAddr, JoinHandle<()>), ExperimentError> {
+fn start_server() -> Result<(SocketAddr, JoinHandle<()>), WorkloadError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err("bind 127.0.0.1"))?;
     let addr = listener
         .local_addr()
@@ -111,13 +112,13 @@ fn request(lp: &EventLoop, addr: SocketAddr, log: Log, start: Instant) {
 }
 
 /// Runs the multitask experiment and checks its shape.
-pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, ExperimentError> {
+pub fn multitask(config: &MultitaskConfig) -> Result<ExperimentReport, WorkloadError> {
     multitask_timed(config).map(|timed| timed.report)
 }
 
 /// Runs the multitask experiment; its report and the pool timeline (`Hash N` in submission
 /// order, `FS open`, `FS fstat`, ... for the file read's trips).
-pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, ExperimentError> {
+pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, WorkloadError> {
     super::check_hash(config.iterations, config.keylen)?;
     let (pool, lp) = loop_with_timeline(config.pool)?;
     let dir = super::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
@@ -128,24 +129,56 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
     let log: Log = Rc::default();
     let start = Instant::now();
     request(&lp, addr, Rc::clone(&log), start);
-    let fs_log = Rc::clone(&log);
-    fs::read_file(&lp, &file, move |_, result| {
+    read(&lp, &file, Rc::clone(&log), start);
+    hashes(&lp, config, &log, start)?;
+    lp.run(RunMode::Default);
+    let _ = server.join();
+
+    let log = all_finished(log.take())?;
+    let timeline = pool.take_timeline();
+    let report = ExperimentReport {
+        experiment: "multitask".into(),
+        params: vec![
+            ("pool", config.pool.to_string()),
+            ("iterations", config.iterations.to_string()),
+            ("keylen", config.keylen.to_string()),
+        ],
+        completions: completions(&log, &timeline),
+        checks: shape_checks(config.pool, &log, &timeline),
+    };
+    let spans = pool_spans(&timeline, start);
+    Ok(TimedReport { report, spans })
+}
+
+/// `fs.readFile` of `file`, logged as `FS` (or `FS failed`).
+fn read(lp: &EventLoop, file: &Path, log: Log, start: Instant) {
+    fs::read_file(lp, file, move |_, result| {
         let label = if result.is_ok() { "FS" } else { "FS failed" };
-        fs_log.borrow_mut().push((label.into(), ms_since(start)));
+        log.borrow_mut().push((label.into(), ms_since(start)));
     });
+}
+
+/// The four course hashes, logged as `Hash 1` to `Hash 4` when each completes.
+fn hashes(
+    lp: &EventLoop,
+    config: &MultitaskConfig,
+    log: &Log,
+    start: Instant,
+) -> Result<(), WorkloadError> {
     for n in 1..=4 {
-        let log = Rc::clone(&log);
-        course_hash(&lp, config.iterations, config.keylen, move |_| {
+        let log = Rc::clone(log);
+        course_hash(lp, config.iterations, config.keylen, move |_| {
             log.borrow_mut()
                 .push((format!("Hash {n}"), ms_since(start)));
         })?;
     }
-    lp.run(RunMode::Default);
-    let _ = server.join();
+    Ok(())
+}
 
-    let log = log.take();
+/// The log, if all six operations (request, read, four hashes) finished.
+fn all_finished(log: Vec<(String, f64)>) -> Result<Vec<(String, f64)>, WorkloadError> {
     if log.len() != 6 {
-        return Err(ExperimentError::Incomplete {
+        return Err(WorkloadError::Incomplete {
             missing: 6 - log.len().min(6),
             detail: format!(
                 "finished: {:?}",
@@ -153,22 +186,23 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
             ),
         });
     }
-    let timeline = pool.take_timeline();
-    let thread_of = |name: &str| -> Vec<String> {
-        timeline
-            .iter()
-            .filter(|t| t.name == name)
-            .map(|t| format!("pool-{}", t.timing.thread))
-            .collect()
-    };
-    let hash_threads = thread_of("pbkdf2");
+    Ok(log)
+}
+
+/// The log as completions: each hash with the pool thread that ran it, the read with its trips
+/// (`open@0 fstat@1 ...`), the request on `main`.
+fn completions(log: &[(String, f64)], timeline: &[TaskRecord]) -> Vec<Completion> {
+    let hash_threads: Vec<String> = timeline
+        .iter()
+        .filter(|t| t.name == "pbkdf2")
+        .map(|t| format!("pool-{}", t.timing.thread))
+        .collect();
     let trips: Vec<String> = timeline
         .iter()
         .filter(|t| t.name.starts_with("fs."))
         .map(|t| format!("{}@{}", &t.name[3..], t.timing.thread))
         .collect();
-    let completions: Vec<Completion> = log
-        .iter()
+    log.iter()
         .map(|(label, ms)| {
             let (thread, note) = match label.as_str() {
                 "FS" | "FS failed" => ("pool".to_string(), format!("trips {}", trips.join(" "))),
@@ -189,10 +223,13 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
                 note,
             }
         })
-        .collect();
-    let checks = shape_checks(config.pool, &log, &timeline);
+        .collect()
+}
+
+/// The pool timeline as spans: `Hash N` in submission order, `FS open`, `FS fstat`, ...
+fn pool_spans(timeline: &[TaskRecord], start: Instant) -> Vec<TaskSpan> {
     let mut hashes = 0;
-    let spans = timeline::spans(&timeline, start, |_, record| match record.name {
+    timeline::spans(timeline, start, |_, record| match record.name {
         "pbkdf2" => {
             hashes += 1;
             format!("Hash {hashes}")
@@ -201,18 +238,7 @@ pub fn multitask_timed(config: &MultitaskConfig) -> Result<TimedReport, Experime
             Some(trip) => format!("FS {trip}"),
             None => name.to_string(),
         },
-    });
-    let report = ExperimentReport {
-        experiment: "multitask".into(),
-        params: vec![
-            ("pool", config.pool.to_string()),
-            ("iterations", config.iterations.to_string()),
-            ("keylen", config.keylen.to_string()),
-        ],
-        completions,
-        checks,
-    };
-    Ok(TimedReport { report, spans })
+    })
 }
 
 fn shape_checks(pool: usize, log: &[(String, f64)], timeline: &[TaskRecord]) -> Vec<ShapeCheck> {

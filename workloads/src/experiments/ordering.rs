@@ -17,7 +17,8 @@ use std::time::Instant;
 
 use looplab_runtime::{fs, EventLoop, RunMode};
 
-use super::{io_err, ms_since, Completion, ExperimentError, ExperimentReport, ShapeCheck};
+use super::{io_err, ms_since, Completion, ExperimentReport, ShapeCheck};
+use crate::error::WorkloadError;
 
 type Log = Rc<RefCell<Vec<Completion>>>;
 
@@ -96,7 +97,7 @@ fn rule(text: &str, labels: &[&str], order: &[&str]) -> ShapeCheck {
 }
 
 /// Runs the ordering program and checks Node's rules.
-pub fn ordering() -> Result<ExperimentReport, ExperimentError> {
+pub fn ordering() -> Result<ExperimentReport, WorkloadError> {
     let lp = EventLoop::new().map_err(io_err("create the event loop"))?;
     let dir = super::private_tempdir("looplab-").map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("order.js");
@@ -106,15 +107,20 @@ pub fn ordering() -> Result<ExperimentReport, ExperimentError> {
     schedule(&lp, &log, start, file);
     lp.run(RunMode::Default);
     let completions = log.take();
+    let checks = shape_checks(&completions);
+    Ok(ExperimentReport {
+        experiment: "ordering".into(),
+        params: vec![],
+        completions,
+        checks,
+    })
+}
+
+/// Node's rules, in the program's order: main program, the timeout/immediate race,
+/// immediates, the I/O callback, two timers, the immediate snapshot.
+fn shape_checks(completions: &[Completion]) -> Vec<ShapeCheck> {
     let order: Vec<&str> = completions.iter().map(|c| c.label.as_str()).collect();
-    let iteration = |label: &str| {
-        completions
-            .iter()
-            .find(|c| c.label == label)
-            .map(|c| c.note.clone())
-    };
-    let timeout_first = in_order(&["main:timeout0", "main:immediate"], &order);
-    let mut checks = vec![
+    vec![
         rule(
             "main program: sync, then next-ticks, then microtasks",
             &[
@@ -126,16 +132,7 @@ pub fn ordering() -> Result<ExperimentReport, ExperimentError> {
             ],
             &order,
         ),
-        ShapeCheck {
-            rule: "main program: timeout(0) against immediate is a race (either order is Node's)"
-                .into(),
-            holds: order.contains(&"main:timeout0") && order.contains(&"main:immediate"),
-            observed: if timeout_first {
-                "timeout(0) first this time (the 1 ms clock ticked before the loop started)".into()
-            } else {
-                "immediate first this time (the 1 ms clock had not ticked yet)".into()
-            },
-        },
+        main_race(&order),
         rule(
             "immediates: microtasks drain between immediates",
             &["I1", "I1.promise", "I2"],
@@ -157,18 +154,39 @@ pub fn ordering() -> Result<ExperimentReport, ExperimentError> {
             &["T1", "T1.tick", "T1.promise", "T2"],
             &order,
         ),
-    ];
+        nested_immediate(completions),
+    ]
+}
+
+/// From the main program, timeout(0) and immediate may come in either order; both must come.
+fn main_race(order: &[&str]) -> ShapeCheck {
+    let timeout_first = in_order(&["main:timeout0", "main:immediate"], order);
+    ShapeCheck {
+        rule: "main program: timeout(0) against immediate is a race (either order is Node's)"
+            .into(),
+        holds: order.contains(&"main:timeout0") && order.contains(&"main:immediate"),
+        observed: if timeout_first {
+            "timeout(0) first this time (the 1 ms clock ticked before the loop started)".into()
+        } else {
+            "immediate first this time (the 1 ms clock had not ticked yet)".into()
+        },
+    }
+}
+
+/// The check phase runs a snapshot of the immediates: one added by an immediate waits for the
+/// next iteration.
+fn nested_immediate(completions: &[Completion]) -> ShapeCheck {
+    let iteration = |label: &str| {
+        completions
+            .iter()
+            .find(|c| c.label == label)
+            .map(|c| c.note.clone())
+    };
     let i2 = iteration("I2");
     let nested = iteration("I2.nested-immediate");
-    checks.push(ShapeCheck {
+    ShapeCheck {
         rule: "an immediate scheduled by an immediate runs in a later iteration".into(),
         holds: i2.is_some() && nested.is_some() && i2 != nested,
         observed: format!("I2 at {i2:?}, I2.nested-immediate at {nested:?}"),
-    });
-    Ok(ExperimentReport {
-        experiment: "ordering".into(),
-        params: vec![],
-        completions,
-        checks,
-    })
+    }
 }

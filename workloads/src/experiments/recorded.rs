@@ -13,8 +13,9 @@
 //! busy machine sometimes ran the file read's first callback too late for multitask's
 //! queueing (7 misses in 15 runs at pool 3); with 50,000 none missed in 96 runs.
 
-use super::{multitask_timed, staircase_timed, ExperimentError, MultitaskConfig};
+use super::{multitask_timed, staircase_timed, MultitaskConfig};
 use super::{StaircaseConfig, TimedReport};
+use crate::error::WorkloadError;
 
 /// PBKDF2 iterations of every recorded hash.
 pub const ITERATIONS: u64 = 50_000;
@@ -55,7 +56,7 @@ impl Classic {
     }
 
     /// One run at `pool` with the recorded parameters.
-    pub fn run(self, pool: usize) -> Result<TimedReport, ExperimentError> {
+    pub fn run(self, pool: usize) -> Result<TimedReport, WorkloadError> {
         match self {
             Classic::Staircase => staircase_timed(&StaircaseConfig {
                 pool,
@@ -98,7 +99,7 @@ pub struct Attempts {
 
 /// Runs every configuration of [`RECORDED`], each until it has Node's shape or
 /// [`ATTEMPTS`] runs missed it.
-pub fn record() -> Result<Vec<Attempts>, ExperimentError> {
+pub fn record() -> Result<Vec<Attempts>, WorkloadError> {
     RECORDED
         .iter()
         .map(|&(experiment, pool)| {

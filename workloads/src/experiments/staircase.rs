@@ -13,10 +13,8 @@ use looplab_runtime::pool::{waves, TaskRecord};
 use looplab_runtime::RunMode;
 
 use super::timeline::{self, TimedReport};
-use super::{
-    course_hash, loop_with_timeline, ms_since, Completion, ExperimentError, ExperimentReport,
-    ShapeCheck,
-};
+use super::{course_hash, loop_with_timeline, ms_since, Completion, ExperimentReport, ShapeCheck};
+use crate::error::WorkloadError;
 
 /// Most hashes the staircase submits at once: 10,000 (each holds a pool task and a timeline
 /// record until it finishes).
@@ -69,7 +67,7 @@ fn pool_limit_held(timeline: &[TaskRecord], pool: usize) -> (bool, usize) {
 }
 
 /// Sizes of consecutive waves, e.g. `[4, 2]`.
-fn wave_sizes(waves: &[usize]) -> Vec<usize> {
+pub(super) fn wave_sizes(waves: &[usize]) -> Vec<usize> {
     let top = waves.iter().copied().max().unwrap_or(0);
     (1..=top)
         .map(|w| waves.iter().filter(|&&x| x == w).count())
@@ -77,12 +75,12 @@ fn wave_sizes(waves: &[usize]) -> Vec<usize> {
 }
 
 /// Runs the staircase and checks its shape.
-pub fn staircase(config: &StaircaseConfig) -> Result<ExperimentReport, ExperimentError> {
+pub fn staircase(config: &StaircaseConfig) -> Result<ExperimentReport, WorkloadError> {
     staircase_timed(config).map(|timed| timed.report)
 }
 
 /// Runs the staircase; its report and the pool timeline (`hash N` is the N-th call).
-pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, ExperimentError> {
+pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, WorkloadError> {
     super::in_range(
         "calls",
         config.calls as u64,
@@ -103,29 +101,55 @@ pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, Experime
     let timeline = pool.take_timeline();
     let done = done.take();
     if done.len() != config.calls || timeline.len() != config.calls {
-        return Err(ExperimentError::Incomplete {
+        return Err(WorkloadError::Incomplete {
             missing: config.calls - done.len().min(config.calls),
             detail: "hashes".into(),
         });
     }
-    // Timeline records are in submission order, so record i is hash i + 1.
     let wave = waves(&timeline);
-    let completions = done
-        .iter()
+    let completions = completions(&done, &timeline, &wave);
+    let checks = shape_checks(config, &timeline, &wave);
+    let spans = timeline::spans(&timeline, start, |i, _| format!("hash {}", i + 1));
+    let report = ExperimentReport {
+        experiment: "staircase".into(),
+        params: vec![
+            ("pool", config.pool.to_string()),
+            ("calls", config.calls.to_string()),
+            ("iterations", config.iterations.to_string()),
+            ("keylen", config.keylen.to_string()),
+        ],
+        completions,
+        checks,
+    };
+    Ok(TimedReport { report, spans })
+}
+
+/// The hashes in completion order, each with its pool thread and wave. Timeline records are in
+/// submission order, so record i is hash i + 1.
+fn completions(done: &[(usize, f64)], timeline: &[TaskRecord], wave: &[usize]) -> Vec<Completion> {
+    done.iter()
         .map(|&(call, ms)| Completion {
             label: format!("hash {call}"),
             ms,
             thread: format!("pool-{}", timeline[call - 1].timing.thread),
             note: format!("wave {}", wave[call - 1]),
         })
-        .collect();
-    let observed = wave_sizes(&wave);
+        .collect()
+}
+
+/// Node's shape: never more than `pool` hashes at once, and waves of the pool size.
+fn shape_checks(
+    config: &StaircaseConfig,
+    timeline: &[TaskRecord],
+    wave: &[usize],
+) -> Vec<ShapeCheck> {
+    let observed = wave_sizes(wave);
     let expected: Vec<usize> = (0..config.calls)
         .step_by(config.pool)
         .map(|first| config.pool.min(config.calls - first))
         .collect();
-    let (limit_held, peak) = pool_limit_held(&timeline, config.pool);
-    let checks = vec![
+    let (limit_held, peak) = pool_limit_held(timeline, config.pool);
+    vec![
         ShapeCheck {
             rule: format!(
                 "at most {} hashes run at once; each further one starts when one finishes",
@@ -142,18 +166,5 @@ pub fn staircase_timed(config: &StaircaseConfig) -> Result<TimedReport, Experime
             holds: observed == expected,
             observed: format!("wave sizes {observed:?}, expected {expected:?}"),
         },
-    ];
-    let spans = timeline::spans(&timeline, start, |i, _| format!("hash {}", i + 1));
-    let report = ExperimentReport {
-        experiment: "staircase".into(),
-        params: vec![
-            ("pool", config.pool.to_string()),
-            ("calls", config.calls.to_string()),
-            ("iterations", config.iterations.to_string()),
-            ("keylen", config.keylen.to_string()),
-        ],
-        completions,
-        checks,
-    };
-    Ok(TimedReport { report, spans })
+    ]
 }

@@ -15,13 +15,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use looplab_runtime::worker::{self, Worker};
-use looplab_runtime::{crypto, RunMode};
+use looplab_runtime::{crypto, EventLoop, RunMode};
 
 use super::child::{timed_get, ServerProcess};
 use super::cluster::calibrate_iterations;
-use super::{
-    loop_with_timeline, ms_since, waves, Completion, ExperimentError, ExperimentReport, ShapeCheck,
-};
+use super::staircase::wave_sizes;
+use super::{loop_with_timeline, ms_since, waves, Completion, ExperimentReport, ShapeCheck};
+use crate::error::WorkloadError;
 
 /// Parameters of the workers experiment.
 #[derive(Clone, Debug)]
@@ -41,12 +41,15 @@ impl Default for WorkersExperimentConfig {
     }
 }
 
+/// What one strategy gave: `/hello`'s latency and the slow `/hash-sync`'s, in ms.
+#[derive(Clone, Copy, Debug)]
+struct Latency {
+    fast_ms: f64,
+    slow_ms: f64,
+}
+
 /// Latency of `/hello` sent 50 ms after a slow `/hash-sync`, under `strategy`.
-fn fast_latency(
-    lab: &Path,
-    strategy: &str,
-    iterations: u64,
-) -> Result<(Duration, Duration), ExperimentError> {
+fn fast_latency(lab: &Path, strategy: &str, iterations: u64) -> Result<Latency, WorkloadError> {
     let args: Vec<String> = [
         "--strategy",
         strategy,
@@ -68,84 +71,24 @@ fn fast_latency(
     std::thread::sleep(Duration::from_millis(50));
     let fast = timed_get(&server.addr, "/hello");
     let slow = slow.join().unwrap_or_else(|_| {
-        Err(ExperimentError::Incomplete {
+        Err(WorkloadError::Incomplete {
             missing: 1,
             detail: "the slow request's thread panicked".into(),
         })
     });
     server.stop();
-    Ok((fast?, slow?))
-}
-
-/// Main loop and one worker, 2 async hashes each, on one pool of 2 threads.
-fn shared_pool(
-    config: &WorkersExperimentConfig,
-) -> Result<(Vec<Completion>, Vec<usize>), ExperimentError> {
-    let (pool, lp) = loop_with_timeline(2)?;
-    let log: Rc<RefCell<Vec<Completion>>> = Rc::default();
-    let start = Instant::now();
-    for n in 1..=2 {
-        let log = Rc::clone(&log);
-        crypto::pbkdf2(
-            &lp,
-            b"a",
-            b"b",
-            config.pool_hash_iterations,
-            64,
-            move |_, _| {
-                log.borrow_mut().push(Completion {
-                    label: format!("main#{n}"),
-                    ms: ms_since(start),
-                    thread: "main loop".into(),
-                    note: String::new(),
-                });
-            },
-        )?;
-    }
-    let iterations = config.pool_hash_iterations;
-    let child = Worker::spawn(&lp, "hasher", move |lp, port| {
-        for n in 1..=2u32 {
-            let port = port.clone();
-            // Checked by the main loop's identical calls above.
-            let _ = crypto::pbkdf2(lp, b"a", b"b", iterations, 64, move |_, _| {
-                let _ = port.post((n, ms_since(start)));
-            });
-        }
-    })?;
-    let worker_log = Rc::clone(&log);
-    child.on_message(&lp, move |_, message| {
-        if let Ok((n, ms)) = worker::downcast::<(u32, f64)>(message) {
-            worker_log.borrow_mut().push(Completion {
-                label: format!("worker#{n}"),
-                ms,
-                thread: "worker loop".into(),
-                note: String::new(),
-            });
-        }
-    });
-    lp.run(RunMode::Default);
-    if let Some(startup) = child.startup() {
-        log.borrow_mut().push(Completion {
-            label: "worker start-up (spawn to online)".into(),
-            ms: startup.as_secs_f64() * 1e3,
-            thread: "worker loop".into(),
-            note: "Node: a full isolate bootstrap, ~138 ms on the loaded reference box".into(),
-        });
-    }
-    let timeline = pool.take_timeline();
-    let wave = waves(&timeline);
-    let mut sizes = vec![0; wave.iter().copied().max().unwrap_or(0)];
-    for w in &wave {
-        sizes[w - 1] += 1;
-    }
-    Ok((log.take(), sizes))
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(Latency {
+        fast_ms: ms(fast?),
+        slow_ms: ms(slow?),
+    })
 }
 
 /// Runs both parts with the `lab` executable at `lab`.
 pub fn workers(
     lab: &Path,
     config: &WorkersExperimentConfig,
-) -> Result<ExperimentReport, ExperimentError> {
+) -> Result<ExperimentReport, WorkloadError> {
     super::in_range(
         "work-ms",
         config.work_ms,
@@ -154,67 +97,13 @@ pub fn workers(
     )?;
     super::check_hash(config.pool_hash_iterations, 64)?;
     let iterations = calibrate_iterations(config.work_ms)?;
-    let (fast_main, slow_main) = fast_latency(lab, "loop", iterations)?;
-    let (fast_worker, slow_worker) = fast_latency(lab, "workers", iterations)?;
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let mut completions = vec![
-        Completion {
-            label: "/hello during /hash-sync on the loop".into(),
-            ms: ms(fast_main),
-            thread: "main loop".into(),
-            note: format!("the slow request took {:.0} ms", ms(slow_main)),
-        },
-        Completion {
-            label: "/hello during /hash-sync in a worker".into(),
-            ms: ms(fast_worker),
-            thread: "worker thread".into(),
-            note: format!("the slow request took {:.0} ms", ms(slow_worker)),
-        },
-    ];
+    let on_loop = fast_latency(lab, "loop", iterations)?;
+    let in_worker = fast_latency(lab, "workers", iterations)?;
+    let mut completions = responsiveness_completions(on_loop, in_worker);
     let (pool_completions, wave_sizes) = shared_pool(config)?;
     completions.extend(pool_completions);
-    let worker_after_main = {
-        let last_main = completions
-            .iter()
-            .filter(|c| c.label.starts_with("main#"))
-            .map(|c| c.ms)
-            .fold(0.0, f64::max);
-        let first_worker = completions
-            .iter()
-            .filter(|c| c.label.starts_with("worker#"))
-            .map(|c| c.ms)
-            .fold(f64::MAX, f64::min);
-        first_worker > last_main
-    };
-    let checks = vec![
-        ShapeCheck {
-            rule: "with CPU work on the loop, a fast request waits for it".into(),
-            holds: ms(fast_main) > 0.5 * ms(slow_main) - 50.0,
-            observed: format!(
-                "/hello took {:.0} ms of the slow request's {:.0} ms",
-                ms(fast_main),
-                ms(slow_main)
-            ),
-        },
-        ShapeCheck {
-            rule: "with the CPU work in a worker, the loop stays responsive".into(),
-            holds: ms(fast_worker) < 0.25 * ms(slow_worker),
-            observed: format!(
-                "/hello took {:.1} ms while the worker hashed for {:.0} ms",
-                ms(fast_worker),
-                ms(slow_worker)
-            ),
-        },
-        ShapeCheck {
-            rule:
-                "a worker's hashes queue behind the main loop's on the shared pool of 2: two waves"
-                    .into(),
-            holds: wave_sizes == [2, 2] && worker_after_main,
-            observed: format!(
-                "wave sizes {wave_sizes:?}; worker hashes after main's: {worker_after_main}"
-            ),
-        },
-    ];
+    let mut checks = responsiveness_checks(on_loop, in_worker);
+    checks.push(shared_pool_check(&completions, &wave_sizes));
     Ok(ExperimentReport {
         experiment: "workers".into(),
         params: vec![
@@ -228,4 +117,144 @@ pub fn workers(
         completions,
         checks,
     })
+}
+
+/// Part 1 as completions: `/hello` with the work on the loop, then in a worker.
+fn responsiveness_completions(on_loop: Latency, in_worker: Latency) -> Vec<Completion> {
+    vec![
+        Completion {
+            label: "/hello during /hash-sync on the loop".into(),
+            ms: on_loop.fast_ms,
+            thread: "main loop".into(),
+            note: format!("the slow request took {:.0} ms", on_loop.slow_ms),
+        },
+        Completion {
+            label: "/hello during /hash-sync in a worker".into(),
+            ms: in_worker.fast_ms,
+            thread: "worker thread".into(),
+            note: format!("the slow request took {:.0} ms", in_worker.slow_ms),
+        },
+    ]
+}
+
+/// Part 1's shape: the loop's own CPU work delays `/hello`; a worker's does not.
+fn responsiveness_checks(on_loop: Latency, in_worker: Latency) -> Vec<ShapeCheck> {
+    vec![
+        ShapeCheck {
+            rule: "with CPU work on the loop, a fast request waits for it".into(),
+            holds: on_loop.fast_ms > 0.5 * on_loop.slow_ms - 50.0,
+            observed: format!(
+                "/hello took {:.0} ms of the slow request's {:.0} ms",
+                on_loop.fast_ms, on_loop.slow_ms
+            ),
+        },
+        ShapeCheck {
+            rule: "with the CPU work in a worker, the loop stays responsive".into(),
+            holds: in_worker.fast_ms < 0.25 * in_worker.slow_ms,
+            observed: format!(
+                "/hello took {:.1} ms while the worker hashed for {:.0} ms",
+                in_worker.fast_ms, in_worker.slow_ms
+            ),
+        },
+    ]
+}
+
+/// Part 2's shape: two waves of 2, every worker hash after every main-loop hash.
+fn shared_pool_check(completions: &[Completion], wave_sizes: &[usize]) -> ShapeCheck {
+    let last_main = completions
+        .iter()
+        .filter(|c| c.label.starts_with("main#"))
+        .map(|c| c.ms)
+        .fold(0.0, f64::max);
+    let first_worker = completions
+        .iter()
+        .filter(|c| c.label.starts_with("worker#"))
+        .map(|c| c.ms)
+        .fold(f64::MAX, f64::min);
+    let worker_after_main = first_worker > last_main;
+    ShapeCheck {
+        rule: "a worker's hashes queue behind the main loop's on the shared pool of 2: two waves"
+            .into(),
+        holds: wave_sizes == [2, 2] && worker_after_main,
+        observed: format!(
+            "wave sizes {wave_sizes:?}; worker hashes after main's: {worker_after_main}"
+        ),
+    }
+}
+
+/// The shared-pool part's completions, in the order they happened.
+type Log = Rc<RefCell<Vec<Completion>>>;
+
+/// Main loop and one worker, 2 async hashes each, on one pool of 2 threads.
+fn shared_pool(
+    config: &WorkersExperimentConfig,
+) -> Result<(Vec<Completion>, Vec<usize>), WorkloadError> {
+    let (pool, lp) = loop_with_timeline(2)?;
+    let log: Log = Rc::default();
+    let start = Instant::now();
+    main_hashes(&lp, config.pool_hash_iterations, &log, start)?;
+    let child = worker_hashes(&lp, config.pool_hash_iterations, &log, start)?;
+    lp.run(RunMode::Default);
+    if let Some(startup) = child.startup() {
+        log.borrow_mut().push(Completion {
+            label: "worker start-up (spawn to online)".into(),
+            ms: startup.as_secs_f64() * 1e3,
+            thread: "worker loop".into(),
+            note: "Node: a full isolate bootstrap, ~138 ms on the loaded reference box".into(),
+        });
+    }
+    let sizes = wave_sizes(&waves(&pool.take_timeline()));
+    Ok((log.take(), sizes))
+}
+
+/// The main loop's two hashes, logged as `main#1`, `main#2`.
+fn main_hashes(
+    lp: &EventLoop,
+    iterations: u64,
+    log: &Log,
+    start: Instant,
+) -> Result<(), WorkloadError> {
+    for n in 1..=2 {
+        let log = Rc::clone(log);
+        crypto::pbkdf2(lp, b"a", b"b", iterations, 64, move |_, _| {
+            log.borrow_mut().push(Completion {
+                label: format!("main#{n}"),
+                ms: ms_since(start),
+                thread: "main loop".into(),
+                note: String::new(),
+            });
+        })?;
+    }
+    Ok(())
+}
+
+/// A worker whose loop starts two hashes on the same pool and posts each completion back,
+/// logged as `worker#1`, `worker#2`.
+fn worker_hashes(
+    lp: &EventLoop,
+    iterations: u64,
+    log: &Log,
+    start: Instant,
+) -> Result<Worker, WorkloadError> {
+    let child = Worker::spawn(lp, "hasher", move |lp, port| {
+        for n in 1..=2u32 {
+            let port = port.clone();
+            // Checked by the main loop's identical calls.
+            let _ = crypto::pbkdf2(lp, b"a", b"b", iterations, 64, move |_, _| {
+                let _ = port.post((n, ms_since(start)));
+            });
+        }
+    })?;
+    let worker_log = Rc::clone(log);
+    child.on_message(lp, move |_, message| {
+        if let Ok((n, ms)) = worker::downcast::<(u32, f64)>(message) {
+            worker_log.borrow_mut().push(Completion {
+                label: format!("worker#{n}"),
+                ms,
+                thread: "worker loop".into(),
+                note: String::new(),
+            });
+        }
+    });
+    Ok(child)
 }

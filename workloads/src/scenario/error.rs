@@ -87,7 +87,7 @@ pub enum ScenarioError {
     },
     /// Starting the HTTP server or the runtime failed.
     #[error(transparent)]
-    Experiment(#[from] crate::experiments::ExperimentError),
+    Workload(#[from] crate::error::WorkloadError),
 }
 
 pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ScenarioError {

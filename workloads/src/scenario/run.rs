@@ -216,8 +216,8 @@ fn run_within(
     fixture: &Fixture,
     limit: Duration,
 ) -> Result<Timeline, ScenarioError> {
-    let pool = ThreadPool::with_size(scenario.pool_size)
-        .map_err(crate::experiments::ExperimentError::from)?;
+    let pool =
+        ThreadPool::with_size(scenario.pool_size).map_err(crate::error::WorkloadError::from)?;
     let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
     let shared = Arc::new(Shared::new(scenario, fixture));
     let ctx = Ctx::new(Arc::clone(&shared), "main".into(), None);

@@ -37,7 +37,8 @@ use super::handle::ProbeEndpoint;
 use super::probe::LoopProbe;
 use super::{app_on_loop, on_shutdown, validate, ServeSummary, ShutdownHandle};
 use crate::deploy::Deployment;
-use crate::experiments::{io_err, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
 
 /// Last stderr lines kept per worker, for the report of its exit.
 const STDERR_TAIL_LINES: usize = 5;
@@ -49,7 +50,7 @@ pub(super) fn primary(
     spec: &Deployment,
     bind: SocketAddr,
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
-) -> Result<ServeSummary, ExperimentError> {
+) -> Result<ServeSummary, WorkloadError> {
     let children = spec.processes;
     // The primary runs no handler; its loop only supervises.
     let lp = EventLoop::new().map_err(io_err("create the event loop"))?;
@@ -80,7 +81,7 @@ pub(super) fn primary(
     lp.run(RunMode::Default);
     endpoint.close(&lp);
     if let Some(reason) = watch.failure() {
-        return Err(ExperimentError::ClusterStopped { reason });
+        return Err(WorkloadError::ClusterStopped { reason });
     }
     Ok(summary(&cluster))
 }
@@ -93,7 +94,7 @@ fn start_cluster(
     temp_root: &Path,
     watch: &Rc<Watch>,
     gathers: &Rc<RefCell<Gathers>>,
-) -> Result<Cluster, ExperimentError> {
+) -> Result<Cluster, WorkloadError> {
     let (children, policy, restart) = (spec.processes, spec.policy, spec.restart);
     let mut cluster_spec = ClusterSpec::for_current_exe(children, bind)
         .map_err(io_err("find this program to start its workers"))?;
@@ -148,7 +149,7 @@ fn summary(cluster: &Cluster) -> ServeSummary {
 pub fn serve_cluster_worker(
     spec: &Deployment,
     role: WorkerRole,
-) -> Result<ServeSummary, ExperimentError> {
+) -> Result<ServeSummary, WorkloadError> {
     validate(spec)?;
     ignore_sigint()?;
     let id = role.id().map_or("?".to_string(), |id| id.to_string());
@@ -184,7 +185,7 @@ pub fn serve_cluster_worker(
 }
 
 /// Ignores SIGINT in this worker (see the module documentation): the primary drives shutdown.
-fn ignore_sigint() -> Result<(), ExperimentError> {
+fn ignore_sigint() -> Result<(), WorkloadError> {
     // SAFETY: setting a signal's disposition to SIG_IGN has no memory effects and replaces
     // whatever handler was there (the harness' Ctrl-C handler, which would exit at once).
     let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };

@@ -23,7 +23,7 @@ use looplab_runtime::{AsyncHandle, AsyncSender, EventLoop};
 use tokio::sync::watch;
 
 use super::LoopSample;
-use crate::experiments::ExperimentError;
+use crate::error::WorkloadError;
 
 /// Where the loop sends one sample.
 pub(crate) type Reply = mpsc::Sender<LoopSample>;
@@ -101,7 +101,7 @@ impl ShutdownHandle {
     /// the server has stopped, and with an error naming `timeout` if the loops do not answer in
     /// time (a window that timed out still ends when the loops get to it: the next sample starts
     /// there).
-    pub fn sample(&self, timeout: Duration) -> Result<LoopSample, ExperimentError> {
+    pub fn sample(&self, timeout: Duration) -> Result<LoopSample, WorkloadError> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(stopped());
         }
@@ -112,7 +112,7 @@ impl ShutdownHandle {
                 requests.send(reply).map_err(|_| stopped())?;
                 wake.send();
                 answer.recv_timeout(timeout).map_err(|e| match e {
-                    mpsc::RecvTimeoutError::Timeout => ExperimentError::Io {
+                    mpsc::RecvTimeoutError::Timeout => WorkloadError::Io {
                         what: "sample the serving loops".into(),
                         cause: io::Error::new(
                             io::ErrorKind::TimedOut,
@@ -130,8 +130,8 @@ impl ShutdownHandle {
     }
 }
 
-fn stopped() -> ExperimentError {
-    ExperimentError::Io {
+fn stopped() -> WorkloadError {
+    WorkloadError::Io {
         what: "sample the serving loops".into(),
         cause: io::Error::new(
             io::ErrorKind::NotConnected,

@@ -69,7 +69,8 @@ use looplab_runtime::{AsyncHandle, AsyncSender, EventLoop, RunMode, ThreadPool};
 
 pub use crate::deploy::Kind;
 use crate::deploy::{Deployment, Strategy};
-use crate::experiments::{in_range, io_err, ExperimentError, MAX_HASH_ITERATIONS, MAX_WORK_MS};
+use crate::error::WorkloadError;
+use crate::experiments::{in_range, io_err, MAX_HASH_ITERATIONS, MAX_WORK_MS};
 use app::App;
 pub use cluster::serve_cluster_worker;
 use handle::ProbeEndpoint;
@@ -130,10 +131,10 @@ pub const MAX_MIX_TOTAL: u32 = 10_000;
 /// Checks the spec before anything starts, against the bounds above and
 /// [`MAX_HASH_ITERATIONS`](crate::experiments::MAX_HASH_ITERATIONS): no value is used to
 /// allocate or hash before it passed here.
-fn validate(spec: &Deployment) -> Result<(), ExperimentError> {
+fn validate(spec: &Deployment) -> Result<(), WorkloadError> {
     let total: u64 = spec.mix.iter().map(|&(_, w)| u64::from(w)).sum();
     if total == 0 {
-        return Err(ExperimentError::Param {
+        return Err(WorkloadError::Param {
             name: "mix",
             value: "empty".into(),
             hint: "give at least one kind a weight, like hello:8,hash:1,file:1",
@@ -143,7 +144,7 @@ fn validate(spec: &Deployment) -> Result<(), ExperimentError> {
     for &(kind, weight) in &spec.mix {
         let name = kind.name();
         if weight > MAX_MIX_WEIGHT {
-            return Err(ExperimentError::Param {
+            return Err(WorkloadError::Param {
                 name: "mix weight",
                 value: format!("{name}:{weight}"),
                 hint: weight_hint,
@@ -179,7 +180,7 @@ fn validate(spec: &Deployment) -> Result<(), ExperimentError> {
 }
 
 /// The file `/file` serves, in a temp dir that lives as long as the returned guard.
-fn served_file(spec: &Deployment) -> Result<(tempfile::TempDir, PathBuf), ExperimentError> {
+fn served_file(spec: &Deployment) -> Result<(tempfile::TempDir, PathBuf), WorkloadError> {
     let dir = crate::experiments::private_tempdir("looplab-serve-")
         .map_err(io_err("create a temp dir"))?;
     let file = dir.path().join("served.bin");
@@ -193,7 +194,7 @@ fn served_file(spec: &Deployment) -> Result<(tempfile::TempDir, PathBuf), Experi
 fn app_on_loop(
     spec: &Deployment,
     tag: Option<String>,
-) -> Result<(EventLoop, Rc<App>, tempfile::TempDir), ExperimentError> {
+) -> Result<(EventLoop, Rc<App>, tempfile::TempDir), WorkloadError> {
     let pool: Arc<ThreadPool> = ThreadPool::with_size(spec.pool)?;
     let lp = EventLoop::with_pool(pool).map_err(io_err("create the event loop"))?;
     let (dir, file) = served_file(spec)?;
@@ -247,13 +248,13 @@ pub fn serve(
     spec: &Deployment,
     bind: SocketAddr,
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
-) -> Result<ServeSummary, ExperimentError> {
+) -> Result<ServeSummary, WorkloadError> {
     validate(spec)?;
     match spec.strategy {
         Strategy::Cluster => return cluster::primary(spec, bind, listening),
         Strategy::Tokio => return tokio_server::serve_tokio(spec, bind, listening),
         Strategy::Rayon => {
-            return Err(ExperimentError::Param {
+            return Err(WorkloadError::Param {
                 name: "strategy",
                 value: spec.strategy.name().into(),
                 hint: "rayon runs batch CPU work only; serve with loop, loop-blocking, workers, \

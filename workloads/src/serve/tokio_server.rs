@@ -12,6 +12,7 @@
 //!    at most 5 s more for blocking tasks already running) before `serve` returns.
 
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,7 +30,8 @@ use looplab_runtime::http::Response;
 use super::tokio_http::{parse_head, Head, KEEP_ALIVE_SECS};
 use super::{busy_wait, served_file, Kind, ServeSummary, ShutdownHandle, HELLO_BODY};
 use crate::deploy::Deployment;
-use crate::experiments::{io_err, ExperimentError};
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
 
 /// Grace for in-flight answers, then for blocking tasks.
 const GRACE: Duration = Duration::from_secs(5);
@@ -51,10 +53,10 @@ pub(super) fn serve_tokio(
     spec: &Deployment,
     bind: SocketAddr,
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
-) -> Result<ServeSummary, ExperimentError> {
+) -> Result<ServeSummary, WorkloadError> {
     let threads = spec.threads;
     if !(1..=1024).contains(&threads) {
-        return Err(ExperimentError::Param {
+        return Err(WorkloadError::Param {
             name: "tokio threads",
             value: threads.to_string(),
             hint: "use 1..=1024 worker threads, like --threads 2",
@@ -133,69 +135,113 @@ async fn accept_loop(listener: TcpListener, app: Arc<TokioApp>, mut stop: watch:
 /// asks to close, sends something invalid, idles past the keep-alive timeout, or the server
 /// stops while this connection is idle.
 async fn connection(mut stream: TcpStream, app: Arc<TokioApp>, mut stop: watch::Receiver<bool>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut discard = 0usize;
+    let mut inbox = Inbox {
+        buf: Vec::with_capacity(4096),
+        discard: 0,
+    };
     loop {
         // 1. Answer what is complete.
-        loop {
-            let skipped = discard.min(buf.len());
-            buf.drain(..skipped);
-            discard -= skipped;
-            if discard > 0 {
-                break;
-            }
-            match parse_head(&buf) {
-                Head::Partial => break,
-                Head::Invalid(status) => {
-                    let answer = Response::text(status, "bad request\n").encode(None, false);
-                    let _ = stream.write_all(&answer).await;
-                    return;
-                }
-                Head::Complete {
-                    head_len,
-                    path,
-                    body_len,
-                    keep_alive,
-                    head_only,
-                } => {
-                    buf.drain(..head_len);
-                    discard = body_len;
-                    let answer = app.answer(&path).await;
-                    let bytes = answer.encode(keep_alive.then_some(KEEP_ALIVE_SECS), head_only);
-                    if stream.write_all(&bytes).await.is_err() || !keep_alive {
-                        return;
-                    }
-                }
-            }
-        }
-        // 2. Read more, unless stopping and idle.
-        let idle = buf.is_empty() && discard == 0;
-        let stopping = *stop.borrow();
-        if stopping && idle {
+        if answer_complete(&mut stream, &mut inbox, &app)
+            .await
+            .is_break()
+        {
             return;
         }
-        let limit = if idle {
-            Duration::from_secs(KEEP_ALIVE_SECS)
-        } else {
-            HEADERS_TIMEOUT
-        };
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
+        // 2. Read more, unless stopping and idle.
+        if read_more(&mut stream, &mut inbox, &mut stop)
+            .await
+            .is_break()
+        {
+            return;
         }
-        tokio::select! {
-            read = tokio::time::timeout(limit, stream.read_buf(&mut buf)) => match read {
-                Ok(Ok(0)) | Ok(Err(_)) => return,
-                Ok(Ok(_)) => {}
-                Err(_) if idle => return,
-                Err(_) => {
-                    let answer = Response::text(408, "request timeout\n").encode(None, false);
-                    let _ = stream.write_all(&answer).await;
-                    return;
+    }
+}
+
+/// What a connection has read and not answered yet.
+struct Inbox {
+    /// Bytes read, from the start of the next request (or of a body still being skipped).
+    buf: Vec<u8>,
+    /// Body bytes of an answered request still to skip, some perhaps not read yet.
+    discard: usize,
+}
+
+/// Answers every complete request in `inbox`, in order. Breaks when the connection must close:
+/// an invalid request (answered with its status), a failed write, or a request that did not
+/// ask to be kept alive.
+async fn answer_complete(
+    stream: &mut TcpStream,
+    inbox: &mut Inbox,
+    app: &TokioApp,
+) -> ControlFlow<()> {
+    loop {
+        let skipped = inbox.discard.min(inbox.buf.len());
+        inbox.buf.drain(..skipped);
+        inbox.discard -= skipped;
+        if inbox.discard > 0 {
+            return ControlFlow::Continue(());
+        }
+        match parse_head(&inbox.buf) {
+            Head::Partial => return ControlFlow::Continue(()),
+            Head::Invalid(status) => {
+                let answer = Response::text(status, "bad request\n").encode(None, false);
+                let _ = stream.write_all(&answer).await;
+                return ControlFlow::Break(());
+            }
+            Head::Complete {
+                head_len,
+                path,
+                body_len,
+                keep_alive,
+                head_only,
+            } => {
+                inbox.buf.drain(..head_len);
+                inbox.discard = body_len;
+                let answer = app.answer(&path).await;
+                let bytes = answer.encode(keep_alive.then_some(KEEP_ALIVE_SECS), head_only);
+                if stream.write_all(&bytes).await.is_err() || !keep_alive {
+                    return ControlFlow::Break(());
                 }
-            },
-            // Wake up to close if idle; a request being read is still answered. (The guard
-            // `wait_for` returns must not live across an await: it is not `Send`.)
-            _ = async { drop(stop.wait_for(|stopping| *stopping).await) }, if !stopping => {}
+            }
+        }
+    }
+}
+
+/// Reads more into `inbox`, within the keep-alive timeout when idle and the headers timeout
+/// when a request is half read (answered 408). Breaks when the peer closes, the read fails or
+/// times out, or the server is stopping and this connection is idle.
+async fn read_more(
+    stream: &mut TcpStream,
+    inbox: &mut Inbox,
+    stop: &mut watch::Receiver<bool>,
+) -> ControlFlow<()> {
+    let idle = inbox.buf.is_empty() && inbox.discard == 0;
+    let stopping = *stop.borrow();
+    if stopping && idle {
+        return ControlFlow::Break(());
+    }
+    let limit = if idle {
+        Duration::from_secs(KEEP_ALIVE_SECS)
+    } else {
+        HEADERS_TIMEOUT
+    };
+    if inbox.buf.capacity() - inbox.buf.len() < 1024 {
+        inbox.buf.reserve(4096);
+    }
+    tokio::select! {
+        read = tokio::time::timeout(limit, stream.read_buf(&mut inbox.buf)) => match read {
+            Ok(Ok(0)) | Ok(Err(_)) => ControlFlow::Break(()),
+            Ok(Ok(_)) => ControlFlow::Continue(()),
+            Err(_) if idle => ControlFlow::Break(()),
+            Err(_) => {
+                let answer = Response::text(408, "request timeout\n").encode(None, false);
+                let _ = stream.write_all(&answer).await;
+                ControlFlow::Break(())
+            }
+        },
+        // Wake up to close if idle; a request being read is still answered. (The guard
+        // `wait_for` returns must not live across an await: it is not `Send`.)
+        _ = async { drop(stop.wait_for(|stopping| *stopping).await) }, if !stopping => {
+            ControlFlow::Continue(())
         }
     }
 }

@@ -1,0 +1,142 @@
+//! Running a plan into a results folder, from the first line on stderr to the report.
+//!
+//! The order, each a step below:
+//! 1. Leave out the points the folder already holds whole (`--resume`), and say what is left.
+//! 2. Make the first Ctrl-C or SIGTERM stop the executor and terminate the point processes.
+//! 3. Run the points ([`super::run`]), each repetition recorded as it is measured.
+//! 4. Unless interrupted, mark the folder finished in `meta.json`.
+//! 5. Print the summary line (repetitions, failures, harness overhead), interrupted or not.
+//! 6. Interrupted: return [`Interrupted`]. Otherwise render the report and print both paths.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use looplab_reports::store::{rfc3339_utc, ResultsDir};
+
+use super::child;
+use super::plan::Plan;
+use super::run::{self, Outcome};
+use super::show::human;
+use crate::progress::{Progress, ProgressMode};
+use crate::scratch;
+
+/// A sweep stopped by Ctrl-C or SIGTERM; what was measured is kept. `main` exits 130.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The results folder, for `--resume`.
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted; everything measured so far is in {0}; finish it with `lab sweep --resume {0}`",
+            self.dir.display()
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Runs the plan into the folder, then closes the folder's metadata and says where it is.
+pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> {
+    let lab = std::env::current_exe().context("find this program to start the points")?;
+    let done = results.done_points()?;
+    let left = left_to_run(plan, &done);
+    announce(plan, &left, &results);
+    stop_on_signal();
+    let progress = progress(&left, quiet);
+    let outcome = run::execute(&lab, &left, &done, &mut results, &progress)?;
+    if !outcome.interrupted {
+        let mut meta = results.meta().clone();
+        meta.finished_at = Some(rfc3339_utc(SystemTime::now()));
+        results.write_meta(&meta)?;
+    }
+    eprintln!("{}", summary(&outcome));
+    if outcome.interrupted {
+        return Err(Interrupted {
+            dir: results.path().to_path_buf(),
+        }
+        .into());
+    }
+    let dir = results.path().to_path_buf();
+    let report = crate::report_cmd::after_sweep(results, quiet);
+    println!("results: {}", dir.display());
+    println!("report: {}", report?.display());
+    Ok(())
+}
+
+/// The plan without the points whose every repetition is in `done`.
+fn left_to_run(plan: &Plan, done: &BTreeSet<(String, u32)>) -> Plan {
+    let points = plan
+        .points
+        .iter()
+        .filter(|p| (0..p.repetitions).any(|r| !done.contains(&(p.id.clone(), r))))
+        .cloned()
+        .collect();
+    Plan {
+        points,
+        ..plan.clone()
+    }
+}
+
+/// The opening line: how many points will run, how many are already measured, how long.
+fn announce(plan: &Plan, left: &Plan, results: &ResultsDir) {
+    let measured = plan.points.len() - left.points.len();
+    eprintln!(
+        "lab sweep: {} points to run{}, estimated {}; results in {}",
+        left.points.len(),
+        if measured > 0 {
+            format!(" ({measured} already measured)")
+        } else {
+            String::new()
+        },
+        human(left.estimated_ms()),
+        results.path().display()
+    );
+}
+
+/// The first signal stops the executor before its next point and ends the point processes.
+fn stop_on_signal() {
+    scratch::on_first_signal(|| {
+        run::STOP.store(true, Ordering::SeqCst);
+        child::terminate_all();
+    });
+}
+
+/// The progress display over the points left, quiet with `--quiet`.
+fn progress(left: &Plan, quiet: bool) -> Progress {
+    let mode = if quiet {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::Auto
+    };
+    Progress::new(
+        mode,
+        left.points.len() as u64,
+        Duration::from_millis(left.estimated_ms()),
+    )
+}
+
+/// The closing line: repetitions recorded and failed, wall time, harness overhead per point.
+fn summary(outcome: &Outcome) -> String {
+    let mut overheads = outcome.overheads.clone();
+    overheads.sort();
+    let median = overheads
+        .get(overheads.len() / 2)
+        .copied()
+        .unwrap_or_default();
+    let total: Duration = outcome.point_times.iter().sum();
+    format!(
+        "lab sweep: {} repetitions recorded ({} failed) in {:.1} s; harness overhead per point: median {} ms, max {} ms",
+        outcome.recorded,
+        outcome.failed,
+        total.as_secs_f64(),
+        median.as_millis(),
+        overheads.last().copied().unwrap_or_default().as_millis(),
+    )
+}
