@@ -285,9 +285,25 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// Title at the top, note at the bottom, the body's panels side by side in between.
+/// Title at the top, note at the bottom, the body's panels in between.
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<(), String> {
     root.fill(&WHITE).map_err(err)?;
+    let body = draw_frame(root, figure)?;
+    match &figure.body {
+        Body::Xy(panels) if panels.len() == 1 => xy::draw(&body, &panels[0], true)?,
+        Body::Xy(panels) => draw_xy_panels(&body, panels)?,
+        Body::Bars { panels, columns } => draw_bar_panels(&body, panels, *columns)?,
+        Body::Gantt(gantt) => gantt::draw(&body, gantt)?,
+        Body::Heat(map) => heat::draw(&body, map)?,
+    }
+    Ok(())
+}
+
+/// The title and the note (when there is one); returns the area left for the body.
+fn draw_frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+) -> Result<DrawingArea<DB, Shift>, String> {
     let (_, height) = root.dim_in_pixel();
     let (head, rest) = root.split_vertically(44);
     head.draw_text(
@@ -311,42 +327,49 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> R
         )
         .map_err(err)?;
     }
-    match &figure.body {
-        Body::Xy(panels) if panels.len() == 1 => xy::draw(&body, &panels[0], true)?,
-        Body::Xy(panels) => {
-            let (width, _) = body.dim_in_pixel();
-            let (plots, legend) = body.split_horizontally(width.saturating_sub(xy::LEGEND_WIDTH));
-            let areas = plots.split_evenly((1, panels.len()));
-            let mut entries: Vec<LegendEntry> = Vec::new();
-            for (panel, area) in panels.iter().zip(&areas) {
-                xy::draw(area, panel, false)?;
-                for entry in xy::legend_entries(panel) {
-                    if !entries.iter().any(|e| e.label == entry.label) {
-                        entries.push(entry);
-                    }
-                }
-            }
-            draw_legend(&legend, &entries, 40)?;
-        }
-        Body::Bars { panels, columns } => {
-            let (width, _) = body.dim_in_pixel();
-            let (plots, legend) = body.split_horizontally(width.saturating_sub(bars::LEGEND_WIDTH));
-            let columns = (*columns).max(1);
-            let rows = panels.len().div_ceil(columns).max(1);
-            let areas = plots.split_evenly((rows, columns));
-            let mut entries: Vec<LegendEntry> = Vec::new();
-            for (panel, area) in panels.iter().zip(&areas) {
-                bars::draw(area, panel)?;
-                for entry in bars::legend_entries(panel) {
-                    if !entries.iter().any(|e| e.label == entry.label) {
-                        entries.push(entry);
-                    }
-                }
-            }
-            draw_legend(&legend, &entries, 40)?;
-        }
-        Body::Gantt(gantt) => gantt::draw(&body, gantt)?,
-        Body::Heat(map) => heat::draw(&body, map)?,
+    Ok(body)
+}
+
+/// Line charts side by side, one legend for all (each label once).
+fn draw_xy_panels<DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    panels: &[XyPanel],
+) -> Result<(), String> {
+    let (width, _) = body.dim_in_pixel();
+    let (plots, legend) = body.split_horizontally(width.saturating_sub(xy::LEGEND_WIDTH));
+    let areas = plots.split_evenly((1, panels.len()));
+    let mut entries: Vec<LegendEntry> = Vec::new();
+    for (panel, area) in panels.iter().zip(&areas) {
+        xy::draw(area, panel, false)?;
+        add_new_entries(&mut entries, xy::legend_entries(panel));
     }
-    Ok(())
+    draw_legend(&legend, &entries, 40)
+}
+
+/// Bar charts in a grid of `columns` columns, one legend for all (each label once).
+fn draw_bar_panels<DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    panels: &[BarPanel],
+    columns: usize,
+) -> Result<(), String> {
+    let (width, _) = body.dim_in_pixel();
+    let (plots, legend) = body.split_horizontally(width.saturating_sub(bars::LEGEND_WIDTH));
+    let columns = columns.max(1);
+    let rows = panels.len().div_ceil(columns).max(1);
+    let areas = plots.split_evenly((rows, columns));
+    let mut entries: Vec<LegendEntry> = Vec::new();
+    for (panel, area) in panels.iter().zip(&areas) {
+        bars::draw(area, panel)?;
+        add_new_entries(&mut entries, bars::legend_entries(panel));
+    }
+    draw_legend(&legend, &entries, 40)
+}
+
+/// Appends the entries whose labels `entries` does not have yet.
+fn add_new_entries(entries: &mut Vec<LegendEntry>, new: Vec<LegendEntry>) {
+    for entry in new {
+        if !entries.iter().any(|e| e.label == entry.label) {
+            entries.push(entry);
+        }
+    }
 }

@@ -11,58 +11,51 @@ use super::{si_label, zero_based};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// A measure of efficiency: its axis label and how to read it off a point.
+struct Measure {
+    label: String,
+    of: fn(&PointSummary) -> Option<f64>,
+}
+
+/// The two measures, top row first: operations per CPU-second, and throughput per MiB of
+/// peak RSS.
+fn measures(op: &str) -> [Measure; 2] {
+    [
+        Measure {
+            label: format!("{op} per CPU-second"),
+            of: |p| {
+                let ms = p.median(metric::CPU_MS_PER_OP)?;
+                (ms > 0.0).then(|| 1e3 / ms)
+            },
+        },
+        Measure {
+            label: format!("{op}/s per MiB of peak RSS"),
+            of: |p| {
+                let rss = p.median(metric::PEAK_RSS)?;
+                (rss > 0.0).then(|| p.throughput() / (rss / MIB))
+            },
+        },
+    ]
+}
+
 /// Efficiency bars: one panel per workload and measure, each strategy's best configuration.
 pub fn efficiency(data: &SweepData) -> Option<Figure> {
     let names = strategies(data);
     let op = data.op_name();
-    type Measure = fn(&PointSummary) -> Option<f64>;
-    let per_cpu: Measure = |p| {
-        let ms = p.median(metric::CPU_MS_PER_OP)?;
-        (ms > 0.0).then(|| 1e3 / ms)
-    };
-    let per_mib: Measure = |p| {
-        let rss = p.median(metric::PEAK_RSS)?;
-        (rss > 0.0).then(|| p.throughput() / (rss / MIB))
-    };
-    let measures: [(Measure, String); 2] = [
-        (per_cpu, format!("{op} per CPU-second")),
-        (per_mib, format!("{op}/s per MiB of peak RSS")),
-    ];
     let best: Vec<Vec<(Strategy, &PointSummary)>> = data
         .workloads
         .iter()
         .map(|w| best_per_strategy(data, w))
         .collect();
     let mut panels = Vec::new();
-    for (measure, label) in &measures {
+    for measure in &measures(op) {
         let row: Vec<BarPanel> = data
             .workloads
             .iter()
             .zip(&best)
-            .filter_map(|(workload, per)| {
-                let bars: Vec<Bar> = names
-                    .iter()
-                    .map(|s| {
-                        let value = per
-                            .iter()
-                            .find(|(n, _)| n == s)
-                            .and_then(|(_, p)| measure(p));
-                        Bar {
-                            label: s.name().to_string(),
-                            color: strategy_color(*s),
-                            value,
-                            value_label: value.map_or(String::new(), si),
-                        }
-                    })
-                    .collect();
-                let top = bars.iter().filter_map(|b| b.value).fold(0.0f64, f64::max);
-                (top > 0.0).then(|| BarPanel {
-                    title: workload.clone(),
-                    y: zero_based(label.clone(), top, si_label),
-                    bars,
-                })
-            })
+            .filter_map(|(workload, per)| efficiency_panel(workload, measure, &names, per))
             .collect();
+        // A measure is shown for every workload or not at all, so columns stay workloads.
         if row.len() == data.workloads.len() {
             panels.extend(row);
         }
@@ -85,6 +78,37 @@ pub fn efficiency(data: &SweepData) -> Option<Figure> {
             .into(),
         size: (300 * columns as u32 + 260, 44 + 380 * rows + 28),
         body: Body::Bars { panels, columns },
+    })
+}
+
+/// One workload's bars for one measure, a bar per strategy (empty where it has no value),
+/// or `None` when no strategy has a positive value.
+fn efficiency_panel(
+    workload: &str,
+    measure: &Measure,
+    names: &[Strategy],
+    best: &[(Strategy, &PointSummary)],
+) -> Option<BarPanel> {
+    let bars: Vec<Bar> = names
+        .iter()
+        .map(|s| {
+            let value = best
+                .iter()
+                .find(|(n, _)| n == s)
+                .and_then(|(_, p)| (measure.of)(p));
+            Bar {
+                label: s.name().to_string(),
+                color: strategy_color(*s),
+                value,
+                value_label: value.map_or(String::new(), si),
+            }
+        })
+        .collect();
+    let top = bars.iter().filter_map(|b| b.value).fold(0.0f64, f64::max);
+    (top > 0.0).then(|| BarPanel {
+        title: workload.to_string(),
+        y: zero_based(measure.label.clone(), top, si_label),
+        bars,
     })
 }
 
