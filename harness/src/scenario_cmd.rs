@@ -78,8 +78,10 @@ pub fn run(args: &ScenarioArgs) -> Result<()> {
         if let Some(node) = &first.node {
             panels.push(("node", node));
         }
-        crate::scenario_gantt::draw(png, &scenario.name, &panels)
-            .with_context(|| format!("draw the Gantt chart {}", png.display()))?;
+        if let Some(figure) = crate::scenario_gantt::figure(&scenario.name, &panels) {
+            crate::scenario_gantt::write_png(png, &figure)
+                .with_context(|| format!("draw the Gantt chart {}", png.display()))?;
+        }
     }
     if args.json {
         println!(

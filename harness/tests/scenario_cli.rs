@@ -155,15 +155,33 @@ fn text_output_with_node_shows_both_sides_and_the_comparison() {
     }
 }
 
-#[test]
-fn gantt_writes_a_png() {
-    let dir = tempfile::tempdir().unwrap();
-    let png = dir.path().join("gantt.png");
+/// A PNG's width and height, after checking its signature and that its chunks run, each
+/// with its length, from IHDR to a final IEND.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let be =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    assert_eq!(&bytes[12..16], b"IHDR", "IHDR comes first");
+    let mut at = 8;
+    let mut last = [0u8; 4];
+    while at + 12 <= bytes.len() {
+        last.copy_from_slice(&bytes[at + 4..at + 8]);
+        at += 12 + be(at) as usize;
+    }
+    assert_eq!(at, bytes.len(), "chunks end where the file ends");
+    assert_eq!(&last, b"IEND", "the last chunk is IEND");
+    (be(16), be(20))
+}
+
+/// Runs `lab scenario FILE --gantt PNG` (with `extra` args) and returns the PNG's size.
+fn gantt_size(dir: &Path, png: &str, extra: &[&str]) -> (u32, u32) {
+    let png = dir.join(png);
     let out = lab()
         .arg("scenario")
         .arg(scenario_file("nested-then.toml"))
         .arg("--gantt")
         .arg(&png)
+        .args(extra)
         .output()
         .expect("run lab");
     assert!(
@@ -173,7 +191,28 @@ fn gantt_writes_a_png() {
     );
     let bytes = std::fs::read(&png).expect("the PNG was written");
     assert!(bytes.len() > 2000, "{} bytes", bytes.len());
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    png_size(&bytes)
+}
+
+#[test]
+fn gantt_writes_a_png_with_a_panel_below_for_node() {
+    require_node();
+    let dir = tempfile::tempdir().unwrap();
+    let (width, height) = gantt_size(dir.path(), "gantt.png", &[]);
+    assert!((600..=4000).contains(&width), "{width} px wide");
+    assert!((150..=4000).contains(&height), "{height} px high");
+    let (node_width, node_height) = gantt_size(dir.path(), "both.png", &["--node"]);
+    assert_eq!(node_width, width, "the Node panel goes below, not beside");
+    assert!(
+        node_height > height * 3 / 2,
+        "two panels ({node_height} px) are taller than one ({height} px)"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["both.png", "gantt.png"], "no temp files left");
 }
 
 #[test]

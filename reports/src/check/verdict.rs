@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::measured::Samples;
-use super::stats::{benjamini_hochberg, median, welch_log};
+use super::stats::{benjamini_hochberg, median, welch_log, WelchResult};
 use super::CheckError;
 
 /// Which way is better for a metric.
@@ -192,16 +192,8 @@ impl Comparison {
 /// Compares every point and metric of [`METRICS`] both sides measured.
 pub fn compare(baseline: &Samples, new: &Samples, thresholds: &Thresholds) -> Comparison {
     let mut comparison = Comparison {
-        only_in_baseline: baseline
-            .keys()
-            .filter(|p| !new.contains_key(*p))
-            .cloned()
-            .collect(),
-        only_in_new: new
-            .keys()
-            .filter(|p| !baseline.contains_key(*p))
-            .cloned()
-            .collect(),
+        only_in_baseline: only_in(baseline, new),
+        only_in_new: only_in(new, baseline),
         ..Comparison::default()
     };
     let mut tests = Vec::new();
@@ -217,40 +209,80 @@ pub fn compare(baseline: &Samples, new: &Samples, thresholds: &Thresholds) -> Co
             if b.is_empty() || n.is_empty() {
                 continue;
             }
-            let (bm, nm) = (median(b), median(n));
-            let comparable = b.iter().chain(n).all(|v| *v > 0.0);
-            let test = (b.len() >= MIN_REPETITIONS && n.len() >= MIN_REPETITIONS)
-                .then(|| welch_log(b, n))
-                .flatten();
-            let verdict = match (comparable, test.is_some()) {
-                (false, _) => Verdict::NotComparable,
-                (true, false) => Verdict::TooFewRepetitions,
-                (true, true) => Verdict::NoChange,
-            };
+            let (metric, test) = compare_metric(point_id, rule, (b, n), thresholds);
             if let Some(t) = test {
-                tests.push((comparison.metrics.len(), t.p_value, t.log_ratio));
+                tests.push(Tested {
+                    index: comparison.metrics.len(),
+                    p_value: t.p_value,
+                    log_ratio: t.log_ratio,
+                });
             }
-            comparison.metrics.push(MetricComparison {
-                point_id: point_id.clone(),
-                metric: rule.name.to_string(),
-                baseline_median: bm,
-                new_median: nm,
-                ratio: if bm > 0.0 { nm / bm } else { f64::NAN },
-                baseline_n: b.len(),
-                new_n: n.len(),
-                threshold_pct: thresholds.pct(rule.name),
-                p_value: test.map(|t| t.p_value),
-                adjusted_p: None,
-                verdict,
-            });
+            comparison.metrics.push(metric);
         }
     }
     comparison.tested = tests.len();
-    let adjusted = benjamini_hochberg(&tests.iter().map(|t| t.1).collect::<Vec<_>>());
-    for (&(index, _, log_ratio), q) in tests.iter().zip(adjusted) {
-        let m = &mut comparison.metrics[index];
+    judge(&mut comparison.metrics, &tests);
+    comparison
+}
+
+/// The point ids of `side` that `other` does not have.
+fn only_in(side: &Samples, other: &Samples) -> Vec<String> {
+    side.keys()
+        .filter(|p| !other.contains_key(*p))
+        .cloned()
+        .collect()
+}
+
+/// A comparison that was tested: its index in [`Comparison::metrics`] and the test's result.
+struct Tested {
+    index: usize,
+    p_value: f64,
+    log_ratio: f64,
+}
+
+/// Rules 1 and 2 for one point and metric, given the (baseline, new) values, neither empty:
+/// the medians and the test (when both sides have enough values). Its verdict is provisional
+/// until [`judge`] has seen every test.
+fn compare_metric(
+    point_id: &str,
+    rule: MetricRule,
+    (b, n): (&[f64], &[f64]),
+    thresholds: &Thresholds,
+) -> (MetricComparison, Option<WelchResult>) {
+    let (bm, nm) = (median(b), median(n));
+    let comparable = b.iter().chain(n).all(|v| *v > 0.0);
+    let test = (b.len() >= MIN_REPETITIONS && n.len() >= MIN_REPETITIONS)
+        .then(|| welch_log(b, n))
+        .flatten();
+    let verdict = match (comparable, test.is_some()) {
+        (false, _) => Verdict::NotComparable,
+        (true, false) => Verdict::TooFewRepetitions,
+        (true, true) => Verdict::NoChange,
+    };
+    let metric = MetricComparison {
+        point_id: point_id.to_string(),
+        metric: rule.name.to_string(),
+        baseline_median: bm,
+        new_median: nm,
+        ratio: if bm > 0.0 { nm / bm } else { f64::NAN },
+        baseline_n: b.len(),
+        new_n: n.len(),
+        threshold_pct: thresholds.pct(rule.name),
+        p_value: test.as_ref().map(|t| t.p_value),
+        adjusted_p: None,
+        verdict,
+    };
+    (metric, test)
+}
+
+/// Rules 3 and 4: adjusts the p-values of all `tests` together, then calls each tested
+/// change an improvement or a regression when it counts.
+fn judge(metrics: &mut [MetricComparison], tests: &[Tested]) {
+    let adjusted = benjamini_hochberg(&tests.iter().map(|t| t.p_value).collect::<Vec<_>>());
+    for (t, q) in tests.iter().zip(adjusted) {
+        let m = &mut metrics[t.index];
         m.adjusted_p = Some(q);
-        let agrees = (m.ratio > 1.0) == (log_ratio > 0.0);
+        let agrees = (m.ratio > 1.0) == (t.log_ratio > 0.0);
         if q <= FALSE_DISCOVERY_RATE && m.beyond_threshold() && agrees {
             let direction = METRICS
                 .iter()
@@ -264,7 +296,6 @@ pub fn compare(baseline: &Samples, new: &Samples, thresholds: &Thresholds) -> Co
             };
         }
     }
-    comparison
 }
 
 #[cfg(test)]

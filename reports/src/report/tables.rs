@@ -211,6 +211,25 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// The columns of `points.csv` before the metrics'.
+const CSV_COLUMNS: [&str; 12] = [
+    "point_id",
+    "strategy",
+    "workload",
+    "pool_size",
+    "cluster_processes",
+    "worker_threads",
+    "connections",
+    "rate_per_s",
+    "parallelism",
+    "repetitions",
+    "ok_repetitions",
+    "generator_limited",
+];
+
+/// The summary statistics written per metric, in column order.
+const CSV_STATS: [&str; 3] = ["median", "min", "max"];
+
 /// `points.csv`: coordinates, repetitions, then `<metric>_median,_min,_max` for every metric.
 pub(super) fn points_csv(data: &SweepData) -> String {
     let metrics: BTreeSet<&str> = data
@@ -218,61 +237,48 @@ pub(super) fn points_csv(data: &SweepData) -> String {
         .iter()
         .flat_map(|p| p.metrics.keys().map(String::as_str))
         .collect();
-    let mut header: Vec<String> = [
-        "point_id",
-        "strategy",
-        "workload",
-        "pool_size",
-        "cluster_processes",
-        "worker_threads",
-        "connections",
-        "rate_per_s",
-        "parallelism",
-        "repetitions",
-        "ok_repetitions",
-        "generator_limited",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut header: Vec<String> = CSV_COLUMNS.iter().map(|s| s.to_string()).collect();
     for m in &metrics {
-        for stat in ["median", "min", "max"] {
-            header.push(format!("{m}_{stat}"));
-        }
+        header.extend(CSV_STATS.map(|stat| format!("{m}_{stat}")));
     }
     let mut out = header.join(",");
     out.push('\n');
-    let opt = |v: Option<u32>| v.map_or(String::new(), |v| v.to_string());
     for p in &data.points {
-        let c = &p.coords;
-        let mut row = vec![
-            csv_field(&p.id),
-            csv_field(c.strategy.name()),
-            csv_field(&c.workload),
-            opt(c.pool),
-            opt(c.processes),
-            opt(c.workers),
-            opt(c.connections),
-            opt(c.rate_per_s),
-            opt(c.parallelism),
-            p.repetitions.to_string(),
-            p.ok.to_string(),
-            u8::from(p.generator_limited).to_string(),
-        ];
-        for m in &metrics {
-            match p.metric(m) {
-                Some(Summary {
-                    median, min, max, ..
-                }) => {
-                    row.extend([median, min, max].map(|v| v.to_string()));
-                }
-                None => row.extend(["", "", ""].map(str::to_string)),
-            }
-        }
-        out.push_str(&row.join(","));
+        out.push_str(&csv_row(p, &metrics).join(","));
         out.push('\n');
     }
     out
+}
+
+/// One point's fields, in the header's order; a metric it lacks leaves its fields empty.
+fn csv_row(p: &PointSummary, metrics: &BTreeSet<&str>) -> Vec<String> {
+    let opt = |v: Option<u32>| v.map_or(String::new(), |v| v.to_string());
+    let c = &p.coords;
+    let mut row = vec![
+        csv_field(&p.id),
+        csv_field(c.strategy.name()),
+        csv_field(&c.workload),
+        opt(c.pool),
+        opt(c.processes),
+        opt(c.workers),
+        opt(c.connections),
+        opt(c.rate_per_s),
+        opt(c.parallelism),
+        p.repetitions.to_string(),
+        p.ok.to_string(),
+        u8::from(p.generator_limited).to_string(),
+    ];
+    for m in metrics {
+        match p.metric(m) {
+            Some(Summary {
+                median, min, max, ..
+            }) => {
+                row.extend([median, min, max].map(|v| v.to_string()));
+            }
+            None => row.extend(["", "", ""].map(str::to_string)),
+        }
+    }
+    row
 }
 
 #[cfg(test)]

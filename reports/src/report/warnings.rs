@@ -49,13 +49,33 @@ fn list(points: &[&PointSummary]) -> String {
         .join(", ")
 }
 
-/// Every warning for a sweep.
+/// Every warning for a sweep, in the order of the module's list.
 pub fn warnings(data: &SweepData) -> Vec<Warning> {
+    let mut out = errors(data);
+    out.extend(generator_limited(data));
+    out.extend(high_variance(data));
+    out.extend(few_cores(data).map(|text| Warning::new(WarningKind::FewCores, text)));
+    out.extend(single_repetitions(data));
+    out.extend(
+        folder_warnings(data)
+            .into_iter()
+            .map(|text| Warning::new(WarningKind::Folder, text)),
+    );
+    out
+}
+
+impl Warning {
+    fn new(kind: WarningKind, text: String) -> Self {
+        Self { kind, text }
+    }
+}
+
+/// Rule 1: per point, its failed repetitions, then the errors its generator counted.
+fn errors(data: &SweepData) -> Vec<Warning> {
     let mut out = Vec::new();
-    let mut push = |kind, text: String| out.push(Warning { kind, text });
     for p in &data.points {
         if !p.failures.is_empty() {
-            push(
+            out.push(Warning::new(
                 WarningKind::Errors,
                 format!(
                     "{}: {} of {} repetitions failed ({}).",
@@ -64,22 +84,27 @@ pub fn warnings(data: &SweepData) -> Vec<Warning> {
                     p.repetitions,
                     p.failures.join("; ")
                 ),
-            );
+            ));
         }
         let errors = p.metric(metric::ERRORS).map_or(0.0, |s| s.max);
         if errors > 0.0 {
-            push(
+            out.push(Warning::new(
                 WarningKind::Errors,
                 format!(
                     "{}: the load generator counted errors (up to {errors} in a repetition).",
                     p.id
                 ),
-            );
+            ));
         }
     }
+    out
+}
+
+/// Rule 2: the points where the generator was the limit, in one warning.
+fn generator_limited(data: &SweepData) -> Option<Warning> {
     let limited: Vec<&PointSummary> = data.points.iter().filter(|p| p.generator_limited).collect();
-    if !limited.is_empty() {
-        push(
+    (!limited.is_empty()).then(|| {
+        Warning::new(
             WarningKind::GeneratorLimited,
             format!(
                 "The load generator was the limit (generator_limited = 1) in at least one \
@@ -87,8 +112,12 @@ pub fn warnings(data: &SweepData) -> Vec<Warning> {
                 limited.len(),
                 list(&limited)
             ),
-        );
-    }
+        )
+    })
+}
+
+/// Rule 3: the points whose throughput spread is above [`HIGH_SPREAD`], in one warning.
+fn high_variance(data: &SweepData) -> Option<Warning> {
     let noisy: Vec<String> = data
         .points
         .iter()
@@ -98,8 +127,8 @@ pub fn warnings(data: &SweepData) -> Vec<Warning> {
                 .then(|| format!("{} ({:.0} %)", p.id, s.relative_spread() * 100.0))
         })
         .collect();
-    if !noisy.is_empty() {
-        push(
+    (!noisy.is_empty()).then(|| {
+        Warning::new(
             WarningKind::HighVariance,
             format!(
                 "High variance across repetitions: throughput's (max - min) / median is above \
@@ -107,30 +136,28 @@ pub fn warnings(data: &SweepData) -> Vec<Warning> {
                 HIGH_SPREAD * 100.0,
                 noisy.join(", ")
             ),
-        );
-    }
-    if let Some(text) = few_cores(data) {
-        push(WarningKind::FewCores, text);
-    }
+        )
+    })
+}
+
+/// Rule 5: the points with a single ok repetition (or "every point"), in one warning.
+fn single_repetitions(data: &SweepData) -> Option<Warning> {
     let single: Vec<&PointSummary> = data.points.iter().filter(|p| p.ok == 1).collect();
-    if !single.is_empty() {
-        let which = if single.len() == data.points.len() {
-            "every point".to_string()
-        } else {
-            format!("{} point(s): {}", single.len(), list(&single))
-        };
-        push(
-            WarningKind::SingleRepetition,
-            format!(
-                "A single ok repetition for {which}: no spread is shown and no difference can \
-                 be called beyond the noise; run with --repetitions 4 or more."
-            ),
-        );
+    if single.is_empty() {
+        return None;
     }
-    for text in folder_warnings(data) {
-        push(WarningKind::Folder, text);
-    }
-    out
+    let which = if single.len() == data.points.len() {
+        "every point".to_string()
+    } else {
+        format!("{} point(s): {}", single.len(), list(&single))
+    };
+    Some(Warning::new(
+        WarningKind::SingleRepetition,
+        format!(
+            "A single ok repetition for {which}: no spread is shown and no difference can \
+             be called beyond the noise; run with --repetitions 4 or more."
+        ),
+    ))
 }
 
 /// Rule 4: the largest parallelism (threads or processes doing the work) against the cores.

@@ -31,9 +31,10 @@ use image::ImageEncoder;
 use looplab_workloads::deploy::Strategy;
 
 pub use bars::{Bar, BarPanel};
-pub use gantt::{Gantt, GanttBar};
+pub use gantt::{Gantt, GanttBar, GanttPanel};
 pub use heat::{HeatCell, HeatMap};
 pub(crate) use legend::{draw_legend, draw_marker, LegendEntry};
+pub use plotters::style::RGBColor;
 pub use xy::{nice_ticks, Axis, Marker, RefLine, Series, XyPanel, XyPoint};
 
 /// DejaVu Sans (see `reports/assets/LICENSE-DejaVuSans.txt`).
@@ -135,15 +136,33 @@ pub enum MarkerShape {
     None,
 }
 
-/// The colour of a strategy (Okabe-Ito).
+/// The Okabe-Ito colours, readable by colour-blind readers; every chart picks from these.
+pub mod palette {
+    use plotters::style::RGBColor;
+
+    /// Blue.
+    pub const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xB2);
+    /// Orange.
+    pub const ORANGE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
+    /// Bluish green.
+    pub const GREEN: RGBColor = RGBColor(0x00, 0x9E, 0x73);
+    /// Vermillion.
+    pub const VERMILLION: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
+    /// Reddish purple.
+    pub const PURPLE: RGBColor = RGBColor(0xCC, 0x79, 0xA7);
+    /// Sky blue.
+    pub const SKY_BLUE: RGBColor = RGBColor(0x56, 0xB4, 0xE9);
+}
+
+/// The colour of a strategy.
 pub fn strategy_color(strategy: Strategy) -> RGBColor {
     match strategy {
-        Strategy::Loop => RGBColor(0x00, 0x72, 0xB2),
-        Strategy::LoopBlocking => RGBColor(0xE6, 0x9F, 0x00),
-        Strategy::Workers => RGBColor(0x00, 0x9E, 0x73),
-        Strategy::Cluster => RGBColor(0xD5, 0x5E, 0x00),
-        Strategy::Tokio => RGBColor(0xCC, 0x79, 0xA7),
-        Strategy::Rayon => RGBColor(0x56, 0xB4, 0xE9),
+        Strategy::Loop => palette::BLUE,
+        Strategy::LoopBlocking => palette::ORANGE,
+        Strategy::Workers => palette::GREEN,
+        Strategy::Cluster => palette::VERMILLION,
+        Strategy::Tokio => palette::PURPLE,
+        Strategy::Rayon => palette::SKY_BLUE,
     }
 }
 
@@ -174,7 +193,7 @@ pub enum Body {
         /// Panels per row.
         columns: usize,
     },
-    /// One Gantt chart.
+    /// One Gantt chart, of one or more panels stacked top down.
     Gantt(Gantt),
     /// One heat map.
     Heat(HeatMap),
@@ -226,7 +245,7 @@ pub fn write(figure: Figure, dir: &Path) -> Result<ChartFiles, ReportError> {
     let svg_name = format!("{}.svg", figure.name);
     write_file(dir, &svg_name, svg.as_bytes())?;
     let png_name = format!("{}.png", figure.name);
-    write_file(dir, &png_name, &png_bytes(&figure).map_err(fail)?)?;
+    write_file(dir, &png_name, &png_bytes(&figure)?)?;
     let (png, svg_path) = (dir.join(png_name), dir.join(svg_name));
     Ok(ChartFiles {
         figure,
@@ -236,8 +255,17 @@ pub fn write(figure: Figure, dir: &Path) -> Result<ChartFiles, ReportError> {
     })
 }
 
-/// `figure` drawn into an RGB buffer and encoded as PNG.
-fn png_bytes(figure: &Figure) -> Result<Vec<u8>, String> {
+/// `figure` drawn into an RGB buffer and encoded as PNG, for callers that write the file
+/// themselves (with [`write_file`], the lab's one atomic writer).
+pub fn png_bytes(figure: &Figure) -> Result<Vec<u8>, ReportError> {
+    register_font()?;
+    encode_png(figure).map_err(|message| ReportError::Chart {
+        name: figure.name.clone(),
+        message,
+    })
+}
+
+fn encode_png(figure: &Figure) -> Result<Vec<u8>, String> {
     let (width, height) = figure.size;
     let mut rgb = vec![0u8; width as usize * height as usize * 3];
     {
@@ -257,9 +285,25 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// Title at the top, note at the bottom, the body's panels side by side in between.
+/// Title at the top, note at the bottom, the body's panels in between.
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<(), String> {
     root.fill(&WHITE).map_err(err)?;
+    let body = draw_frame(root, figure)?;
+    match &figure.body {
+        Body::Xy(panels) if panels.len() == 1 => xy::draw(&body, &panels[0], true)?,
+        Body::Xy(panels) => draw_xy_panels(&body, panels)?,
+        Body::Bars { panels, columns } => draw_bar_panels(&body, panels, *columns)?,
+        Body::Gantt(gantt) => gantt::draw(&body, gantt)?,
+        Body::Heat(map) => heat::draw(&body, map)?,
+    }
+    Ok(())
+}
+
+/// The title and the note (when there is one); returns the area left for the body.
+fn draw_frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+) -> Result<DrawingArea<DB, Shift>, String> {
     let (_, height) = root.dim_in_pixel();
     let (head, rest) = root.split_vertically(44);
     head.draw_text(
@@ -283,42 +327,49 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> R
         )
         .map_err(err)?;
     }
-    match &figure.body {
-        Body::Xy(panels) if panels.len() == 1 => xy::draw(&body, &panels[0], true)?,
-        Body::Xy(panels) => {
-            let (width, _) = body.dim_in_pixel();
-            let (plots, legend) = body.split_horizontally(width.saturating_sub(xy::LEGEND_WIDTH));
-            let areas = plots.split_evenly((1, panels.len()));
-            let mut entries: Vec<LegendEntry> = Vec::new();
-            for (panel, area) in panels.iter().zip(&areas) {
-                xy::draw(area, panel, false)?;
-                for entry in xy::legend_entries(panel) {
-                    if !entries.iter().any(|e| e.label == entry.label) {
-                        entries.push(entry);
-                    }
-                }
-            }
-            draw_legend(&legend, &entries, 40)?;
-        }
-        Body::Bars { panels, columns } => {
-            let (width, _) = body.dim_in_pixel();
-            let (plots, legend) = body.split_horizontally(width.saturating_sub(bars::LEGEND_WIDTH));
-            let columns = (*columns).max(1);
-            let rows = panels.len().div_ceil(columns).max(1);
-            let areas = plots.split_evenly((rows, columns));
-            let mut entries: Vec<LegendEntry> = Vec::new();
-            for (panel, area) in panels.iter().zip(&areas) {
-                bars::draw(area, panel)?;
-                for entry in bars::legend_entries(panel) {
-                    if !entries.iter().any(|e| e.label == entry.label) {
-                        entries.push(entry);
-                    }
-                }
-            }
-            draw_legend(&legend, &entries, 40)?;
-        }
-        Body::Gantt(gantt) => gantt::draw(&body, gantt)?,
-        Body::Heat(map) => heat::draw(&body, map)?,
+    Ok(body)
+}
+
+/// Line charts side by side, one legend for all (each label once).
+fn draw_xy_panels<DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    panels: &[XyPanel],
+) -> Result<(), String> {
+    let (width, _) = body.dim_in_pixel();
+    let (plots, legend) = body.split_horizontally(width.saturating_sub(xy::LEGEND_WIDTH));
+    let areas = plots.split_evenly((1, panels.len()));
+    let mut entries: Vec<LegendEntry> = Vec::new();
+    for (panel, area) in panels.iter().zip(&areas) {
+        xy::draw(area, panel, false)?;
+        add_new_entries(&mut entries, xy::legend_entries(panel));
     }
-    Ok(())
+    draw_legend(&legend, &entries, 40)
+}
+
+/// Bar charts in a grid of `columns` columns, one legend for all (each label once).
+fn draw_bar_panels<DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    panels: &[BarPanel],
+    columns: usize,
+) -> Result<(), String> {
+    let (width, _) = body.dim_in_pixel();
+    let (plots, legend) = body.split_horizontally(width.saturating_sub(bars::LEGEND_WIDTH));
+    let columns = columns.max(1);
+    let rows = panels.len().div_ceil(columns).max(1);
+    let areas = plots.split_evenly((rows, columns));
+    let mut entries: Vec<LegendEntry> = Vec::new();
+    for (panel, area) in panels.iter().zip(&areas) {
+        bars::draw(area, panel)?;
+        add_new_entries(&mut entries, bars::legend_entries(panel));
+    }
+    draw_legend(&legend, &entries, 40)
+}
+
+/// Appends the entries whose labels `entries` does not have yet.
+fn add_new_entries(entries: &mut Vec<LegendEntry>, new: Vec<LegendEntry>) {
+    for entry in new {
+        if !entries.iter().any(|e| e.label == entry.label) {
+            entries.push(entry);
+        }
+    }
 }

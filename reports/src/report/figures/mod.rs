@@ -11,6 +11,7 @@
 mod latency;
 mod overview;
 mod scaling;
+mod timelines;
 
 use super::charts::{Axis, Figure};
 use super::data::SweepData;
@@ -84,7 +85,7 @@ pub fn all(data: &SweepData) -> Vec<(Section, Figure)> {
     out.extend(overview::efficiency(data).map(|f| (Section::Efficiency, f)));
     out.extend(overview::heat_map(data).map(|f| (Section::HeatMap, f)));
     out.extend(
-        overview::gantts(data)
+        timelines::gantts(data)
             .into_iter()
             .map(|f| (Section::Timelines, f)),
     );

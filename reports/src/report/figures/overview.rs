@@ -1,75 +1,61 @@
 //! Across workloads: efficiency (operations per CPU-second and per MiB of peak RSS) and the
-//! strategy-by-workload heat map, both from each strategy's best configuration per workload;
-//! and one Gantt chart per classic experiment run found in `experiments.json`.
+//! strategy-by-workload heat map, both from each strategy's best configuration per workload.
 
 use looplab_workloads::deploy::Strategy;
 
-use crate::store::ExperimentRun;
-use plotters::style::RGBColor;
-
 use super::super::analysis::{best_per_strategy, strategies};
-use super::super::charts::{
-    nice_ticks, strategy_color, Axis, Bar, BarPanel, Body, Figure, Gantt, GanttBar, HeatCell,
-    HeatMap,
-};
+use super::super::charts::{strategy_color, Bar, BarPanel, Body, Figure, HeatCell, HeatMap};
 use super::super::data::{metric, PointSummary, SweepData};
 use super::super::format::{si, Labeler};
 use super::{si_label, zero_based};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// A measure of efficiency: its axis label and how to read it off a point.
+struct Measure {
+    label: String,
+    of: fn(&PointSummary) -> Option<f64>,
+}
+
+/// The two measures, top row first: operations per CPU-second, and throughput per MiB of
+/// peak RSS.
+fn measures(op: &str) -> [Measure; 2] {
+    [
+        Measure {
+            label: format!("{op} per CPU-second"),
+            of: |p| {
+                let ms = p.median(metric::CPU_MS_PER_OP)?;
+                (ms > 0.0).then(|| 1e3 / ms)
+            },
+        },
+        Measure {
+            label: format!("{op}/s per MiB of peak RSS"),
+            of: |p| {
+                let rss = p.median(metric::PEAK_RSS)?;
+                (rss > 0.0).then(|| p.throughput() / (rss / MIB))
+            },
+        },
+    ]
+}
+
 /// Efficiency bars: one panel per workload and measure, each strategy's best configuration.
 pub fn efficiency(data: &SweepData) -> Option<Figure> {
     let names = strategies(data);
     let op = data.op_name();
-    type Measure = fn(&PointSummary) -> Option<f64>;
-    let per_cpu: Measure = |p| {
-        let ms = p.median(metric::CPU_MS_PER_OP)?;
-        (ms > 0.0).then(|| 1e3 / ms)
-    };
-    let per_mib: Measure = |p| {
-        let rss = p.median(metric::PEAK_RSS)?;
-        (rss > 0.0).then(|| p.throughput() / (rss / MIB))
-    };
-    let measures: [(Measure, String); 2] = [
-        (per_cpu, format!("{op} per CPU-second")),
-        (per_mib, format!("{op}/s per MiB of peak RSS")),
-    ];
     let best: Vec<Vec<(Strategy, &PointSummary)>> = data
         .workloads
         .iter()
         .map(|w| best_per_strategy(data, w))
         .collect();
     let mut panels = Vec::new();
-    for (measure, label) in &measures {
+    for measure in &measures(op) {
         let row: Vec<BarPanel> = data
             .workloads
             .iter()
             .zip(&best)
-            .filter_map(|(workload, per)| {
-                let bars: Vec<Bar> = names
-                    .iter()
-                    .map(|s| {
-                        let value = per
-                            .iter()
-                            .find(|(n, _)| n == s)
-                            .and_then(|(_, p)| measure(p));
-                        Bar {
-                            label: s.name().to_string(),
-                            color: strategy_color(*s),
-                            value,
-                            value_label: value.map_or(String::new(), si),
-                        }
-                    })
-                    .collect();
-                let top = bars.iter().filter_map(|b| b.value).fold(0.0f64, f64::max);
-                (top > 0.0).then(|| BarPanel {
-                    title: workload.clone(),
-                    y: zero_based(label.clone(), top, si_label),
-                    bars,
-                })
-            })
+            .filter_map(|(workload, per)| efficiency_panel(workload, measure, &names, per))
             .collect();
+        // A measure is shown for every workload or not at all, so columns stay workloads.
         if row.len() == data.workloads.len() {
             panels.extend(row);
         }
@@ -92,6 +78,37 @@ pub fn efficiency(data: &SweepData) -> Option<Figure> {
             .into(),
         size: (300 * columns as u32 + 260, 44 + 380 * rows + 28),
         body: Body::Bars { panels, columns },
+    })
+}
+
+/// One workload's bars for one measure, a bar per strategy (empty where it has no value),
+/// or `None` when no strategy has a positive value.
+fn efficiency_panel(
+    workload: &str,
+    measure: &Measure,
+    names: &[Strategy],
+    best: &[(Strategy, &PointSummary)],
+) -> Option<BarPanel> {
+    let bars: Vec<Bar> = names
+        .iter()
+        .map(|s| {
+            let value = best
+                .iter()
+                .find(|(n, _)| n == s)
+                .and_then(|(_, p)| (measure.of)(p));
+            Bar {
+                label: s.name().to_string(),
+                color: strategy_color(*s),
+                value,
+                value_label: value.map_or(String::new(), si),
+            }
+        })
+        .collect();
+    let top = bars.iter().filter_map(|b| b.value).fold(0.0f64, f64::max);
+    (top > 0.0).then(|| BarPanel {
+        title: workload.to_string(),
+        y: zero_based(measure.label.clone(), top, si_label),
+        bars,
     })
 }
 
@@ -144,123 +161,4 @@ pub fn heat_map(data: &SweepData) -> Option<Figure> {
             row_label: "strategy \\ workload".into(),
         }),
     })
-}
-
-const HASH: RGBColor = RGBColor(0x00, 0x72, 0xB2);
-const FILE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
-const OTHER: RGBColor = RGBColor(0x66, 0x66, 0x66);
-
-/// The recorded runs drawn as Gantt charts: the staircase at pools 1, 2 and 4 (the waves)
-/// and multitask at Node's default pool of 4.
-const DRAWN: [(&str, u32); 4] = [
-    ("staircase", 1),
-    ("staircase", 2),
-    ("staircase", 4),
-    ("multitask", 4),
-];
-
-/// One Gantt chart per drawn configuration (its last recorded attempt), on a shared time axis
-/// per experiment.
-pub fn gantts(data: &SweepData) -> Vec<Figure> {
-    let Some(file) = data.experiments.get() else {
-        return Vec::new();
-    };
-    let runs: Vec<&ExperimentRun> = DRAWN
-        .iter()
-        .filter_map(|&(experiment, pool)| file.attempts(experiment, pool).pop())
-        .collect();
-    runs.iter()
-        .map(|run| {
-            let end = runs
-                .iter()
-                .filter(|r| r.experiment == run.experiment)
-                .flat_map(|r| &r.spans)
-                .map(|s| s.ended_ms)
-                .fold(1.0f64, f64::max)
-                * 1.04;
-            let kind_of = |label: &str| {
-                let l = label.to_ascii_lowercase();
-                if l.starts_with("hash") {
-                    0
-                } else if l.starts_with("fs") || l.starts_with("file") {
-                    1
-                } else {
-                    2
-                }
-            };
-            let bars: Vec<GanttBar> = run
-                .spans
-                .iter()
-                .map(|s| GanttBar {
-                    label: s.label.clone(),
-                    row: u32::try_from(s.thread).unwrap_or(u32::MAX),
-                    queued: s.queued_ms,
-                    start: s.started_ms,
-                    end: s.ended_ms,
-                    kind: kind_of(&s.label),
-                })
-                .collect();
-            let mut kinds = vec![("hash (PBKDF2)".to_string(), HASH)];
-            if bars.iter().any(|b| b.kind >= 1) {
-                kinds.push(("file read trip".to_string(), FILE));
-            }
-            if bars.iter().any(|b| b.kind == 2) {
-                kinds.push(("other".to_string(), OTHER));
-            }
-            let rows = run.pool.max(
-                run.spans
-                    .iter()
-                    .map(|s| s.thread as u32 + 1)
-                    .max()
-                    .unwrap_or(1),
-            );
-            let shape = if run.matches_node {
-                "has Node's shape"
-            } else {
-                "does NOT have Node's shape"
-            };
-            Figure {
-                name: format!(
-                    "gantt-{}-p{}",
-                    super::super::format::slug(&run.experiment),
-                    run.pool
-                ),
-                title: format!(
-                    "{}, pool size {}: {} pool tasks",
-                    run.experiment,
-                    run.pool,
-                    run.spans.len()
-                ),
-                note: format!(
-                    "Bars: when a pool thread ran each task; grey lines: the wait in the \
-                     queue before it. This run {shape} (see the checks in the report)."
-                ),
-                caption: run
-                    .checks
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} {}: {}",
-                            if c.holds { "✓" } else { "✗" },
-                            c.rule,
-                            c.observed
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" · "),
-                size: (1100, 44 + 70 + 56 * rows + 40 + 28),
-                body: Body::Gantt(Gantt {
-                    rows,
-                    x: Axis {
-                        label: "time since the experiment started (ms)".into(),
-                        min: 0.0,
-                        max: end,
-                        ticks: nice_ticks(0.0, end, 8, |v| format!("{v:.0}")),
-                    },
-                    kinds,
-                    bars,
-                }),
-            }
-        })
-        .collect()
 }

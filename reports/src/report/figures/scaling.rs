@@ -106,6 +106,38 @@ fn parallelism_panel(
     series: &ParallelismSeries<'_>,
     m: &Measure,
 ) -> Option<XyPanel> {
+    let (lines, mut xs) = parallelism_lines(series, m);
+    let references = reference_lines(series, m);
+    if lines.is_empty() && references.is_empty() {
+        return None;
+    }
+    if xs.is_empty() {
+        xs.insert(1);
+    }
+    let values: Vec<u32> = xs.iter().copied().collect();
+    let top = lines
+        .iter()
+        .flat_map(|s| &s.points)
+        .map(|p| p.spread.map_or(p.y, |s| s.1))
+        .chain(references.iter().map(|r| r.spread.map_or(r.y, |s| s.1)))
+        .fold(0.0, f64::max);
+    Some(XyPanel {
+        title: None,
+        x: log2_axis(
+            "parallelism (loop: pool size P; workers: threads W; cluster: processes K)".into(),
+            &values,
+        ),
+        y: zero_based(m.label.clone(), top, m.fmt),
+        series: lines,
+        references,
+        markers: cores_marker(data.meta.machine.cores, &values)
+            .into_iter()
+            .collect(),
+    })
+}
+
+/// A line per strategy with points for `m` (dodged sideways), and the parallelisms drawn.
+fn parallelism_lines(series: &ParallelismSeries<'_>, m: &Measure) -> (Vec<Series>, BTreeSet<u32>) {
     let mut xs: BTreeSet<u32> = BTreeSet::new();
     let mut lines = Vec::new();
     let count = series.lines.len();
@@ -126,7 +158,12 @@ fn parallelism_panel(
             points: pts,
         });
     }
-    let references: Vec<RefLine> = series
+    (lines, xs)
+}
+
+/// A dashed horizontal line per reference strategy (one configuration, no parallelism).
+fn reference_lines(series: &ParallelismSeries<'_>, m: &Measure) -> Vec<RefLine> {
+    series
         .references
         .iter()
         .filter_map(|(strategy, p)| {
@@ -138,39 +175,17 @@ fn parallelism_panel(
                 spread: (s.count >= 2).then_some((s.min * m.scale, s.max * m.scale)),
             })
         })
-        .collect();
-    if lines.is_empty() && references.is_empty() {
-        return None;
-    }
-    if xs.is_empty() {
-        xs.insert(1);
-    }
-    let values: Vec<u32> = xs.iter().copied().collect();
-    let mut markers = Vec::new();
-    let cores = data.meta.machine.cores;
-    if values.first().is_some_and(|&lo| lo <= cores) && values.last().is_some_and(|&hi| hi >= cores)
-    {
-        markers.push(Marker {
-            label: format!("machine cores ({cores})"),
-            x: f64::from(cores.max(1)).log2(),
-        });
-    }
-    let top = lines
-        .iter()
-        .flat_map(|s| &s.points)
-        .map(|p| p.spread.map_or(p.y, |s| s.1))
-        .chain(references.iter().map(|r| r.spread.map_or(r.y, |s| s.1)))
-        .fold(0.0, f64::max);
-    Some(XyPanel {
-        title: None,
-        x: log2_axis(
-            "parallelism (loop: pool size P; workers: threads W; cluster: processes K)".into(),
-            &values,
-        ),
-        y: zero_based(m.label.clone(), top, m.fmt),
-        series: lines,
-        references,
-        markers,
+        .collect()
+}
+
+/// The machine's core count, marked when it lies within the parallelisms drawn (`values`,
+/// ascending).
+fn cores_marker(cores: u32, values: &[u32]) -> Option<Marker> {
+    let within = values.first().is_some_and(|&lo| lo <= cores)
+        && values.last().is_some_and(|&hi| hi >= cores);
+    within.then(|| Marker {
+        label: format!("machine cores ({cores})"),
+        x: f64::from(cores.max(1)).log2(),
     })
 }
 

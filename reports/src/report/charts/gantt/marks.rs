@@ -1,154 +1,31 @@
-//! Gantt charts of a pool's timeline: one row per pool thread (thread 0 on top), one bar per
-//! task from the moment a thread took it to the moment it finished, labelled inside when the
-//! label fits. Colours tell kinds of task apart (hashes, file trips).
+//! A panel's marks, laid out in pixels of its plotting area (so that a sub-millisecond task is
+//! still [`MIN_BAR_PX`] wide), drawn in this order, later over earlier:
+//! 1. queue waits, a thin grey line above the row from submission to start;
+//! 2. bars, labelled inside when the label fits;
+//! 3. labels of the bars too narrow for their own, shared by neighbours, above the row;
+//! 4. end dots, when the chart asks for them.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::xy::Axis;
-use super::{draw_legend, err, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY};
+use super::super::{err, text, FAMILY};
+use super::{row_count, Chart, Gantt, GanttBar};
 
-/// One bar.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GanttBar {
-    /// Drawn inside the bar.
-    pub label: String,
-    /// Row (pool thread index).
-    pub row: u32,
-    /// Queued (submitted to the pool), in the x axis' unit.
-    pub queued: f64,
-    /// Start, in the x axis' unit.
-    pub start: f64,
-    /// End, in the x axis' unit.
-    pub end: f64,
-    /// Index into [`Gantt::kinds`].
-    pub kind: usize,
-}
-
-/// One Gantt chart.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Gantt {
-    /// Rows (pool threads).
-    pub rows: u32,
-    /// Time axis.
-    pub x: Axis,
-    /// Kinds of task (legend text) and their colours.
-    pub kinds: Vec<(String, RGBColor)>,
-    /// The bars.
-    pub bars: Vec<GanttBar>,
-}
-
-const LEGEND_WIDTH: u32 = 170;
 /// Colour of the queue-wait lines.
-const QUEUE_GREY: RGBColor = RGBColor(150, 150, 150);
+pub(super) const QUEUE_GREY: RGBColor = RGBColor(150, 150, 150);
 /// The narrowest a bar is drawn, in pixels.
 const MIN_BAR_PX: i32 = 3;
 /// Narrow bars closer than this (pixels) share one label.
 const GROUP_GAP_PX: i32 = 80;
-
-pub(super) fn draw<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    gantt: &Gantt,
-) -> Result<(), String> {
-    let (width, _) = area.dim_in_pixel();
-    let (plot_area, legend_area) = area.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
-    let rows = gantt.rows.max(1);
-    let row_y = |row: u32| f64::from(rows - 1 - row.min(rows - 1));
-    let x = &gantt.x;
-    let mut chart = ChartBuilder::on(&plot_area)
-        .margin_top(10)
-        .margin_right(20)
-        .margin_left(10)
-        .x_label_area_size(52)
-        .y_label_area_size(84)
-        .build_cartesian_2d(
-            Ticked::new(x.min, x.max, x.positions()),
-            Ticked::new(
-                -0.5,
-                f64::from(rows) - 0.5,
-                (0..rows).map(f64::from).collect(),
-            ),
-        )
-        .map_err(err)?;
-    let x_fmt = |v: &f64| x.label_at(*v);
-    let y_fmt = |v: &f64| format!("thread {}", rows as i64 - 1 - v.round() as i64);
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .x_desc(x.label.as_str())
-        .y_desc("pool thread")
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .label_style((FAMILY, text::TICK))
-        .axis_desc_style((FAMILY, text::AXIS))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(err)?;
-    let plotting = chart.plotting_area();
-    // Bars are laid out in pixels, so that a sub-millisecond file trip is still 3 pixels wide.
-    let base = plotting.get_base_pixel();
-    let to_pixels = |x: f64, y: f64| {
-        let (px, py) = plotting.map_coordinate(&(x, y));
-        (px - base.0, py - base.1)
-    };
-    let placed: Vec<PlacedBar> = gantt
-        .bars
-        .iter()
-        .map(|bar| {
-            let y = row_y(bar.row);
-            let (queued, wait_y) = to_pixels(bar.queued, y + 0.40);
-            let (left, top) = to_pixels(bar.start, y + 0.32);
-            let (right, bottom) = to_pixels(bar.end, y - 0.32);
-            PlacedBar {
-                row: bar.row,
-                queued,
-                wait_y,
-                left,
-                right: right.max(left + MIN_BAR_PX),
-                top,
-                bottom,
-                label: bar.label.clone(),
-                color: gantt.kinds.get(bar.kind).map_or(BLACK, |k| k.1),
-            }
-        })
-        .collect();
-    let pixels = plotting.strip_coord_spec();
-    draw_queue_waits(&pixels, &placed)?;
-    let narrow = draw_bars(&pixels, &placed)?;
-    label_narrow_bars(&pixels, narrow)?;
-    let entries: Vec<LegendEntry> = gantt
-        .kinds
-        .iter()
-        .map(|(label, color)| LegendEntry {
-            label: label.clone(),
-            look: Look {
-                color: *color,
-                marker: MarkerShape::Square,
-                dashed: false,
-            },
-            line_only: false,
-        })
-        .chain(std::iter::once(LegendEntry {
-            label: "waiting in the queue (from submission to start)".into(),
-            look: Look {
-                color: QUEUE_GREY,
-                marker: MarkerShape::None,
-                dashed: false,
-            },
-            line_only: true,
-        }))
-        .collect();
-    draw_legend(&legend_area, &entries, 14)
-}
+/// Radius of the end dots, in pixels.
+const DOT_PX: i32 = 4;
 
 /// A bar laid out in pixels of the plotting area.
-struct PlacedBar {
-    row: u32,
-    /// Where its queue wait starts, and the wait line's height.
-    queued: i32,
-    wait_y: i32,
+pub(super) struct PlacedBar {
+    row: usize,
+    /// Where its queue wait starts and the wait line's height, if it has one.
+    queued: Option<(i32, i32)>,
     left: i32,
     right: i32,
     top: i32,
@@ -157,19 +34,55 @@ struct PlacedBar {
     color: RGBColor,
 }
 
+/// The bars in pixels of the plotting area.
+pub(super) fn place_bars<DB: DrawingBackend>(
+    chart: &Chart<'_, DB>,
+    gantt: &Gantt,
+    bars: &[GanttBar],
+) -> Vec<PlacedBar> {
+    let rows = row_count(gantt);
+    let row_y = |row: usize| (rows - 1 - row.min(rows - 1)) as f64;
+    let plotting = chart.plotting_area();
+    let base = plotting.get_base_pixel();
+    let to_pixels = |x: f64, y: f64| {
+        let (px, py) = plotting.map_coordinate(&(x, y));
+        (px - base.0, py - base.1)
+    };
+    bars.iter()
+        .map(|bar| {
+            let y = row_y(bar.row);
+            let (left, top) = to_pixels(bar.start, y + 0.32);
+            let (right, bottom) = to_pixels(bar.end, y - 0.32);
+            PlacedBar {
+                row: bar.row,
+                queued: bar.queued.map(|q| to_pixels(q, y + 0.40)),
+                left,
+                right: right.max(left + MIN_BAR_PX),
+                top,
+                bottom,
+                label: bar.label.clone(),
+                color: gantt.kinds.get(bar.kind).map_or(BLACK, |k| k.1),
+            }
+        })
+        .collect()
+}
+
 fn label_font() -> FontDesc<'static> {
     (FAMILY, text::LEGEND).into_font()
 }
 
 /// Queue waits: a thin line just above the row, from submission to start, with a tick at
 /// submission.
-fn draw_queue_waits<DB: DrawingBackend>(
+pub(super) fn draw_queue_waits<DB: DrawingBackend>(
     pixels: &DrawingArea<DB, Shift>,
     bars: &[PlacedBar],
 ) -> Result<(), String> {
     let style = QUEUE_GREY.stroke_width(2);
-    for bar in bars.iter().filter(|b| b.left - b.queued > MIN_BAR_PX) {
-        let (from, to, y) = (bar.queued, bar.left, bar.wait_y);
+    for bar in bars {
+        let Some((from, y)) = bar.queued.filter(|(q, _)| bar.left - q > MIN_BAR_PX) else {
+            continue;
+        };
+        let to = bar.left;
         pixels
             .draw(&PathElement::new(vec![(from, y), (to, y)], style))
             .map_err(err)?;
@@ -179,9 +92,8 @@ fn draw_queue_waits<DB: DrawingBackend>(
     }
     Ok(())
 }
-
 /// The bars, labelled inside when the label fits; returns those it could not label.
-fn draw_bars<'a, DB: DrawingBackend>(
+pub(super) fn draw_bars<'a, DB: DrawingBackend>(
     pixels: &DrawingArea<DB, Shift>,
     bars: &'a [PlacedBar],
 ) -> Result<Vec<&'a PlacedBar>, String> {
@@ -198,6 +110,9 @@ fn draw_bars<'a, DB: DrawingBackend>(
         pixels
             .draw(&Rectangle::new(corners, BLACK.mix(0.6).stroke_width(1)))
             .map_err(err)?;
+        if bar.label.is_empty() {
+            continue;
+        }
         let (text_w, _) = pixels
             .estimate_text_size(&bar.label, &measure)
             .map_err(err)?;
@@ -216,7 +131,7 @@ fn draw_bars<'a, DB: DrawingBackend>(
 /// Labels bars too narrow to hold their own: neighbours on a row (closer than
 /// [`GROUP_GAP_PX`]) share one label, `FS fstat, read, close`, written in the gap above the
 /// row on a white box, starting at the group's first bar.
-fn label_narrow_bars<DB: DrawingBackend>(
+pub(super) fn label_narrow_bars<DB: DrawingBackend>(
     pixels: &DrawingArea<DB, Shift>,
     mut narrow: Vec<&PlacedBar>,
 ) -> Result<(), String> {
@@ -248,6 +163,20 @@ fn label_narrow_bars<DB: DrawingBackend>(
             .pos(Pos::new(HPos::Left, VPos::Bottom));
         pixels
             .draw(&Text::new(text, (left, top - 3), style))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// A dot in the bar's colour at its end (the completion), over the bar's outline.
+pub(super) fn draw_end_dots<DB: DrawingBackend>(
+    pixels: &DrawingArea<DB, Shift>,
+    bars: &[PlacedBar],
+) -> Result<(), String> {
+    for bar in bars {
+        let centre = (bar.right, (bar.top + bar.bottom) / 2);
+        pixels
+            .draw(&Circle::new(centre, DOT_PX, bar.color.filled()))
             .map_err(err)?;
     }
     Ok(())
