@@ -166,48 +166,9 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
     }
     let report = match args.name.as_str() {
         "classic" => return classic(args.out.as_deref()),
-        "staircase" => {
-            let d = StaircaseConfig::default();
-            staircase(&StaircaseConfig {
-                pool: args.pool.unwrap_or_else(size_from_env),
-                calls: args.calls.unwrap_or(d.calls),
-                iterations: args.iterations.unwrap_or(d.iterations),
-                keylen: args.keylen.unwrap_or(d.keylen),
-            })?
-        }
-        "multitask" => {
-            let d = MultitaskConfig::default();
-            multitask(&MultitaskConfig {
-                pool: args.pool.unwrap_or_else(size_from_env),
-                iterations: args.iterations.unwrap_or(d.iterations),
-                keylen: args.keylen.unwrap_or(d.keylen),
-            })?
-        }
+        "staircase" | "multitask" => pool_experiment(args)?,
         "ordering" => ordering()?,
-        "workers" => {
-            let lab = std::env::current_exe().context("find the lab executable")?;
-            let d = WorkersExperimentConfig::default();
-            workers(
-                &lab,
-                &WorkersExperimentConfig {
-                    work_ms: args.work_ms.unwrap_or(d.work_ms),
-                    pool_hash_iterations: args.iterations.unwrap_or(d.pool_hash_iterations),
-                },
-            )?
-        }
-        "cluster" => {
-            let d = ClusterExperimentConfig::default();
-            let lab = std::env::current_exe().context("find the lab executable")?;
-            cluster(
-                &lab,
-                &ClusterExperimentConfig {
-                    policy: args.policy.clone().unwrap_or(d.policy),
-                    work_ms: args.work_ms.unwrap_or(d.work_ms),
-                    seconds: args.seconds.unwrap_or(d.seconds),
-                    children: d.children,
-                },
-            )?
-        }
+        "workers" | "cluster" => process_experiment(args)?,
         other => bail!(
             "unknown experiment `{other}`; choose one of: {}",
             EXPERIMENTS.map(|e| e.0).join(", ")
@@ -222,6 +183,47 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
         print!("{}", output::experiment_text(&report));
     }
     Ok(())
+}
+
+/// The staircase or multitask, on a pool of `--pool` threads (else as libuv sizes it).
+fn pool_experiment(args: &ExperimentArgs) -> Result<ExperimentReport> {
+    let pool = args.pool.unwrap_or_else(size_from_env);
+    if args.name == "staircase" {
+        let d = StaircaseConfig::default();
+        return Ok(staircase(&StaircaseConfig {
+            pool,
+            calls: args.calls.unwrap_or(d.calls),
+            iterations: args.iterations.unwrap_or(d.iterations),
+            keylen: args.keylen.unwrap_or(d.keylen),
+        })?);
+    }
+    let d = MultitaskConfig::default();
+    Ok(multitask(&MultitaskConfig {
+        pool,
+        iterations: args.iterations.unwrap_or(d.iterations),
+        keylen: args.keylen.unwrap_or(d.keylen),
+    })?)
+}
+
+/// The workers or cluster experiment, which start this program again as their workers.
+fn process_experiment(args: &ExperimentArgs) -> Result<ExperimentReport> {
+    let lab = std::env::current_exe().context("find the lab executable")?;
+    if args.name == "workers" {
+        let d = WorkersExperimentConfig::default();
+        let config = WorkersExperimentConfig {
+            work_ms: args.work_ms.unwrap_or(d.work_ms),
+            pool_hash_iterations: args.iterations.unwrap_or(d.pool_hash_iterations),
+        };
+        return Ok(workers(&lab, &config)?);
+    }
+    let d = ClusterExperimentConfig::default();
+    let config = ClusterExperimentConfig {
+        policy: args.policy.clone().unwrap_or(d.policy),
+        work_ms: args.work_ms.unwrap_or(d.work_ms),
+        seconds: args.seconds.unwrap_or(d.seconds),
+        children: d.children,
+    };
+    Ok(cluster(&lab, &config)?)
 }
 
 fn run_bench(args: &BenchArgs) -> Result<()> {

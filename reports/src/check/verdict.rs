@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::measured::Samples;
 use super::stats::{benjamini_hochberg, median, welch_log, WelchResult};
 use super::CheckError;
+use crate::store::metric;
 
 /// Which way is better for a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -39,23 +40,23 @@ pub struct MetricRule {
 /// The metrics compared, in display order.
 pub const METRICS: [MetricRule; 5] = [
     MetricRule {
-        name: "throughput_per_s",
+        name: metric::THROUGHPUT,
         direction: Direction::HigherIsBetter,
     },
     MetricRule {
-        name: "p50_us",
+        name: metric::P50,
         direction: Direction::LowerIsBetter,
     },
     MetricRule {
-        name: "p99_us",
+        name: metric::P99,
         direction: Direction::LowerIsBetter,
     },
     MetricRule {
-        name: "cpu_ms_per_op",
+        name: metric::CPU_MS_PER_OP,
         direction: Direction::LowerIsBetter,
     },
     MetricRule {
-        name: "peak_rss_bytes",
+        name: metric::PEAK_RSS,
         direction: Direction::LowerIsBetter,
     },
 ];

@@ -84,22 +84,22 @@ const fn col(header: &'static str, metric: &'static str, kind: Kind) -> Column {
 /// Candidate columns, in order; a column is shown when any point has its metric.
 pub(super) const COLUMNS: [Column; 17] = [
     col("throughput /s", metric::THROUGHPUT, Kind::Rate),
-    col("p50 ms", "p50_us", Kind::Ms),
+    col("p50 ms", metric::P50, Kind::Ms),
     col("p99 ms", metric::P99, Kind::Ms),
-    col("p99.9 ms", "p999_us", Kind::Ms),
-    col("max ms", "max_us", Kind::Ms),
-    col("makespan s", "makespan_s", Kind::Number),
-    col("CPU cores", "cpu_util_cores", Kind::Number),
+    col("p99.9 ms", metric::P999, Kind::Ms),
+    col("max ms", metric::MAX, Kind::Ms),
+    col("makespan s", metric::MAKESPAN, Kind::Number),
+    col("CPU cores", metric::CPU_UTIL, Kind::Number),
     col("CPU ms/op", metric::CPU_MS_PER_OP, Kind::Number),
     col("peak RSS MiB", metric::PEAK_RSS, Kind::MiB),
-    col("processes", "processes", Kind::Number),
-    col("loop util.", "loop_utilization", Kind::Fraction),
-    col("loop delay p99 ms", "loop_delay_p99_us", Kind::Ms),
-    col("pool wait p99 ms", "pool_wait_p99_us", Kind::Ms),
+    col(metric::PROCESSES, metric::PROCESSES, Kind::Number),
+    col("loop util.", metric::LOOP_UTILIZATION, Kind::Fraction),
+    col("loop delay p99 ms", metric::LOOP_DELAY_P99, Kind::Ms),
+    col("pool wait p99 ms", metric::POOL_WAIT_P99, Kind::Ms),
     col("errors", metric::ERRORS, Kind::Number),
     col("offered /s", metric::INTENDED_RATE, Kind::Rate),
-    col("p99 uncorr. ms", "p99_uncorrected_us", Kind::Ms),
-    col("generator util.", "generator_util", Kind::Fraction),
+    col("p99 uncorr. ms", metric::P99_UNCORRECTED, Kind::Ms),
+    col("generator util.", metric::GENERATOR_UTIL, Kind::Fraction),
 ];
 
 /// The columns some point of the sweep has.

@@ -168,28 +168,8 @@ impl<'a> Checker<'a> {
 
     /// The op kind with its parameters, refusing keys that belong to other kinds.
     fn kind(&mut self, raw: &RawOp, context: &Context) -> Checked<OpKind> {
-        let name = raw.kind.get_ref().as_str();
-        let Some(&name) = OP_KINDS.iter().find(|k| **k == name) else {
-            return Err(self.error(
-                raw.kind.span(),
-                format!(
-                    "unknown op kind `{name}`; expected one of: {}",
-                    OP_KINDS.join(", ")
-                ),
-            ));
-        };
-        let allowed = allowed_keys(name);
-        for (key, span) in raw.present_keys() {
-            if !allowed.contains(&key) {
-                return Err(self.error(
-                    span,
-                    format!(
-                        "`{key}` does not apply to kind `{name}`; expected only: kind, label, {}then",
-                        allowed.iter().map(|k| format!("{k}, ")).collect::<String>()
-                    ),
-                ));
-            }
-        }
+        let name = self.kind_name(raw)?;
+        self.keys_of(raw, name)?;
         let iterations = || {
             self.optional(
                 &raw.iterations,
@@ -233,19 +213,59 @@ impl<'a> Checker<'a> {
             "next_tick" => OpKind::NextTick,
             "microtask" => OpKind::Microtask,
             "block" => OpKind::Block { ms: ms()? },
-            "worker" => {
-                if *context != Context::Main {
-                    return Err(self.error(
-                        raw.kind.span(),
-                        "a worker cannot start another worker in a scenario; expected `worker` ops on the main thread only",
-                    ));
-                }
-                OpKind::Worker { ops: Vec::new() }
-            }
+            "worker" => self.worker(raw, context)?,
             _ => OpKind::Message {
                 to: self.message_target(raw, context)?,
             },
         })
+    }
+
+    /// The op's kind, one of [`OP_KINDS`].
+    fn kind_name(&self, raw: &RawOp) -> Checked<&'static str> {
+        let name = raw.kind.get_ref().as_str();
+        OP_KINDS
+            .iter()
+            .copied()
+            .find(|k| *k == name)
+            .ok_or_else(|| {
+                self.error(
+                    raw.kind.span(),
+                    format!(
+                        "unknown op kind `{name}`; expected one of: {}",
+                        OP_KINDS.join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// Refuses a key that belongs to another kind than `name`.
+    fn keys_of(&self, raw: &RawOp, name: &str) -> Checked<()> {
+        let allowed = allowed_keys(name);
+        match raw
+            .present_keys()
+            .into_iter()
+            .find(|(key, _)| !allowed.contains(key))
+        {
+            None => Ok(()),
+            Some((key, span)) => Err(self.error(
+                span,
+                format!(
+                    "`{key}` does not apply to kind `{name}`; expected only: kind, label, {}then",
+                    allowed.iter().map(|k| format!("{k}, ")).collect::<String>()
+                ),
+            )),
+        }
+    }
+
+    /// A worker op, allowed on the main thread only.
+    fn worker(&self, raw: &RawOp, context: &Context) -> Checked<OpKind> {
+        if *context != Context::Main {
+            return Err(self.error(
+                raw.kind.span(),
+                "a worker cannot start another worker in a scenario; expected `worker` ops on the main thread only",
+            ));
+        }
+        Ok(OpKind::Worker { ops: Vec::new() })
     }
 
     /// Refuses a message the structure sends to a worker that is not running (see `order.rs`).

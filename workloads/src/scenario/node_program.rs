@@ -46,6 +46,23 @@ function receive(m) {
 }
 "#;
 
+/// The end of every program: the main thread runs the scenario's ops; a worker listens for
+/// the messages it expects (then lets its port go), and runs its own ops.
+const FOOTER: &str = "} else {
+  const id = wt.workerData.worker;
+  if (EXPECTED[id] > 0) {
+    let got = 0;
+    // `off` with the listener unrefs the port in Node 20 (removeAllListeners does not).
+    const listener = (m) => {
+      receive(m);
+      if (++got === EXPECTED[id]) wt.parentPort.off('message', listener);
+    };
+    wt.parentPort.on('message', listener);
+  }
+  WORKER_MAIN[id]();
+}
+";
+
 /// The program for `scenario`, with the files and server of `fixture`.
 pub fn program(scenario: &Scenario, fixture: &Fixture) -> String {
     let gen = Gen { fixture };
@@ -58,6 +75,16 @@ pub fn program(scenario: &Scenario, fixture: &Fixture) -> String {
             addr.port()
         );
     }
+    tables(&mut out, scenario, &gen);
+    out.push_str("if (wt.isMainThread) {\n");
+    out.push_str(&gen.ops(&scenario.ops, 1));
+    out.push_str(FOOTER);
+    out
+}
+
+/// `RECEIVERS` (what runs when a message arrives), `WORKER_MAIN` (each worker's ops) and
+/// `EXPECTED` (the messages each worker waits for), keyed by label.
+fn tables(out: &mut String, scenario: &Scenario, gen: &Gen<'_>) {
     let all = scenario.all_ops();
     out.push_str("const RECEIVERS = {\n");
     for op in all
@@ -88,33 +115,10 @@ pub fn program(scenario: &Scenario, fixture: &Fixture) -> String {
         .iter()
         .filter(|op| matches!(op.kind, OpKind::Worker { .. }))
     {
-        let _ = writeln!(
-            out,
-            "  {}: {},",
-            js(&op.label),
-            expected.get(&op.label).copied().unwrap_or(0)
-        );
+        let count = expected.get(&op.label).copied().unwrap_or(0);
+        let _ = writeln!(out, "  {}: {count},", js(&op.label));
     }
     out.push_str("};\n");
-    out.push_str("if (wt.isMainThread) {\n");
-    out.push_str(&gen.ops(&scenario.ops, 1));
-    out.push_str(
-        "} else {
-  const id = wt.workerData.worker;
-  if (EXPECTED[id] > 0) {
-    let got = 0;
-    // `off` with the listener unrefs the port in Node 20 (removeAllListeners does not).
-    const listener = (m) => {
-      receive(m);
-      if (++got === EXPECTED[id]) wt.parentPort.off('message', listener);
-    };
-    wt.parentPort.on('message', listener);
-  }
-  WORKER_MAIN[id]();
-}
-",
-    );
-    out
 }
 
 /// A JSON string literal (valid JavaScript).
@@ -133,57 +137,105 @@ impl Gen<'_> {
 
     /// One op as a block statement at indentation `depth`.
     fn op(&self, op: &Op, depth: usize) -> String {
-        let pad = "  ".repeat(depth);
-        let label = js(&op.label);
-        let then = self.ops(&op.then, depth + 2);
-        let done = |thread: &str| format!("{pad}    record({label}, s, {thread});\n{then}");
-        // Synchronous ops record and go on in the op's own block.
-        let done_here = || {
-            let then = self.ops(&op.then, depth + 1);
-            format!("{pad}  record({label}, s, THREAD);\n{then}")
-        };
-        let check = format!("{pad}    if (err) fail({label}, err);\n");
-        let path = || {
-            js(&self
+        let text = OpText {
+            pad: "  ".repeat(depth),
+            label: js(&op.label),
+            then: self.ops(&op.then, depth + 2),
+            then_here: self.ops(&op.then, depth + 1),
+            path: js(&self
                 .fixture
                 .file(&op.label)
                 .map(|p| p.display().to_string())
-                .unwrap_or_default())
+                .unwrap_or_default()),
         };
-        let body = match &op.kind {
-            OpKind::Timeout { ms } => format!("{pad}  setTimeout(() => {{\n{}{pad}  }}, {ms});\n", done("THREAD")),
-            OpKind::Immediate => format!("{pad}  setImmediate(() => {{\n{}{pad}  }});\n", done("THREAD")),
-            OpKind::NextTick => format!("{pad}  process.nextTick(() => {{\n{}{pad}  }});\n", done("THREAD")),
-            OpKind::Microtask => format!("{pad}  queueMicrotask(() => {{\n{}{pad}  }});\n", done("THREAD")),
+        let body = text
+            .queued(&op.kind)
+            .or_else(|| text.on_pool(&op.kind))
+            .unwrap_or_else(|| text.other(&op.kind));
+        let pad = &text.pad;
+        format!("{pad}{{\n{pad}  const s = now();\n{body}{pad}}}\n")
+    }
+}
+
+/// The pieces of one op's JavaScript block.
+struct OpText {
+    /// Indentation of the block.
+    pad: String,
+    /// The label as a JS string literal.
+    label: String,
+    /// The `then` ops, indented to run inside a callback.
+    then: String,
+    /// The `then` ops, indented to run right after a synchronous op.
+    then_here: String,
+    /// The op's fixture file as a JS string literal (empty for ops without one).
+    path: String,
+}
+
+impl OpText {
+    /// Inside a callback: record the completion on `thread`, then run the `then` ops.
+    fn done(&self, thread: &str) -> String {
+        let (pad, label, then) = (&self.pad, &self.label, &self.then);
+        format!("{pad}    record({label}, s, {thread});\n{then}")
+    }
+
+    /// A synchronous op: record and go on in the op's own block.
+    fn done_here(&self) -> String {
+        let (pad, label, then) = (&self.pad, &self.label, &self.then_here);
+        format!("{pad}  record({label}, s, THREAD);\n{then}")
+    }
+
+    /// Ops queued on the loop itself (timers, immediates, ticks, microtasks, intervals).
+    fn queued(&self, kind: &OpKind) -> Option<String> {
+        let (pad, label, then) = (&self.pad, &self.label, &self.then);
+        let callback = |call: &str, tail: &str| {
+            format!(
+                "{pad}  {call}(() => {{\n{}{pad}  }}{tail});\n",
+                self.done("THREAD")
+            )
+        };
+        Some(match kind {
+            OpKind::Timeout { ms } => callback("setTimeout", &format!(", {ms}")),
+            OpKind::Immediate => callback("setImmediate", ""),
+            OpKind::NextTick => callback("process.nextTick", ""),
+            OpKind::Microtask => callback("queueMicrotask", ""),
             OpKind::Interval { ms, times } => format!(
                 "{pad}  let k = 0, prev = s;\n{pad}  const h = setInterval(() => {{\n\
                  {pad}    k += 1;\n{pad}    record({label} + '#' + k, prev, THREAD);\n{pad}    prev = now();\n\
                  {pad}    if (k === {times}) {{\n{pad}      clearInterval(h);\n{then}{pad}    }}\n{pad}  }}, {ms});\n"
             ),
-            OpKind::Block { ms } => format!("{pad}  busy({ms});\n{}", done_here()),
+            _ => return None,
+        })
+    }
+
+    /// Ops whose work runs on the pool and completes with an error-first callback.
+    fn on_pool(&self, kind: &OpKind) -> Option<String> {
+        let (pad, label, path) = (&self.pad, &self.label, &self.path);
+        let call = match kind {
+            OpKind::Pbkdf2 { iterations, keylen } => {
+                format!("crypto.pbkdf2('a', 'b', {iterations}, {keylen}, 'sha512'")
+            }
+            OpKind::ReadFile { .. } => format!("fs.readFile({path}"),
+            OpKind::WriteFile { bytes } => {
+                format!("fs.writeFile({path}, Buffer.alloc({bytes}, 120)")
+            }
+            OpKind::Stat => format!("fs.stat({path}"),
+            OpKind::Lookup { host } => format!("dns.lookup({}, {{ all: true }}", js(host)),
+            _ => return None,
+        };
+        Some(format!(
+            "{pad}  {call}, (err) => {{\n{pad}    if (err) fail({label}, err);\n{}{pad}  }});\n",
+            self.done("'pool'")
+        ))
+    }
+
+    /// The rest: busy waits and sync hashes, HTTP requests, workers and messages.
+    fn other(&self, kind: &OpKind) -> String {
+        let (pad, label) = (&self.pad, &self.label);
+        match kind {
+            OpKind::Block { ms } => format!("{pad}  busy({ms});\n{}", self.done_here()),
             OpKind::Pbkdf2Sync { iterations, keylen } => format!(
                 "{pad}  crypto.pbkdf2Sync('a', 'b', {iterations}, {keylen}, 'sha512');\n{}",
-                done_here()
-            ),
-            OpKind::Pbkdf2 { iterations, keylen } => format!(
-                "{pad}  crypto.pbkdf2('a', 'b', {iterations}, {keylen}, 'sha512', (err) => {{\n{check}{}{pad}  }});\n",
-                done("'pool'")
-            ),
-            OpKind::ReadFile { .. } => format!(
-                "{pad}  fs.readFile({}, (err) => {{\n{check}{}{pad}  }});\n",
-                path(),
-                done("'pool'")
-            ),
-            OpKind::WriteFile { bytes } => format!(
-                "{pad}  fs.writeFile({}, Buffer.alloc({bytes}, 120), (err) => {{\n{check}{}{pad}  }});\n",
-                path(),
-                done("'pool'")
-            ),
-            OpKind::Stat => format!("{pad}  fs.stat({}, (err) => {{\n{check}{}{pad}  }});\n", path(), done("'pool'")),
-            OpKind::Lookup { host } => format!(
-                "{pad}  dns.lookup({}, {{ all: true }}, (err) => {{\n{check}{}{pad}  }});\n",
-                js(host),
-                done("'pool'")
+                self.done_here()
             ),
             OpKind::HttpGet { path } => format!(
                 "{pad}  http.get({{ ...SERVER, path: {}, agent: false }}, (res) => {{\n\
@@ -191,23 +243,26 @@ impl Gen<'_> {
                  {pad}      if (res.statusCode !== 200) fail({label}, 'the server answered ' + res.statusCode);\n\
                  {}{pad}    }});\n{pad}  }}).on('error', (err) => fail({label}, err));\n",
                 js(path),
-                done("THREAD")
+                self.done("THREAD")
             ),
             OpKind::Worker { .. } => format!(
                 "{pad}  const w = new wt.Worker(__filename, {{ workerData: {{ t0: T0, worker: {label} }} }});\n\
                  {pad}  WORKERS[{label}] = w;\n{pad}  w.on('message', receive);\n\
                  {pad}  w.on('error', (err) => fail({label}, err));\n\
                  {pad}  w.on('exit', () => {{\n{pad}    delete WORKERS[{label}];\n{}{pad}  }});\n",
-                done("THREAD")
+                self.done("THREAD")
             ),
             OpKind::Message { to: Some(to) } => format!(
                 "{pad}  if (!WORKERS[{to}]) fail({label}, 'worker ' + {to} + ' is not running when the message is sent');\n\
                  {pad}  WORKERS[{to}].postMessage([{label}, s]);\n",
                 to = js(to)
             ),
-            OpKind::Message { to: None } => format!("{pad}  wt.parentPort.postMessage([{label}, s]);\n"),
-        };
-        format!("{pad}{{\n{pad}  const s = now();\n{body}{pad}}}\n")
+            OpKind::Message { to: None } => {
+                format!("{pad}  wt.parentPort.postMessage([{label}, s]);\n")
+            }
+            // Every other kind was taken by `queued` or `on_pool`.
+            _ => String::new(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::xy::Axis;
-use super::{err, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY};
+use super::{err, house_mesh, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY};
 
 /// One bar.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,15 +56,10 @@ pub(super) fn draw<DB: DrawingBackend>(
         )
         .map_err(err)?;
     let y_fmt = |v: &f64| y.label_at(*v);
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh())
         .disable_x_mesh()
         .y_desc(y.label.as_str())
         .y_label_formatter(&y_fmt)
-        .label_style((FAMILY, text::TICK))
-        .axis_desc_style((FAMILY, text::AXIS))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .light_line_style(TRANSPARENT)
         .draw()
         .map_err(err)?;
     let above = (FAMILY, text::NOTE)

@@ -280,6 +280,22 @@ fn encode_png(figure: &Figure) -> Result<Vec<u8>, String> {
     Ok(png)
 }
 
+/// The house style of every chart's mesh: tick and axis fonts, light grid lines, no minor
+/// lines. Callers add what differs (which mesh lines, descriptions, label formatters).
+pub(crate) fn house_mesh<'a, 'b, 'm, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    DB: DrawingBackend,
+{
+    mesh.label_style((FAMILY, text::TICK))
+        .axis_desc_style((FAMILY, text::AXIS))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(TRANSPARENT)
+}
+
 /// Any plotters error as text.
 pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()

@@ -5,7 +5,9 @@ use plotters::coord::cartesian::Cartesian2d;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{draw_legend, draw_marker, err, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY};
+use super::{
+    draw_legend, draw_marker, err, house_mesh, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY,
+};
 
 /// An axis: its label (with the unit), its range and its ticks, in the figure's coordinate.
 #[derive(Clone, Debug, PartialEq)]
@@ -132,16 +134,11 @@ pub(super) fn draw<DB: DrawingBackend>(
         .map_err(err)?;
     let x_fmt = |v: &f64| x.label_at(*v);
     let y_fmt = |v: &f64| y.label_at(*v);
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh())
         .x_desc(x.label.as_str())
         .y_desc(y.label.as_str())
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .label_style((FAMILY, text::TICK))
-        .axis_desc_style((FAMILY, text::AXIS))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .light_line_style(TRANSPARENT)
         .draw()
         .map_err(err)?;
     let plot = chart.plotting_area();

@@ -17,7 +17,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::xy::Axis;
-use super::{draw_legend, err, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY};
+use super::{draw_legend, err, house_mesh, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY};
 use marks::QUEUE_GREY;
 
 /// One bar.
@@ -140,14 +140,11 @@ fn draw_axes<'a, DB: DrawingBackend>(
             .unwrap_or_default()
     };
     let mut mesh = chart.configure_mesh();
-    mesh.disable_y_mesh()
+    house_mesh(&mut mesh)
+        .disable_y_mesh()
         .x_desc(x.label.as_str())
         .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .label_style((FAMILY, text::TICK))
-        .axis_desc_style((FAMILY, text::AXIS))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .light_line_style(TRANSPARENT);
+        .y_label_formatter(&y_fmt);
     if !gantt.row_label.is_empty() {
         mesh.y_desc(gantt.row_label.as_str());
     }
