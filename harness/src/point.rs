@@ -25,9 +25,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use looplab_reports::store::ExperimentsFile;
 use looplab_runtime::cluster::worker_role;
 use looplab_workloads::batch::{Batch, BatchReport};
 use looplab_workloads::deploy::Deployment;
+use looplab_workloads::experiments::recorded;
 use looplab_workloads::serve::{serve, serve_cluster_worker, LoopSample, ShutdownHandle};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +58,10 @@ pub enum Task {
         /// Jobs per batch.
         jobs: u32,
     },
+    /// The recorded set of classic experiments, run at the end of a sweep in a fresh process
+    /// like every point, so nothing of the sweep's own process shares the cores while their
+    /// timing-sensitive shapes are taken.
+    Experiments,
 }
 
 /// One measured batch, as the point reports it.
@@ -101,6 +107,8 @@ pub enum Reply {
     },
     /// A measured batch.
     Batch(BatchLine),
+    /// The recorded experiments, every attempt.
+    Experiments(ExperimentsFile),
     /// Something failed; the text says what.
     Error(String),
 }
@@ -112,6 +120,7 @@ pub fn run(args: &PointArgs) -> Result<()> {
     match &task {
         Task::Serve(deployment) => service(deployment),
         Task::Batch { deployment, jobs } => batch(deployment, *jobs),
+        Task::Experiments => experiments(),
     }
 }
 
@@ -209,6 +218,27 @@ fn batch(deployment: &Deployment, jobs: u32) -> Result<()> {
             }
         } else {
             say(&Reply::Error(format!("unknown command `{line}`")));
+        }
+    }
+    Ok(())
+}
+
+/// `Task::Experiments`: ready at once; `run` records the set and answers with it; then the
+/// process ends.
+fn experiments() -> Result<()> {
+    say(&Reply::Ready { addr: None });
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        match line.trim() {
+            "run" => {
+                match recorded::record() {
+                    Ok(runs) => say(&Reply::Experiments(ExperimentsFile::of(&runs))),
+                    Err(e) => say(&Reply::Error(format!("{e}"))),
+                }
+                break;
+            }
+            "stop" => break,
+            other => say(&Reply::Error(format!("unknown command `{other}`"))),
         }
     }
     Ok(())

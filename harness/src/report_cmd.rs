@@ -1,11 +1,8 @@
 //! `lab report DIR [--out DIR2]`, and what every successful sweep does at its end:
 //!
-//! 1. record the classic experiments (`looplab_workloads::experiments::recorded`: the
-//!    staircase at pools 1, 2 and 4, multitask at pools 1 to 5, each until it has Node's
-//!    shape, at most three times; about 5 s) into `experiments.json` in the results folder;
-//!    a failure here is a warning, not an error, since the sweep's own results are complete
-//!    without it;
-//! 2. render the report into the results folder (`looplab_reports::report::render`).
+//! 1. the sweep records the classic experiments into `experiments.json` (in a point process
+//!    of their own, see `sweep::session`);
+//! 2. then the report is rendered into the results folder (`looplab_reports::report::render`).
 //!
 //! `lab report` and `lab check` only read: they never run anything, so they can be pointed at
 //! any results folder, including one copied from another machine.
@@ -15,8 +12,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Result};
 use clap::Args;
 use looplab_reports::report;
-use looplab_reports::store::{ExperimentsFile, ResultsDir};
-use looplab_workloads::experiments::recorded;
+use looplab_reports::store::ResultsDir;
 
 /// `lab report` arguments.
 #[derive(Args, Debug)]
@@ -43,13 +39,10 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The end of a successful sweep: the classic experiments recorded into the folder (still
-/// holding its lock), then the report. Returns the path of `report.html`; the error says the
-/// results are safe and how to render again.
-pub fn after_sweep(results: ResultsDir, quiet: bool) -> Result<PathBuf> {
-    if let Err(e) = record_experiments(&results, quiet) {
-        eprintln!("lab: warning: the classic experiments were not recorded ({e:#}); the report and `lab check` say so");
-    }
+/// The end of a successful sweep: the report, rendered into the results folder once the
+/// sweep has let go of it. Returns the path of `report.html`; the error says the results are
+/// safe and how to render again.
+pub fn after_sweep(results: ResultsDir) -> Result<PathBuf> {
     let dir = results.path().to_path_buf();
     // The report takes the folder's lock itself.
     drop(results);
@@ -59,16 +52,6 @@ pub fn after_sweep(results: ResultsDir, quiet: bool) -> Result<PathBuf> {
             dir.display()
         )
     })
-}
-
-/// Runs the recorded set of classic experiments and writes `experiments.json` into `results`.
-pub fn record_experiments(results: &ResultsDir, quiet: bool) -> Result<()> {
-    if !quiet {
-        eprintln!("lab: recording the classic experiments (staircase and multitask, about 5 s)");
-    }
-    let recorded = recorded::record()?;
-    results.write_experiments(&ExperimentsFile::of(&recorded))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -84,16 +67,12 @@ mod tests {
         let dir = results.path().to_path_buf();
         // A results file that cannot be read makes the report fail after the folder exists.
         std::fs::write(dir.join("results.jsonl"), "not json\n").unwrap();
-        let message = format!("{:#}", after_sweep(results, true).unwrap_err());
+        let message = format!("{:#}", after_sweep(results).unwrap_err());
         assert!(message.starts_with("report: "), "{message}");
         assert!(
             message.contains(&format!("the results are safe in {}", dir.display())),
             "{message}"
         );
         assert!(message.contains("`lab report "), "{message}");
-        assert!(
-            dir.join("experiments.json").exists(),
-            "recorded before the report"
-        );
     }
 }

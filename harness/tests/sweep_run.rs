@@ -193,6 +193,27 @@ fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
     ] {
         assert!(out.join(file).is_file(), "{file} written after the sweep");
     }
+    // The recorded set, from a point process of its own (reaped: `assert_none_left` above).
+    let experiments: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("experiments.json")).unwrap())
+            .unwrap();
+    let configs: BTreeSet<(String, u64)> = experiments["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["experiment"].as_str().unwrap().to_string(),
+                r["pool"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, u64)> = [1, 2, 4]
+        .map(|p| ("staircase".to_string(), p))
+        .into_iter()
+        .chain((1..=5).map(|p| ("multitask".to_string(), p)))
+        .collect();
+    assert_eq!(configs, expected);
     let records = records(&out);
     let ids: Vec<&str> = records
         .iter()

@@ -378,7 +378,7 @@ mod tests {
             ("mode = \"batch\"\nfile_bytes = 67108864\njobs = 64", "file_bytes: 67108864 x 64 jobs = 4294967296 bytes in flight is out of range up to 1073741824 (1 GiB) in flight; use values like 65536, or fewer connections or jobs"),
             ("jobs = 0", "jobs: 0 is out of range 1..=1000000; use values like 64"),
             ("duration = \"0s\"", "duration: \"0s\" is out of range above 0s, up to 1h; use values like \"500ms\", \"5s\""),
-            ("warmup = \"1d\"", "warmup: `1d` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
+            ("warmup = \"1x\"", "warmup: `1x` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
             ("warmup = \"61m\"", "warmup: \"61m\" is out of range 0s..=1h; use values like \"500ms\", \"5s\""),
             ("duration = \"5\"", "duration: `5` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
             ("mode = \"stream\"", "mode: `stream` is not allowed; choose from service, batch"),

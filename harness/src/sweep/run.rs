@@ -379,7 +379,7 @@ mod tests {
                     assert_eq!((deployment.strategy, deployment.pool), (Strategy::Loop, 1));
                     jobs
                 }
-                Task::Serve(_) => panic!("a batch point serves nothing"),
+                other => panic!("a batch point runs batches, not {other:?}"),
             })
             .collect();
         assert_eq!(jobs, [3, 2, 2]);

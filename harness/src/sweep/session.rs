@@ -6,22 +6,34 @@
 //! 3. Run the points ([`super::run`]), each repetition recorded as it is measured.
 //! 4. Unless interrupted, mark the folder finished in `meta.json`.
 //! 5. Print the summary line (repetitions, failures, harness overhead), interrupted or not.
-//! 6. Interrupted: return [`Interrupted`]. Otherwise render the report and print both paths.
+//! 6. Interrupted: return [`Interrupted`]. Otherwise record the classic experiments (the
+//!    recorded set of `looplab_workloads::experiments::recorded`, about 5 s) in a fresh point
+//!    process, as every point runs, into `experiments.json`: after a long sweep the sweep's own
+//!    process is no quiet place for timing-sensitive shapes (recorded there at the end of a
+//!    190 s default sweep, multitask at pool 4 missed all 3 attempts; in 5 other recordings,
+//!    3 in fresh `lab experiment classic` processes and 2 after quick sweeps, it held at the
+//!    first). A failure here is a warning: the sweep's results are complete without it.
+//! 7. Render the report and print both paths.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use looplab_reports::store::{rfc3339_utc, ResultsDir};
 
-use super::child;
+use super::child::{self, PointProcess};
 use super::plan::Plan;
 use super::run::{self, Outcome};
 use super::show::human;
+use crate::point::{Reply, Task};
 use crate::progress::{Progress, ProgressMode};
 use crate::scratch;
+
+/// How long the recorded experiments may take: 8 configurations of at most 3 attempts of
+/// about a second each, with room for a busy machine.
+const EXPERIMENTS_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A sweep stopped by Ctrl-C or SIGTERM; what was measured is kept. `main` exits 130.
 #[derive(Debug)]
@@ -63,11 +75,28 @@ pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> 
         }
         .into());
     }
+    if let Err(e) = record_experiments(&lab, &results, quiet) {
+        eprintln!("lab: warning: the classic experiments were not recorded ({e:#}); the report and `lab check` say so");
+    }
     let dir = results.path().to_path_buf();
-    let report = crate::report_cmd::after_sweep(results, quiet);
+    let report = crate::report_cmd::after_sweep(results);
     println!("results: {}", dir.display());
     println!("report: {}", report?.display());
     Ok(())
+}
+
+/// Step 6: the recorded experiments, from a point process of their own.
+fn record_experiments(lab: &Path, results: &ResultsDir, quiet: bool) -> Result<()> {
+    if !quiet {
+        eprintln!("lab: recording the classic experiments (staircase and multitask, about 5 s)");
+    }
+    let (mut process, _) = PointProcess::start(lab, &Task::Experiments)?;
+    let reply = process.request("run", EXPERIMENTS_TIMEOUT);
+    process.stop();
+    match reply? {
+        Reply::Experiments(file) => Ok(results.write_experiments(&file)?),
+        other => Err(anyhow::anyhow!("the experiments answered {other:?}")),
+    }
 }
 
 /// The plan without the points whose every repetition is in `done`.

@@ -152,21 +152,13 @@ pub struct Pruned {
     pub reason: &'static str,
 }
 
-/// Parses "500ms", "5s", "1.5s", "2m", "1h" into milliseconds; `None` if it is not like that.
+/// Parses a duration like "500ms", "5s", "1.5s", "2m", "1h" or "1m 30s" (humantime's grammar)
+/// into whole milliseconds; `None` if it is not a duration or not a whole number of
+/// milliseconds. A bare number has no unit and is refused.
 pub fn parse_duration_ms(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = text.split_at(split);
-    let scale = match unit.trim() {
-        "ms" => 1.0,
-        "s" => 1_000.0,
-        "m" | "min" => 60_000.0,
-        "h" => 3_600_000.0,
-        _ => return None,
-    };
-    let value: f64 = number.parse().ok()?;
-    let ms = value * scale;
-    (ms.is_finite() && ms.fract() == 0.0 && ms <= u64::MAX as f64).then_some(ms as u64)
+    let duration = humantime::parse_duration(text.trim()).ok()?;
+    let ms = u64::try_from(duration.as_millis()).ok()?;
+    (duration.subsec_nanos() % 1_000_000 == 0).then_some(ms)
 }
 
 /// Formats milliseconds the way configs write them: "1500ms", "2s", "1m".
@@ -191,8 +183,9 @@ mod tests {
         assert_eq!(parse_duration_ms("1.5s"), Some(1_500));
         assert_eq!(parse_duration_ms("2m"), Some(120_000));
         assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
+        assert_eq!(parse_duration_ms("1m 30s"), Some(90_000));
         assert_eq!(parse_duration_ms("0s"), Some(0));
-        for bad in ["5", "s", "five s", "5d", "-1s", "0.5ms", ""] {
+        for bad in ["5", "s", "five s", "5x", "-1s", "0.5ms", ""] {
             assert_eq!(parse_duration_ms(bad), None, "{bad}");
         }
         assert_eq!(format_duration_ms(1_500), "1500ms");
