@@ -105,6 +105,36 @@ fn unbounded_counts_are_refused_before_work_starts() {
         ],
         &["10001", "10000 in all"],
     );
+    // Worker processes and threads have bounds too (before, nothing in `lab serve` bounded
+    // the processes of a cluster).
+    refused(
+        &[
+            "serve",
+            "--workload",
+            "hello",
+            "--port",
+            "0",
+            "--strategy",
+            "cluster",
+            "--cluster",
+            "100000",
+        ],
+        &["--cluster 100000 is out of range", "1..=1024"],
+    );
+    refused(
+        &[
+            "serve",
+            "--workload",
+            "hash",
+            "--port",
+            "0",
+            "--strategy",
+            "workers",
+            "--workers",
+            "1000",
+        ],
+        &["--workers 1000 is out of range", "1..=256"],
+    );
     // Refused at once: before, the server hashed 10^8 iterations to validate them.
     let started = std::time::Instant::now();
     refused(

@@ -24,6 +24,10 @@ use looplab_runtime::cluster::SchedulingPolicy;
 use looplab_runtime::pool::DEFAULT_POOL_SIZE;
 use serde::{Deserialize, Serialize};
 
+/// Most worker processes of a cluster deployment: 1,024 (each is a process with its own loop
+/// and pool; more would exhaust a machine's process table before measuring anything).
+pub const MAX_PROCESSES: usize = 1024;
+
 /// Implements serde for a name-only enum through its `name` and `parse` methods.
 macro_rules! serde_by_name {
     ($type:ty, $what:literal) => {

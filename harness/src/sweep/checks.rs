@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use looplab_runtime::pool::MAX_POOL_SIZE;
 use looplab_runtime::worker::MAX_POOL_WORKERS;
+use looplab_workloads::deploy::MAX_PROCESSES;
 use looplab_workloads::experiments::MAX_HASH_ITERATIONS;
 use looplab_workloads::serve::MAX_FILE_BYTES;
 
@@ -26,7 +27,7 @@ const fn range(min: i64, max: i64, example: &'static str) -> Range {
 }
 
 pub(super) const POOL: Range = range(1, MAX_POOL_SIZE as i64, "[1, 2, 4]");
-pub(super) const PROCESSES: Range = range(1, 1024, "[1, 2]");
+pub(super) const PROCESSES: Range = range(1, MAX_PROCESSES as i64, "[1, 2]");
 pub(super) const WORKERS: Range = range(1, MAX_POOL_WORKERS as i64, "[1, 2]");
 pub(super) const CONNECTIONS: Range = range(1, 10_000, "[16, 64]");
 pub(super) const RATES: Range = range(1, 10_000_000, "[500, 1000]");

@@ -61,6 +61,8 @@ pub struct Outcome {
     pub recorded: u64,
     /// Of those, the failed ones.
     pub failed: u64,
+    /// The error of the first failed repetition, if any.
+    pub first_error: Option<String>,
     /// Whether a signal stopped the sweep early.
     pub interrupted: bool,
     /// Per point run: wall time outside the measured windows.
@@ -119,6 +121,9 @@ pub fn execute(
         let records = std::mem::take(&mut runner.records);
         outcome.recorded += records.len() as u64;
         outcome.failed += records.iter().filter(|r| !r.ok).count() as u64;
+        if outcome.first_error.is_none() {
+            outcome.first_error = records.iter().find_map(|r| r.error.clone());
+        }
         let elapsed = started.elapsed();
         outcome.point_times.push(elapsed);
         outcome.overheads.push(elapsed.saturating_sub(measured));

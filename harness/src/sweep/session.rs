@@ -6,7 +6,8 @@
 //! 3. Run the points ([`super::run`]), each repetition recorded as it is measured.
 //! 4. Unless interrupted, mark the folder finished in `meta.json`.
 //! 5. Print the summary line (repetitions, failures, harness overhead), interrupted or not.
-//! 6. Interrupted: return [`Interrupted`]. Otherwise record the classic experiments (the
+//! 6. Interrupted: return [`Interrupted`]; every repetition failed: an error (exit 2).
+//!    Otherwise record the classic experiments (the
 //!    recorded set of `looplab_workloads::experiments::recorded`, about 5 s) in a fresh point
 //!    process, as every point runs, into `experiments.json`: after a long sweep the sweep's own
 //!    process is no quiet place for timing-sensitive shapes (recorded there at the end of a
@@ -75,6 +76,7 @@ pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> 
         }
         .into());
     }
+    all_failed(&outcome, results.path())?;
     if let Err(e) = record_experiments(&lab, &results, quiet) {
         eprintln!("lab: warning: the classic experiments were not recorded ({e:#}); the report and `lab check` say so");
     }
@@ -83,6 +85,23 @@ pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> 
     println!("results: {}", dir.display());
     println!("report: {}", report?.display());
     Ok(())
+}
+
+/// A sweep in which every repetition that ran failed measured nothing: an error (exit 2)
+/// saying how many and the first reason, rather than a report of nothing.
+fn all_failed(outcome: &Outcome, dir: &Path) -> Result<()> {
+    if outcome.recorded == 0 || outcome.failed < outcome.recorded {
+        return Ok(());
+    }
+    let first = outcome
+        .first_error
+        .as_deref()
+        .unwrap_or("no reason recorded");
+    anyhow::bail!(
+        "every one of the {} repetitions failed, the first with: {first}; their records are in {}",
+        outcome.recorded,
+        dir.display()
+    )
 }
 
 /// Step 6: the recorded experiments, from a point process of their own.
@@ -168,4 +187,29 @@ fn summary(outcome: &Outcome) -> String {
         median.as_millis(),
         overheads.last().copied().unwrap_or_default().as_millis(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_that_measured_nothing_is_an_error_naming_the_first_reason() {
+        let dir = Path::new("lab-results/x");
+        let outcome = |recorded, failed| Outcome {
+            recorded,
+            failed,
+            first_error: (failed > 0).then(|| "the point did not start".to_string()),
+            ..Outcome::default()
+        };
+        let message = all_failed(&outcome(3, 3), dir).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "every one of the 3 repetitions failed, the first with: the point did not start; \
+             their records are in lab-results/x"
+        );
+        assert!(all_failed(&outcome(3, 2), dir).is_ok());
+        // Resuming a finished sweep runs nothing: nothing failed.
+        assert!(all_failed(&outcome(0, 0), dir).is_ok());
+    }
 }

@@ -129,6 +129,25 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_of_another_user_is_refused() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            // Only root can make a folder another user owns; CI and this lab run as root.
+            eprintln!("skipped: needs root to chown a folder to another user");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs");
+        fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65_534), Some(65_534)).unwrap();
+        let message = check_owner(&theirs).unwrap_err().to_string();
+        assert!(
+            message.contains("belongs to another user (uid 65534)"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn a_symlinked_folder_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("link");

@@ -64,11 +64,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use looplab_runtime::http::{HttpServer, ServerOptions};
-use looplab_runtime::worker::WorkerPool;
+use looplab_runtime::worker::{WorkerPool, MAX_POOL_WORKERS};
 use looplab_runtime::{AsyncHandle, AsyncSender, EventLoop, RunMode, ThreadPool};
 
 pub use crate::deploy::Kind;
-use crate::deploy::{Deployment, Strategy};
+use crate::deploy::{Deployment, Strategy, MAX_PROCESSES};
 use crate::error::WorkloadError;
 use crate::experiments::{in_range, io_err, MAX_HASH_ITERATIONS, MAX_WORK_MS};
 use app::App;
@@ -176,6 +176,26 @@ fn validate(spec: &Deployment) -> Result<(), WorkloadError> {
         "use 0..=60000 ms, like 100",
     )?;
     ThreadPool::with_size(spec.pool)?;
+    validate_counts(spec)
+}
+
+/// The worker threads and processes of the strategy that has them, against their bounds.
+fn validate_counts(spec: &Deployment) -> Result<(), WorkloadError> {
+    match spec.strategy {
+        Strategy::Workers => in_range(
+            "--workers",
+            spec.workers as u64,
+            (1, MAX_POOL_WORKERS as u64),
+            "use 1..=256 worker threads, like 2",
+        )?,
+        Strategy::Cluster => in_range(
+            "--cluster",
+            spec.processes as u64,
+            (1, MAX_PROCESSES as u64),
+            "use 1..=1024 worker processes, like the number of cores",
+        )?,
+        _ => 0,
+    };
     Ok(())
 }
 
