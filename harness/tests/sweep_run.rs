@@ -215,10 +215,12 @@ fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
         .collect();
     assert_eq!(configs, expected);
     let records = records(&out);
-    let ids: Vec<&str> = records
+    // One round, in its shuffled order: every point once.
+    let ids: BTreeSet<&str> = records
         .iter()
         .map(|r| r["point_id"].as_str().unwrap())
         .collect();
+    assert_eq!(records.len(), 4);
     assert_eq!(
         ids,
         [
@@ -227,6 +229,7 @@ fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
             "cluster/net/k2/c2",
             "cluster/hash/p1/k2/c2"
         ]
+        .into()
     );
     for r in &records {
         assert_eq!(r["ok"], true, "{r}");
@@ -318,6 +321,20 @@ fn a_batch_sweep_runs_every_strategy() {
     .into();
     assert_eq!(ids, expected);
     assert_eq!(records.len(), 2 * expected.len(), "two repetitions each");
+    // Interleaved: every point's first repetition before any point's second.
+    let rounds: Vec<u64> = records
+        .iter()
+        .map(|r| r["repetition"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rounds, [[0; 9], [1; 9]].concat(), "rounds in order");
+    let order = |round: u64| -> Vec<&str> {
+        records
+            .iter()
+            .filter(|r| r["repetition"] == round)
+            .map(|r| r["point_id"].as_str().unwrap())
+            .collect()
+    };
+    assert_ne!(order(0), order(1), "each round in its own shuffled order");
     for r in &records {
         assert_eq!(r["ok"], true, "{r}");
         assert_eq!(metric(r, "jobs"), 8.0);

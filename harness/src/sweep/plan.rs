@@ -48,9 +48,32 @@ pub struct Plan {
     pub dropped: Vec<Pruned>,
     /// Pairs for which the pool size is not swept (rule 2).
     pub pool_not_swept: Vec<Pruned>,
+    /// The sweep's seed, which also orders each round of repetitions.
+    pub seed: Option<u64>,
 }
 
+/// The seed of the rounds' order when the sweep sets none (so an unseeded sweep's rounds are
+/// still shuffled, the same way on every run).
+pub const ROUND_SEED: u64 = 0x006c_6f6f_706c_6162;
+
 impl Plan {
+    /// The points in the order round `round` runs them: the plan's points shuffled with the
+    /// sweep's seed (or [`ROUND_SEED`]) mixed with the round, only those with that many
+    /// repetitions. Deterministic: the same plan gives the same rounds on every machine.
+    pub fn round_order(&self, round: u32) -> Vec<&PointSpec> {
+        let mut order: Vec<&PointSpec> = self
+            .points
+            .iter()
+            .filter(|p| round < p.repetitions)
+            .collect();
+        let seed = self.seed.unwrap_or(ROUND_SEED);
+        shuffle(
+            &mut order,
+            seed ^ u64::from(round).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        order
+    }
+
     /// Estimated wall-clock time: points x repetitions x (warm-up + duration + overhead).
     pub fn estimated_ms(&self) -> u64 {
         self.points
@@ -123,6 +146,7 @@ pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<Plan, ConfigError>
         total_points,
         dropped,
         pool_not_swept,
+        seed: spec.seed,
     })
 }
 
@@ -319,6 +343,33 @@ mod tests {
         assert!(p.dropped.is_empty());
         // 22 points x 2 repetitions x (500 + 1500 + 50) ms.
         assert_eq!(p.estimated_ms(), 22 * 2 * 2_050);
+    }
+
+    #[test]
+    fn each_round_is_a_seeded_permutation_of_the_points_with_that_many_repetitions() {
+        let p = plan(&spec("repetitions = 3"), None).unwrap();
+        let ids = |round| -> Vec<String> {
+            p.round_order(round)
+                .iter()
+                .map(|pt| pt.id.clone())
+                .collect()
+        };
+        let (first, second) = (ids(0), ids(1));
+        let mut sorted = first.clone();
+        sorted.sort();
+        let mut all: Vec<String> = p.points.iter().map(|pt| pt.id.clone()).collect();
+        all.sort();
+        assert_eq!(sorted, all, "every point once per round");
+        assert_ne!(first, second, "rounds are shuffled apart");
+        assert_eq!(ids(0), first, "deterministic");
+        assert!(ids(3).is_empty(), "no fourth round of three repetitions");
+        let seeded = plan(&spec("repetitions = 3\nseed = 7"), None).unwrap();
+        let seeded_ids: Vec<&str> = seeded
+            .round_order(0)
+            .iter()
+            .map(|pt| pt.id.as_str())
+            .collect();
+        assert_ne!(seeded_ids, first, "the sweep's seed orders the rounds");
     }
 
     #[test]

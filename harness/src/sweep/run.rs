@@ -1,8 +1,12 @@
 //! Stage 3, the executor: every point of a [`Plan`] measured in a process of its own, each
 //! repetition written to the results folder the moment it is measured.
 //!
-//! The rule of this stage, for each point in plan order:
-//! 1. Skip the repetitions the results folder already holds (`--resume`).
+//! The rule of this stage:
+//! 1. Repetitions are interleaved: round 1 runs repetition 1 of every point, round 2
+//!    repetition 2 of every point, and so on, each round in its own seeded shuffled order
+//!    ([`Plan::round_order`]), so a slow minute of a shared machine spreads over many points
+//!    instead of landing on every repetition of one. Skip the repetitions the results folder
+//!    already holds (`--resume`).
 //! 2. Each repetition starts the point's process(es) afresh: one `lab point` (a cluster point's
 //!    workers are its children), or, for a cluster point in batch mode, K `lab point`
 //!    processes each running its share of the jobs on its own loop and pool. Nothing is shared
@@ -27,7 +31,7 @@
 //!    recorded so far; `--resume` finishes it.
 //!
 //! Time outside the measured windows (start, connect, tear-down) is the harness' overhead; it
-//! is measured per point and reported at the end.
+//! is measured per repetition and reported at the end.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -65,15 +69,14 @@ pub struct Outcome {
     pub first_error: Option<String>,
     /// Whether a signal stopped the sweep early.
     pub interrupted: bool,
-    /// Per point run: wall time outside the measured windows.
+    /// Per repetition run: wall time outside the measured windows.
     pub overheads: Vec<Duration>,
-    /// Per point run: its whole wall time.
+    /// Per repetition run: its whole wall time.
     pub point_times: Vec<Duration>,
 }
 
 /// Runs the repetitions of `plan`'s points that are not in `done` (what `dir` already
-/// holds), recording into `dir`. The caller leaves complete points out of `plan`, so that
-/// the progress display counts only what runs.
+/// holds), round by round (rule 1), recording into `dir`.
 pub fn execute(
     lab: &Path,
     plan: &Plan,
@@ -82,60 +85,75 @@ pub fn execute(
     progress: &Progress,
 ) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    for (index, point) in plan.points.iter().enumerate() {
-        if STOP.load(Ordering::SeqCst) {
-            outcome.interrupted = true;
-            break;
-        }
-        let todo: Vec<u32> = (0..point.repetitions)
-            .filter(|r| !done.contains(&(point.id.clone(), *r)))
-            .collect();
-        if todo.is_empty() {
-            continue;
-        }
-        progress.start_point(index as u64, &point.id);
-        let started = Instant::now();
-        let mut runner = PointRun {
-            lab,
-            point,
-            dir: &mut *dir,
-            progress,
-            measured: Duration::ZERO,
-            records: Vec::new(),
-        };
-        let result = match point.coords.mode {
-            Mode::Service => runner.service(&todo),
-            Mode::Batch => runner.batch(&todo),
-        };
-        if let Err(e) = result {
-            // The point could not run (or stopped half-way): the repetitions it did not
-            // record are recorded as failed, unless a signal stopped it.
-            if !STOP.load(Ordering::SeqCst) {
-                let recorded: BTreeSet<u32> = runner.records.iter().map(|r| r.repetition).collect();
-                for &repetition in todo.iter().filter(|r| !recorded.contains(r)) {
-                    runner.record(failed(point, repetition, &e))?;
-                }
+    let mut started = 0u64;
+    let rounds = plan.points.iter().map(|p| p.repetitions).max().unwrap_or(0);
+    'rounds: for round in 0..rounds {
+        for point in plan.round_order(round) {
+            if done.contains(&(point.id.clone(), round)) {
+                continue;
             }
+            if STOP.load(Ordering::SeqCst) {
+                outcome.interrupted = true;
+                break 'rounds;
+            }
+            let label = format!("{} #{}", point.id, round + 1);
+            progress.start_point(started, &label);
+            started += 1;
+            let records = run_repetition(lab, point, round, dir, progress, &mut outcome)?;
+            if STOP.load(Ordering::SeqCst) {
+                outcome.interrupted = true;
+                progress.finish_point(&label, "interrupted");
+                break 'rounds;
+            }
+            progress.finish_point(&label, &summary(&records, 1));
         }
-        let measured = runner.measured;
-        let records = std::mem::take(&mut runner.records);
-        outcome.recorded += records.len() as u64;
-        outcome.failed += records.iter().filter(|r| !r.ok).count() as u64;
-        if outcome.first_error.is_none() {
-            outcome.first_error = records.iter().find_map(|r| r.error.clone());
-        }
-        let elapsed = started.elapsed();
-        outcome.point_times.push(elapsed);
-        outcome.overheads.push(elapsed.saturating_sub(measured));
-        if STOP.load(Ordering::SeqCst) {
-            outcome.interrupted = true;
-            progress.finish_point(&point.id, "interrupted");
-            break;
-        }
-        progress.finish_point(&point.id, &summary(&records, todo.len()));
     }
     progress.finish();
     Ok(outcome)
+}
+
+/// Repetition `repetition` of `point` in fresh processes; its record, counted in `outcome`.
+fn run_repetition(
+    lab: &Path,
+    point: &PointSpec,
+    repetition: u32,
+    dir: &mut ResultsDir,
+    progress: &Progress,
+    outcome: &mut Outcome,
+) -> Result<Vec<PointRecord>> {
+    let started = Instant::now();
+    let mut runner = PointRun {
+        lab,
+        point,
+        dir,
+        progress,
+        measured: Duration::ZERO,
+        records: Vec::new(),
+    };
+    let todo = [repetition];
+    let result = match point.coords.mode {
+        Mode::Service => runner.service(&todo),
+        Mode::Batch => runner.batch(&todo),
+    };
+    // A repetition that could not run (or stopped half-way) is recorded as failed, unless a
+    // signal stopped it.
+    if let Err(e) = result {
+        if runner.records.is_empty() && !STOP.load(Ordering::SeqCst) {
+            runner.record(failed(point, repetition, &e))?;
+        }
+    }
+    let records = std::mem::take(&mut runner.records);
+    outcome.recorded += records.len() as u64;
+    outcome.failed += records.iter().filter(|r| !r.ok).count() as u64;
+    if outcome.first_error.is_none() {
+        outcome.first_error = records.iter().find_map(|r| r.error.clone());
+    }
+    let elapsed = started.elapsed();
+    outcome.point_times.push(elapsed);
+    outcome
+        .overheads
+        .push(elapsed.saturating_sub(runner.measured));
+    Ok(records)
 }
 
 /// One line about a finished point (its records from this run), for the progress display.

@@ -28,6 +28,7 @@ use super::child::{self, PointProcess};
 use super::plan::Plan;
 use super::run::{self, Outcome};
 use super::show::human;
+use super::spec::PointSpec;
 use crate::point::{Reply, Task};
 use crate::progress::{Progress, ProgressMode};
 use crate::scratch;
@@ -60,9 +61,10 @@ pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> 
     let lab = std::env::current_exe().context("find this program to start the points")?;
     let done = results.done_points()?;
     let left = left_to_run(plan, &done);
-    announce(plan, &left, &results);
+    let repetitions = repetitions_left(&left, &done);
+    announce(plan, &left, repetitions, &results);
     stop_on_signal();
-    let progress = progress(&left, quiet);
+    let progress = progress(&left, repetitions, quiet);
     let outcome = run::execute(&lab, &left, &done, &mut results, &progress)?;
     if !outcome.interrupted {
         let mut meta = results.meta().clone();
@@ -132,11 +134,21 @@ fn left_to_run(plan: &Plan, done: &BTreeSet<(String, u32)>) -> Plan {
     }
 }
 
+/// Repetitions of `left`'s points that `done` does not hold.
+fn repetitions_left(left: &Plan, done: &BTreeSet<(String, u32)>) -> u64 {
+    let todo = |p: &PointSpec| {
+        (0..p.repetitions)
+            .filter(|r| !done.contains(&(p.id.clone(), *r)))
+            .count() as u64
+    };
+    left.points.iter().map(todo).sum()
+}
+
 /// The opening line: how many points will run, how many are already measured, how long.
-fn announce(plan: &Plan, left: &Plan, results: &ResultsDir) {
+fn announce(plan: &Plan, left: &Plan, repetitions: u64, results: &ResultsDir) {
     let measured = plan.points.len() - left.points.len();
     eprintln!(
-        "lab sweep: {} points to run{}, estimated {}; results in {}",
+        "lab sweep: {} points to run ({repetitions} repetitions, interleaved in rounds){}, estimated {}; results in {}",
         left.points.len(),
         if measured > 0 {
             format!(" ({measured} already measured)")
@@ -156,8 +168,8 @@ fn stop_on_signal() {
     });
 }
 
-/// The progress display over the points left, quiet with `--quiet`.
-fn progress(left: &Plan, quiet: bool) -> Progress {
+/// The progress display over the repetitions left, quiet with `--quiet`.
+fn progress(left: &Plan, repetitions: u64, quiet: bool) -> Progress {
     let mode = if quiet {
         ProgressMode::Quiet
     } else {
@@ -165,12 +177,13 @@ fn progress(left: &Plan, quiet: bool) -> Progress {
     };
     Progress::new(
         mode,
-        left.points.len() as u64,
+        repetitions,
         Duration::from_millis(left.estimated_ms()),
     )
 }
 
-/// The closing line: repetitions recorded and failed, wall time, harness overhead per point.
+/// The closing line: repetitions recorded and failed, wall time, harness overhead per
+/// repetition.
 fn summary(outcome: &Outcome) -> String {
     let mut overheads = outcome.overheads.clone();
     overheads.sort();
@@ -180,7 +193,7 @@ fn summary(outcome: &Outcome) -> String {
         .unwrap_or_default();
     let total: Duration = outcome.point_times.iter().sum();
     format!(
-        "lab sweep: {} repetitions recorded ({} failed) in {:.1} s; harness overhead per point: median {} ms, max {} ms",
+        "lab sweep: {} repetitions recorded ({} failed) in {:.1} s; harness overhead per repetition: median {} ms, max {} ms",
         outcome.recorded,
         outcome.failed,
         total.as_secs_f64(),
