@@ -506,3 +506,31 @@ fn shards_merged_equal_the_whole_plan() {
     assert_eq!(ids, planned);
     assert_eq!(records(&merged).len(), 3);
 }
+
+#[test]
+fn windows_measured_beside_a_busy_process_are_flagged_in_the_report() {
+    let tmp = temp();
+    let out = tmp.path().join("run");
+    let args = tiny(&out, &["--strategies", "loop", "--workloads", "net"]);
+    // A stranger keeping one of the cores busy for the whole sweep; killed and reaped after.
+    let mut busy = Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .expect("start a busy loop");
+    let (output, seen) = run_watched(&args, None);
+    let _ = busy.kill();
+    let _ = busy.wait();
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let record = &records(&out)[0];
+    let foreign = metric(record, "foreign_cpu_cores");
+    assert!(
+        foreign > 0.25,
+        "the busy loop is someone else's CPU: {record}"
+    );
+    assert!(metric(record, "sentinel_ms") > 0.0, "{record}");
+    assert!(record["metrics"]["steal_cores"].is_number(), "{record}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("Unstable windows"), "{summary}");
+    assert!(summary.contains("other processes"), "{summary}");
+}

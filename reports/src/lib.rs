@@ -5,6 +5,7 @@
 //! - [`report`]: a results folder becomes charts (PNG and SVG), an HTML report, a Markdown
 //!   summary and a CSV;
 //! - [`check`]: a results folder against a baseline, and the behaviour invariants;
+//! - [`noise`]: the one rule every "is this difference real?" of the lab uses;
 //! - [`table`]: aligned text tables for the terminal (`lab experiment`, `lab bench`, `lab
 //!   check`).
 //!
@@ -21,6 +22,7 @@
 
 pub mod check;
 pub mod histogram;
+pub mod noise;
 pub mod report;
 pub mod store;
 pub mod table;

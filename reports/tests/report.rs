@@ -128,9 +128,16 @@ fn the_report_opens_with_the_answer_then_charts_points_machine_warnings() {
         assert!(summary.contains(workload), "{summary}");
     }
     assert!(summary.contains("over loop/p4/c16"), "{summary}");
-    assert!(summary.contains("Mann-Whitney"), "the noise rule is stated");
-    // Two repetitions each: the noise verdict comes from the min..max ranges.
-    assert!(html.contains("min..max ranges"), "noise verdict");
+    assert!(
+        summary.contains("Welch's t-test"),
+        "the noise rule is stated"
+    );
+    // Two repetitions each: nothing is judged, neither the speed-ups nor the runners-up.
+    assert!(
+        summary.contains("(unknown: fewer than 3 repetitions (2))"),
+        "speed-up interval: {summary}"
+    );
+    assert!(!html.contains("min..max ranges"), "no range rule");
     // The 2-core machine swept up to pool size 4, and the generator limited the net points.
     assert!(html.contains("The machine has 2 core(s)"));
     assert!(html.contains("The load generator was the limit"));
@@ -211,7 +218,7 @@ fn single_repetitions_render_with_a_warning_and_no_noise_verdict() {
     edit_records(&dir, |r| (r["repetition"] == 0).then_some(r));
     let (rendered, html) = render_ok(&dir);
     assert!(html.contains("A single ok repetition for every point"));
-    assert!(html.contains("unknown (single repetition)"));
+    assert!(html.contains("unknown: fewer than 3 repetitions (1)"));
     assert!(rendered.charts.iter().all(|c| c.is_file()));
 }
 
@@ -306,4 +313,25 @@ fn a_report_can_go_to_another_folder_and_replaces_stale_charts() {
     fs::write(out.join("charts/stale.png"), b"old").unwrap();
     render(&dir, &out).unwrap();
     assert!(!out.join("charts/stale.png").exists());
+}
+
+#[test]
+fn three_repetitions_get_a_verdict_and_an_interval_from_the_one_rule() {
+    let (_tmp, dir) = fixture();
+    // A third repetition of every point: the first, again.
+    let text = read(&dir.join("results.jsonl"));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for line in text.lines() {
+        let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
+        if r["repetition"] == 0 {
+            r["repetition"] = 2.into();
+            lines.push(r.to_string());
+        }
+    }
+    fs::write(dir.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    render_ok(&dir);
+    let summary = read(&dir.join("summary.md"));
+    let rows: Vec<&str> = summary.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.iter().any(|r| r.contains("95% CI ")), "{summary}");
+    assert!(rows.iter().all(|r| !r.contains("unknown:")), "{summary}");
 }

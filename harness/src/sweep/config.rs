@@ -295,8 +295,12 @@ mod tests {
             default.timing,
             Timing {
                 warmup_ms: 500,
-                duration_ms: 1_500
+                duration_ms: 1_000
             }
+        );
+        assert_eq!(
+            default.repetitions, 3,
+            "the fewest the one rule judges from"
         );
         assert_eq!(default.workloads.len(), 4);
         assert_eq!(default.rates, None);

@@ -341,8 +341,8 @@ mod tests {
         assert!(ids(&p).contains(&"cluster/net/k2/c8"));
         assert_eq!(ids(&p)[21], "tokio/net/c32");
         assert!(p.dropped.is_empty());
-        // 22 points x 2 repetitions x (500 + 1500 + 50) ms.
-        assert_eq!(p.estimated_ms(), 22 * 2 * 2_050);
+        // 22 points x 3 repetitions x (500 + 1000 + 50) ms.
+        assert_eq!(p.estimated_ms(), 22 * 3 * 1_550);
     }
 
     #[test]

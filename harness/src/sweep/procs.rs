@@ -51,17 +51,31 @@ impl TreeSample {
     }
 }
 
-/// Busy CPU time of the whole machine (every process, this one and strangers included), from
-/// the first line of `/proc/stat`: all time except idle and iowait. Comparing it with a point's
-/// own usage tells "the strategy left cores idle" from "something else had them".
-pub fn machine_busy_s() -> f64 {
-    read("/proc/stat")
-        .and_then(|text| parse_busy_ticks(&text))
-        .map_or(0.0, |ticks| ticks as f64 / clock_ticks_per_s())
+/// The whole machine's CPU time so far, from the first line of `/proc/stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MachineSample {
+    /// Busy time of every process, this one and strangers included: all time except idle and
+    /// iowait. Against a point's own usage it tells "the strategy left cores idle" from
+    /// "something else had them".
+    pub busy_s: f64,
+    /// Time the hypervisor gave this VM's cores to someone else (`steal`), part of `busy_s`.
+    pub steal_s: f64,
 }
 
-/// Busy ticks from `/proc/stat`'s `cpu` line: user nice system idle iowait irq softirq steal.
-fn parse_busy_ticks(stat: &str) -> Option<u64> {
+/// Samples `/proc/stat` (zeros where it cannot be read).
+pub fn machine_sample() -> MachineSample {
+    let ticks = clock_ticks_per_s();
+    read("/proc/stat")
+        .and_then(|text| parse_cpu_ticks(&text))
+        .map_or_else(MachineSample::default, |(busy, steal)| MachineSample {
+            busy_s: busy as f64 / ticks,
+            steal_s: steal as f64 / ticks,
+        })
+}
+
+/// (busy, steal) ticks from `/proc/stat`'s `cpu` line: user nice system idle iowait irq
+/// softirq steal.
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
     let fields: Vec<u64> = line
         .split_whitespace()
@@ -70,7 +84,7 @@ fn parse_busy_ticks(stat: &str) -> Option<u64> {
         .map(|f| f.parse().ok())
         .collect::<Option<_>>()?;
     let total: u64 = fields.iter().sum();
-    Some(total - fields.get(3)? - fields.get(4)?)
+    Some((total - fields.get(3)? - fields.get(4)?, *fields.get(7)?))
 }
 
 /// Samples `roots` and all their descendants.
@@ -209,11 +223,11 @@ mod tests {
     }
 
     #[test]
-    fn busy_time_leaves_out_idle_and_iowait() {
+    fn busy_time_leaves_out_idle_and_iowait_and_steal_is_read_apart() {
         let stat = "cpu  100 5 50 1000 20 3 2 7 0 0\ncpu0 50 2 25 500 10 1 1 3 0 0\n";
-        assert_eq!(parse_busy_ticks(stat), Some(100 + 5 + 50 + 3 + 2 + 7));
-        assert_eq!(parse_busy_ticks("intr 1 2 3"), None);
-        assert!(machine_busy_s() > 0.0);
+        assert_eq!(parse_cpu_ticks(stat), Some((100 + 5 + 50 + 3 + 2 + 7, 7)));
+        assert_eq!(parse_cpu_ticks("intr 1 2 3"), None);
+        assert!(machine_sample().busy_s > 0.0);
     }
 
     #[test]

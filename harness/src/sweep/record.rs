@@ -27,10 +27,14 @@ use crate::point::BatchLine;
 pub struct Usage {
     /// What the point's process tree used.
     pub tree: TreeSample,
-    /// Busy CPU seconds of the whole machine over the window.
+    /// Busy CPU seconds of the whole machine over the window (steal included).
     pub machine_busy_s: f64,
+    /// CPU seconds the hypervisor gave to others over the window.
+    pub machine_steal_s: f64,
     /// The window's wall time, seconds.
     pub wall_s: f64,
+    /// The speed sentinel around the repetition (see [`metric::SENTINEL`]), when taken.
+    pub sentinel_ms: Option<f64>,
 }
 
 /// What one service repetition measured.
@@ -63,7 +67,7 @@ pub fn service_record(coords: &Coords, repetition: u32, w: &ServiceWindow) -> Po
     let r = &w.report;
     let mut m = Metrics::new();
     generator_metrics(&mut m, r);
-    usage_metrics(&mut m, &w.usage);
+    usage_metrics(&mut m, &w.usage, r.cpu.total_s);
     latency_metrics(&mut m, &r.latency_us.histogram);
     cpu_per_op(&mut m, r.requests as f64);
     if let Some(s) = &w.loops {
@@ -119,8 +123,10 @@ fn generator_metrics(m: &mut Metrics, r: &LoadReport) {
     }
 }
 
-/// The point's processes over the window (both modes).
-fn usage_metrics(m: &mut Metrics, usage: &Usage) {
+/// The point's processes over the window (both modes), and the machine's stability: steal,
+/// other processes' CPU (besides the point's and the generator's `generator_cpu_s`) and the
+/// speed sentinel.
+fn usage_metrics(m: &mut Metrics, usage: &Usage, generator_cpu_s: f64) {
     let t = &usage.tree;
     put(m, metric::CPU_USER, t.user_s);
     put(m, metric::CPU_SYS, t.sys_s);
@@ -135,6 +141,13 @@ fn usage_metrics(m: &mut Metrics, usage: &Usage) {
     if usage.wall_s > 0.0 {
         // Everything that ran on the machine: the point, the generator and any stranger.
         put(m, metric::MACHINE_CPU_UTIL, per_wall(usage.machine_busy_s));
+        put(m, metric::STEAL, per_wall(usage.machine_steal_s));
+        let ours = t.user_s + t.sys_s + generator_cpu_s;
+        let foreign = usage.machine_busy_s - usage.machine_steal_s - ours;
+        put(m, metric::FOREIGN_CPU, per_wall(foreign));
+    }
+    if let Some(ms) = usage.sentinel_ms {
+        put(m, metric::SENTINEL, ms);
     }
     put(m, metric::PEAK_RSS, t.peak_rss_bytes as f64);
     put(m, metric::CTX_VOLUNTARY, t.voluntary as f64);
@@ -257,7 +270,7 @@ pub fn batch_record(coords: &Coords, repetition: u32, w: &BatchWindow) -> Result
     }
     let mut m = Metrics::new();
     totals.put_into(&mut m);
-    usage_metrics(&mut m, &w.usage);
+    usage_metrics(&mut m, &w.usage, 0.0);
     latency_metrics(&mut m, &latency);
     cpu_per_op(&mut m, totals.completed as f64);
     if totals.completed == 0 {
@@ -314,7 +327,9 @@ mod tests {
                 peak_rss_bytes: 8 << 20,
             },
             machine_busy_s: 3.0,
+            machine_steal_s: 0.2,
             wall_s: 2.0,
+            sentinel_ms: Some(5.0),
         }
     }
 
@@ -338,6 +353,10 @@ mod tests {
         assert_eq!(m(metric::THROUGHPUT), 3.5);
         assert_eq!(m(metric::CPU_UTIL), 1.0);
         assert_eq!(m(metric::MACHINE_CPU_UTIL), 1.5);
+        // 3 s busy, 0.2 s stolen, 2 s the point's own: 0.8 s of others over 2 s.
+        assert!((m(metric::FOREIGN_CPU) - 0.4).abs() < 1e-9);
+        assert!((m(metric::STEAL) - 0.1).abs() < 1e-9);
+        assert_eq!(m(metric::SENTINEL), 5.0);
         assert!((m(metric::CPU_MS_PER_OP) - 2_000.0 / 7.0).abs() < 1e-9);
         assert_eq!(m(metric::POOL_TASKS), 7.0);
         assert_eq!(m(metric::POOL_WAIT_P99), 300.0);

@@ -47,7 +47,7 @@ use super::child::PointProcess;
 use super::plan::Plan;
 use super::record::{batch_record, service_record, BatchWindow};
 use super::spec::{Deployment, Load, Mode, PointSpec, Strategy};
-use super::window::{measure_batch, measure_service, Measured};
+use super::window::{measure_batch, measure_service, sentinel_ms, Measured};
 use crate::point::Task;
 use crate::progress::Progress;
 
@@ -308,6 +308,7 @@ impl PointRun<'_> {
 
     /// One repetition in a fresh server process: start, warm up, measure, stop.
     fn service_repetition(&mut self, connections: u32, rate: Option<f64>) -> Result<Measured> {
+        let before = sentinel_ms();
         let task = Task::Serve(self.point.deployment.clone());
         let (mut process, addr) = PointProcess::start(self.lab, &task)?;
         let addr = addr.ok_or_else(|| anyhow!("the point did not say where it listens"))?;
@@ -330,7 +331,9 @@ impl PointRun<'_> {
                 self.point.id
             ));
         }
-        window
+        let mut window = window?;
+        window.window.usage.sentinel_ms = Some((before + sentinel_ms()) / 2.0);
+        Ok(window)
     }
 
     fn batch(&mut self, todo: &[u32]) -> Result<()> {
@@ -362,6 +365,7 @@ impl PointRun<'_> {
         warmup: Duration,
         cap: Duration,
     ) -> Result<BatchWindow> {
+        let before = sentinel_ms();
         let mut processes = Vec::new();
         for task in tasks {
             processes.push(PointProcess::start(self.lab, task)?.0);
@@ -372,7 +376,9 @@ impl PointRun<'_> {
         for process in processes {
             process.stop();
         }
-        window
+        let mut window = window?;
+        window.usage.sentinel_ms = Some((before + sentinel_ms()) / 2.0);
+        Ok(window)
     }
 }
 

@@ -14,14 +14,14 @@ use anyhow::{anyhow, Result};
 use looplab_workloads::load::{self, LoadSpec, WindowEdge};
 
 use super::child::PointProcess;
-use super::procs::{machine_busy_s, sample_tree, TreeSample};
+use super::procs::{machine_sample, sample_tree, MachineSample, TreeSample};
 use super::record::{BatchWindow, ServiceWindow, Usage};
 use crate::point::{Reply, SAMPLE_TIMEOUT};
 
 /// The process tree of `roots` and the machine at one instant.
 struct Snapshot {
     tree: TreeSample,
-    machine_busy_s: f64,
+    machine: MachineSample,
     at: Instant,
 }
 
@@ -29,7 +29,7 @@ impl Snapshot {
     fn take(roots: &[u32]) -> Self {
         Self {
             tree: sample_tree(roots),
-            machine_busy_s: machine_busy_s(),
+            machine: machine_sample(),
             at: Instant::now(),
         }
     }
@@ -39,11 +39,27 @@ impl Snapshot {
         let now = Snapshot::take(roots);
         Usage {
             tree: now.tree.since(&self.tree),
-            machine_busy_s: now.machine_busy_s - self.machine_busy_s,
+            machine_busy_s: now.machine.busy_s - self.machine.busy_s,
+            machine_steal_s: now.machine.steal_s - self.machine.steal_s,
             wall_s: now.at.duration_since(self.at).as_secs_f64(),
+            sentinel_ms: None,
         }
     }
 }
+
+/// The speed sentinel: milliseconds of a fixed CPU probe (PBKDF2-SHA512 of
+/// [`SENTINEL_ITERATIONS`] iterations, about 5 ms on this machine's cores at full speed),
+/// taken by the executor before a repetition's processes start and after they stop, when the
+/// machine runs nothing of the lab's but this. A core slowed by its neighbours or its
+/// hypervisor takes longer; the record keeps the mean of the two.
+pub fn sentinel_ms() -> f64 {
+    let started = Instant::now();
+    let _ = looplab_runtime::crypto::pbkdf2_sync(b"looplab", b"sentinel", SENTINEL_ITERATIONS, 32);
+    started.elapsed().as_secs_f64() * 1e3
+}
+
+/// Iterations of the sentinel's hash.
+pub const SENTINEL_ITERATIONS: u64 = 10_000;
 
 /// A service window and, when the loops could not be probed, why (the record is kept
 /// without loop figures).

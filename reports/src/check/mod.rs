@@ -25,6 +25,9 @@
 //! With fewer than [`MIN_REPETITIONS`] repetitions on a side nothing is judged, and the output
 //! says "too few repetitions to judge: N" instead of pretending.
 //!
+//! The rule itself is the lab's one rule, in [`crate::noise`], which the report's answer uses
+//! too; this module applies it to a baseline and argues for it.
+//!
 //! # Why Welch's t-test on logs, not a bootstrap or a rank test
 //! A check here gets 3 to 5 repetitions per side (a repetition of a quick sweep point costs
 //! over a second, and a sweep has dozens of points), and a sweep makes 50 to 250 comparisons.

@@ -1,21 +1,23 @@
-//! Per point and metric, a [`Verdict`]: the rule of the [`super`] module doc applied to every
-//! metric of [`METRICS`] that both sides measured.
+//! Per point and metric, a [`Verdict`]: the lab's one rule ([`crate::noise`]) applied to every
+//! metric of [`METRICS`] that both sides measured, all of a check's comparisons as one family.
 //!
 //! 1. Medians of each side; their ratio new / baseline is the size of the change.
-//! 2. Welch's t-test on the logarithms gives each comparison a p-value; comparisons with fewer
-//!    than [`MIN_REPETITIONS`] values on a side get none and are "too few repetitions".
-//! 3. Benjamini-Hochberg adjusts the p-values of every tested comparison of the check together.
-//! 4. A change counts when `|ratio - 1|` exceeds the metric's threshold, the adjusted p-value
-//!    is at most [`FALSE_DISCOVERY_RATE`], and the test's direction agrees with the medians'.
-//!    Its sign and the metric's [`Direction`] make it an improvement or a regression.
+//! 2. The rule tests each comparison (Welch's t-test on the logarithms; fewer than
+//!    [`MIN_REPETITIONS`] values on a side: "too few repetitions"), adjusts the p-values of the
+//!    family together (Benjamini-Hochberg), and calls a change real when the adjusted p-value
+//!    is at most [`FALSE_DISCOVERY_RATE`], `|ratio - 1|` exceeds the metric's threshold and
+//!    the test's direction agrees with the medians'.
+//! 3. A real change's sign and the metric's [`Direction`] make it an improvement or a
+//!    regression.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::measured::Samples;
-use super::stats::{benjamini_hochberg, median, welch_log, WelchResult};
+use super::stats::median;
 use super::CheckError;
+use crate::noise::{judge_family, Judgement};
 use crate::store::metric;
 
 /// Which way is better for a metric.
@@ -61,13 +63,7 @@ pub const METRICS: [MetricRule; 5] = [
     },
 ];
 
-/// The noise threshold of a metric unless `--threshold` says otherwise, in percent.
-pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
-/// Benjamini-Hochberg level: the expected share of false alarms among the changes reported.
-pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
-/// Fewer values than this on either side and a comparison is not judged (see the module doc
-/// of [`super`] for why 3).
-pub const MIN_REPETITIONS: usize = 3;
+pub use crate::noise::{DEFAULT_THRESHOLD_PCT, FALSE_DISCOVERY_RATE, MIN_REPETITIONS};
 
 /// Noise thresholds per metric, in percent.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -197,7 +193,7 @@ pub fn compare(baseline: &Samples, new: &Samples, thresholds: &Thresholds) -> Co
         only_in_new: only_in(new, baseline),
         ..Comparison::default()
     };
-    let mut tests = Vec::new();
+    let mut family: Vec<(&[f64], &[f64], f64)> = Vec::new();
     for (point_id, base_metrics) in baseline {
         let Some(new_metrics) = new.get(point_id) else {
             continue;
@@ -210,19 +206,21 @@ pub fn compare(baseline: &Samples, new: &Samples, thresholds: &Thresholds) -> Co
             if b.is_empty() || n.is_empty() {
                 continue;
             }
-            let (metric, test) = compare_metric(point_id, rule, (b, n), thresholds);
-            if let Some(t) = test {
-                tests.push(Tested {
-                    index: comparison.metrics.len(),
-                    p_value: t.p_value,
-                    log_ratio: t.log_ratio,
-                });
-            }
-            comparison.metrics.push(metric);
+            let threshold_pct = thresholds.pct(rule.name);
+            comparison
+                .metrics
+                .push(medians(point_id, rule, (b, n), threshold_pct));
+            family.push((b, n, threshold_pct));
         }
     }
-    comparison.tested = tests.len();
-    judge(&mut comparison.metrics, &tests);
+    let judged = judge_family(&family);
+    comparison.tested = judged
+        .iter()
+        .filter(|j| matches!(j, Judgement::Tested(_)))
+        .count();
+    for (metric, judgement) in comparison.metrics.iter_mut().zip(judged) {
+        apply(metric, judgement);
+    }
     comparison
 }
 
@@ -234,33 +232,16 @@ fn only_in(side: &Samples, other: &Samples) -> Vec<String> {
         .collect()
 }
 
-/// A comparison that was tested: its index in [`Comparison::metrics`] and the test's result.
-struct Tested {
-    index: usize,
-    p_value: f64,
-    log_ratio: f64,
-}
-
-/// Rules 1 and 2 for one point and metric, given the (baseline, new) values, neither empty:
-/// the medians and the test (when both sides have enough values). Its verdict is provisional
-/// until [`judge`] has seen every test.
-fn compare_metric(
+/// Rule 1 for one point and metric, given the (baseline, new) values, neither empty; its
+/// verdict waits for the family's judgement.
+fn medians(
     point_id: &str,
     rule: MetricRule,
     (b, n): (&[f64], &[f64]),
-    thresholds: &Thresholds,
-) -> (MetricComparison, Option<WelchResult>) {
+    threshold_pct: f64,
+) -> MetricComparison {
     let (bm, nm) = (median(b), median(n));
-    let comparable = b.iter().chain(n).all(|v| *v > 0.0);
-    let test = (b.len() >= MIN_REPETITIONS && n.len() >= MIN_REPETITIONS)
-        .then(|| welch_log(b, n))
-        .flatten();
-    let verdict = match (comparable, test.is_some()) {
-        (false, _) => Verdict::NotComparable,
-        (true, false) => Verdict::TooFewRepetitions,
-        (true, true) => Verdict::NoChange,
-    };
-    let metric = MetricComparison {
+    MetricComparison {
         point_id: point_id.to_string(),
         metric: rule.name.to_string(),
         baseline_median: bm,
@@ -268,34 +249,42 @@ fn compare_metric(
         ratio: if bm > 0.0 { nm / bm } else { f64::NAN },
         baseline_n: b.len(),
         new_n: n.len(),
-        threshold_pct: thresholds.pct(rule.name),
-        p_value: test.as_ref().map(|t| t.p_value),
+        threshold_pct,
+        p_value: None,
         adjusted_p: None,
-        verdict,
-    };
-    (metric, test)
+        verdict: Verdict::NoChange,
+    }
 }
 
-/// Rules 3 and 4: adjusts the p-values of all `tests` together, then calls each tested
-/// change an improvement or a regression when it counts.
-fn judge(metrics: &mut [MetricComparison], tests: &[Tested]) {
-    let adjusted = benjamini_hochberg(&tests.iter().map(|t| t.p_value).collect::<Vec<_>>());
-    for (t, q) in tests.iter().zip(adjusted) {
-        let m = &mut metrics[t.index];
-        m.adjusted_p = Some(q);
-        let agrees = (m.ratio > 1.0) == (t.log_ratio > 0.0);
-        if q <= FALSE_DISCOVERY_RATE && m.beyond_threshold() && agrees {
-            let direction = METRICS
-                .iter()
-                .find(|r| r.name == m.metric)
-                .map_or(Direction::LowerIsBetter, |r| r.direction);
-            let better = (m.ratio > 1.0) == (direction == Direction::HigherIsBetter);
-            m.verdict = if better {
-                Verdict::Improved
-            } else {
-                Verdict::Regressed
-            };
+/// Rules 2 and 3: the rule's judgement of one comparison as its verdict.
+fn apply(m: &mut MetricComparison, judgement: Judgement) {
+    let enough = m.baseline_n.min(m.new_n) >= MIN_REPETITIONS;
+    let d = match judgement {
+        Judgement::Unknown { .. } if enough => {
+            m.verdict = Verdict::NotComparable;
+            return;
         }
+        Judgement::Unknown { .. } => {
+            m.verdict = Verdict::TooFewRepetitions;
+            return;
+        }
+        Judgement::Tested(d) => d,
+    };
+    m.p_value = Some(d.p_value);
+    m.adjusted_p = Some(d.adjusted_p);
+    if !m.ratio.is_finite() || m.ratio <= 0.0 {
+        m.verdict = Verdict::NotComparable;
+    } else if d.real {
+        let direction = METRICS
+            .iter()
+            .find(|r| r.name == m.metric)
+            .map_or(Direction::LowerIsBetter, |r| r.direction);
+        let better = (m.ratio > 1.0) == (direction == Direction::HigherIsBetter);
+        m.verdict = if better {
+            Verdict::Improved
+        } else {
+            Verdict::Regressed
+        };
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use looplab_workloads::deploy::Strategy;
 
 use super::data::{PointSummary, SweepData};
-use super::stats::{compare, Noise};
+use crate::noise::{judge_family, Judgement, DEFAULT_THRESHOLD_PCT};
 
 /// The rules of this module as sentences, for the report.
 pub const RULES: [&str; 5] = [
@@ -56,11 +56,22 @@ pub struct Answer<'a> {
     pub best: &'a PointSummary,
     /// The plain loop, when the sweep has a `loop` point for this workload.
     pub plain: Option<(&'a PointSummary, PlainLoop)>,
-    /// The best configuration of another strategy, and the noise verdict against the best.
-    pub runner_up: Option<(&'a PointSummary, Noise)>,
+    /// The best configuration over the plain loop, judged by the lab's one rule.
+    pub speedup_noise: Option<Judgement>,
+    /// The best configuration of another strategy, and the rule's judgement of the best over
+    /// it.
+    pub runner_up: Option<(&'a PointSummary, Judgement)>,
 }
 
-impl Answer<'_> {
+impl<'a> Answer<'a> {
+    /// The plain loop, when it is another point than the best (a point is not compared with
+    /// itself).
+    fn plain_other(&self) -> Option<&'a PointSummary> {
+        self.plain
+            .map(|(p, _)| p)
+            .filter(|p| !std::ptr::eq(*p, self.best))
+    }
+
     /// Best throughput over the plain loop's.
     pub fn speedup(&self) -> Option<f64> {
         let (plain, _) = self.plain?;
@@ -106,44 +117,65 @@ pub fn best<'a>(points: impl IntoIterator<Item = &'a PointSummary>) -> Option<&'
         })
 }
 
-/// The answer for every workload that has a candidate, in report order.
+/// The answer for every workload that has a candidate, in report order; the speed-ups over
+/// the plain loop and the runners-up are judged together, as one family of the rule.
 pub fn answers(data: &SweepData) -> Vec<Answer<'_>> {
-    data.workloads
+    let mut answers: Vec<Answer<'_>> = data
+        .workloads
         .iter()
-        .filter_map(|workload| {
-            let candidates = candidates(data, workload);
-            let top = best(candidates.iter().copied())?;
-            let loops: Vec<&PointSummary> = candidates
-                .iter()
-                .copied()
-                .filter(|p| p.coords.strategy == Strategy::Loop)
-                .collect();
-            let default_pool = loops
-                .iter()
-                .copied()
-                .filter(|p| p.coords.pool == Some(NODE_DEFAULT_POOL));
-            let plain = match best(default_pool) {
-                Some(p) => Some((p, PlainLoop::NodeDefault)),
-                None => best(loops.iter().copied()).map(|p| (p, PlainLoop::BestLoop)),
-            };
-            let runner_up = best(
-                candidates
-                    .iter()
-                    .copied()
-                    .filter(|p| p.coords.strategy != top.coords.strategy),
-            )
-            .map(|other| {
-                let noise = compare(&top.throughput_samples, &other.throughput_samples);
-                (other, noise)
-            });
-            Some(Answer {
-                workload: workload.clone(),
-                best: top,
-                plain,
-                runner_up,
-            })
-        })
-        .collect()
+        .filter_map(|workload| answer(data, workload))
+        .collect();
+    let mut family: Vec<(&[f64], &[f64], f64)> = Vec::new();
+    for a in &answers {
+        let best = a.best.throughput_samples.as_slice();
+        for other in [a.plain_other(), a.runner_up.map(|r| r.0)]
+            .into_iter()
+            .flatten()
+        {
+            family.push((&other.throughput_samples, best, DEFAULT_THRESHOLD_PCT));
+        }
+    }
+    let mut judged = judge_family(&family).into_iter();
+    for a in &mut answers {
+        if a.plain_other().is_some() {
+            a.speedup_noise = judged.next();
+        }
+        if let Some((_, noise)) = &mut a.runner_up {
+            *noise = judged.next().unwrap_or(*noise);
+        }
+    }
+    answers
+}
+
+/// One workload's best configuration, plain loop and runner-up (not yet judged).
+fn answer<'a>(data: &'a SweepData, workload: &'a str) -> Option<Answer<'a>> {
+    let candidates = candidates(data, workload);
+    let top = best(candidates.iter().copied())?;
+    let loops: Vec<&PointSummary> = candidates
+        .iter()
+        .copied()
+        .filter(|p| p.coords.strategy == Strategy::Loop)
+        .collect();
+    let default_pool = loops
+        .iter()
+        .copied()
+        .filter(|p| p.coords.pool == Some(NODE_DEFAULT_POOL));
+    let plain = match best(default_pool) {
+        Some(p) => Some((p, PlainLoop::NodeDefault)),
+        None => best(loops.iter().copied()).map(|p| (p, PlainLoop::BestLoop)),
+    };
+    let others = candidates
+        .iter()
+        .copied()
+        .filter(|p| p.coords.strategy != top.coords.strategy);
+    let unjudged = Judgement::Unknown { repetitions: 0 };
+    Some(Answer {
+        workload: workload.to_string(),
+        best: top,
+        plain,
+        speedup_noise: None,
+        runner_up: best(others).map(|other| (other, unjudged)),
+    })
 }
 
 /// One strategy's line in a chart against parallelism.

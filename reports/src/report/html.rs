@@ -13,17 +13,20 @@ use super::charts::ChartFiles;
 use super::data::SweepData;
 use super::figures::Section;
 use super::format::{sig3, times};
-use super::stats::{ALPHA, MIN_REPS_FOR_TEST};
 use super::tables::{answer_rows, cell, columns};
 use super::warnings::Warning;
 use super::CHARTS_DIR;
+use crate::noise::{FALSE_DISCOVERY_RATE, MIN_REPETITIONS};
 use crate::store::{Calibration, Optional, EXPERIMENTS_FILE};
 
-/// The noise rule as the report states it.
-pub(super) const NOISE_RULE: &str = "with at least 3 ok repetitions on each side, a two-sided \
-    Mann-Whitney U test of the throughputs at 5 % (with 3 and 3 its smallest p is 0.10, so it \
-    needs 4 or more repetitions to call a difference); with 2, beyond the noise only when the \
-    min..max ranges do not overlap; with 1, unknown.";
+/// The noise rule as the report states it (the lab's one rule, `crate::noise`).
+pub(super) const NOISE_RULE: &str = "the lab's one rule, as lab check uses it: with at least 3 ok \
+    repetitions on each side, Welch's t-test on the logarithms of the throughputs gives the \
+    ratio of geometric means a 95% confidence interval and a p-value; the p-values of every \
+    comparison of the answer (speed-ups and runners-up) are adjusted together \
+    (Benjamini-Hochberg, 5% false discoveries), and a difference is beyond the noise when its \
+    adjusted p-value is at most 5% and the medians differ by more than 5%; with fewer than 3 \
+    repetitions, unknown.";
 
 const STYLE: &str = "
 body { font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 24px auto; max-width: 1320px;
@@ -264,7 +267,7 @@ fn machine(data: &SweepData) -> Markup {
             tr { th { "rustc" } td { (m.rustc_version.as_deref().unwrap_or("unknown")) } }
             tr { th { "shard" } td { (m.shard.as_deref().unwrap_or("the whole sweep")) } }
             tr { th { "started / finished" } td { (m.started_at) " / " (m.finished_at.as_deref().unwrap_or("unfinished")) } }
-            tr { th { "noise test" } td { "Mann-Whitney from " (MIN_REPS_FOR_TEST) " repetitions per side, α = " (ALPHA) } }
+            tr { th { "noise test" } td { "Welch's t on logarithms from " (MIN_REPETITIONS) " repetitions per side, Benjamini-Hochberg at " (FALSE_DISCOVERY_RATE) } }
         }
         @if !m.sources.is_empty() {
             h3 { "Merged from" }

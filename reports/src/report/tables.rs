@@ -9,6 +9,7 @@ use super::data::{metric, PointSummary, SweepData};
 use super::format::{ms, percent, si, sig3, times};
 use super::stats::Summary;
 use super::warnings::Warning;
+use crate::noise::Judgement;
 
 /// One row of the answer table, as text.
 pub(super) struct AnswerRow {
@@ -36,7 +37,8 @@ pub(super) fn answer_rows(data: &SweepData, answers: &[Answer<'_>]) -> Vec<Answe
                         PlainLoop::NodeDefault => "",
                         PlainLoop::BestLoop => ", no pool-4 loop: best loop",
                     };
-                    format!("{} over {}{which}", times(s), plain.coords.config())
+                    let noise = a.speedup_noise.map_or(String::new(), interval);
+                    format!("{} over {}{which}{noise}", times(s), plain.coords.config())
                 }
                 _ => "no loop point".into(),
             },
@@ -49,6 +51,14 @@ pub(super) fn answer_rows(data: &SweepData, answers: &[Answer<'_>]) -> Vec<Answe
             noise: a.runner_up.map_or("-".into(), |(_, n)| n.describe()),
         })
         .collect()
+}
+
+/// `, 95% CI 1.60-1.70×` of a tested speed-up, or why there is none.
+fn interval(noise: Judgement) -> String {
+    match noise {
+        Judgement::Tested(d) => format!(" (95% CI {:.2}-{:.2}×)", d.ci95.0, d.ci95.1),
+        unknown => format!(" ({})", unknown.describe()),
+    }
 }
 
 /// How the table cells of a metric are written.

@@ -7,13 +7,23 @@
 //! 3. High variance: throughput's (max - min) / median above [`HIGH_SPREAD`].
 //! 4. Fewer cores than the parallelism swept.
 //! 5. Single repetitions (no spread, no noise verdict).
-//! 6. An unfinished sweep, records from several machines, unreadable histograms or files.
+//! 6. Unstable windows: a point whose windows had, in some repetition, other processes using
+//!    more than [`FOREIGN_CORES`] of a core, the hypervisor stealing more than [`STEAL_CORES`],
+//!    or a speed sentinel more than [`SLOW_SENTINEL`] times the sweep's median sentinel (the
+//!    cores ran slow around it).
+//! 7. An unfinished sweep, records from several machines, unreadable histograms or files.
 
 use super::data::{metric, PointSummary, SweepData};
 use crate::store::Optional;
 
 /// Relative spread of throughput above which a point is flagged.
 pub const HIGH_SPREAD: f64 = 0.20;
+/// Other processes' CPU over a window above which it is flagged, in cores.
+pub const FOREIGN_CORES: f64 = 0.25;
+/// Stolen CPU over a window above which it is flagged, in cores.
+pub const STEAL_CORES: f64 = 0.05;
+/// A sentinel this many times the sweep's median flags its repetition.
+pub const SLOW_SENTINEL: f64 = 1.3;
 
 /// The kinds of warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +38,8 @@ pub enum WarningKind {
     FewCores,
     /// One repetition only.
     SingleRepetition,
+    /// Windows measured while the machine was not steady.
+    Unstable,
     /// Anything about the folder itself.
     Folder,
 }
@@ -56,6 +68,7 @@ pub fn warnings(data: &SweepData) -> Vec<Warning> {
     out.extend(high_variance(data));
     out.extend(few_cores(data).map(|text| Warning::new(WarningKind::FewCores, text)));
     out.extend(single_repetitions(data));
+    out.extend(unstable(data));
     out.extend(
         folder_warnings(data)
             .into_iter()
@@ -135,6 +148,47 @@ fn high_variance(data: &SweepData) -> Option<Warning> {
                  {:.0} % for {}.",
                 HIGH_SPREAD * 100.0,
                 noisy.join(", ")
+            ),
+        )
+    })
+}
+
+/// Rule 6: the points with a window measured on an unsteady machine, and why.
+fn unstable(data: &SweepData) -> Option<Warning> {
+    let mut sentinels: Vec<f64> = data
+        .points
+        .iter()
+        .filter_map(|p| p.median(metric::SENTINEL))
+        .collect();
+    sentinels.sort_by(f64::total_cmp);
+    let typical = sentinels.get(sentinels.len() / 2).copied();
+    let max = |p: &PointSummary, name| p.metric(name).map(|s| s.max);
+    let flagged: Vec<String> = data
+        .points
+        .iter()
+        .filter_map(|p| {
+            let mut why = Vec::new();
+            if let Some(f) = max(p, metric::FOREIGN_CPU).filter(|f| *f > FOREIGN_CORES) {
+                why.push(format!("other processes {f:.2} cores"));
+            }
+            if let Some(s) = max(p, metric::STEAL).filter(|s| *s > STEAL_CORES) {
+                why.push(format!("steal {s:.2} cores"));
+            }
+            if let (Some(s), Some(t)) = (max(p, metric::SENTINEL), typical) {
+                if s > t * SLOW_SENTINEL {
+                    why.push(format!("sentinel {:.1}x the sweep's median", s / t));
+                }
+            }
+            (!why.is_empty()).then(|| format!("{} ({})", p.id, why.join(", ")))
+        })
+        .collect();
+    (!flagged.is_empty()).then(|| {
+        Warning::new(
+            WarningKind::Unstable,
+            format!(
+                "Unstable windows: the machine was not steady while these points were measured \
+                 (worst repetition shown): {}.",
+                flagged.join("; ")
             ),
         )
     })

@@ -56,6 +56,14 @@ pub const CPU_SYS: &str = "cpu_sys_s";
 pub const CPU_UTIL: &str = "cpu_util_cores";
 /// CPU of the whole machine over the window, in cores.
 pub const MACHINE_CPU_UTIL: &str = "machine_cpu_util_cores";
+/// Time the hypervisor gave this VM's cores to others over the window, in cores.
+pub const STEAL: &str = "steal_cores";
+/// CPU used over the window by processes other than the point's and the load generator's,
+/// in cores (the machine's busy time less steal, the point and the generator).
+pub const FOREIGN_CPU: &str = "foreign_cpu_cores";
+/// Time of a fixed CPU probe (PBKDF2 of fixed work) taken before the repetition's processes
+/// start and after they stop, mean of the two: how fast the cores ran around the window.
+pub const SENTINEL: &str = "sentinel_ms";
 /// CPU milliseconds per request or job (server side).
 pub const CPU_MS_PER_OP: &str = "cpu_ms_per_op";
 /// Peak resident memory of the point's processes (sum of their VmHWM).
@@ -133,6 +141,17 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "CPU of the whole machine over the window",
     ),
     (CPU_MS_PER_OP, "ms", "CPU per request or job"),
+    (
+        STEAL,
+        "cores",
+        "CPU the hypervisor gave to other VMs over the window",
+    ),
+    (
+        FOREIGN_CPU,
+        "cores",
+        "CPU of other processes over the window",
+    ),
+    (SENTINEL, "ms", "a fixed CPU probe around the repetition"),
     (PEAK_RSS, "bytes", "peak resident memory"),
     (CTX_VOLUNTARY, "count", "voluntary context switches"),
     (CTX_INVOLUNTARY, "count", "involuntary context switches"),

@@ -1,0 +1,191 @@
+//! The lab's one rule for "is this difference real?", used by every verdict: the report's
+//! answer and summary ("beyond the noise"), and `lab check` ("improved", "regressed").
+//!
+//! The rule, for two sets of repetitions `a` and `b` of one metric, within a family of such
+//! comparisons made together (a check's every point and metric, a report's every answer):
+//! 1. Fewer than [`MIN_REPETITIONS`] on either side: unknown. Nothing is judged from one or
+//!    two values: two identical distributions give non-overlapping min..max ranges one time
+//!    in three, so a range rule would call noise a difference that often.
+//! 2. Welch's t-test on the logarithms of the values ([`crate::check::welch_log`]): a
+//!    difference is a ratio, the long right tail of times is tamed, and unequal variances are
+//!    allowed. The estimate is the ratio of geometric means, with its 95% confidence interval
+//!    (`exp(log ratio ± t(0.975, df) · se)`).
+//! 3. The p-values of the family are adjusted together (Benjamini-Hochberg), so that at most
+//!    [`FALSE_DISCOVERY_RATE`] of the differences called real are expected to be noise.
+//! 4. A difference is real when its adjusted p-value is at most [`FALSE_DISCOVERY_RATE`] and
+//!    its ratio of medians moves by more than the noise threshold (5% unless told otherwise),
+//!    in the same direction as the test's estimate.
+//!
+//! Why this test and this correction (and not a bootstrap, a rank test, or min..max ranges)
+//! is argued with measured power and false-alarm tables in [`crate::check`].
+
+use crate::check::{benjamini_hochberg, median, t_two_sided_p, welch_log};
+
+/// Repetitions per side below which nothing is judged (rule 1).
+pub const MIN_REPETITIONS: usize = 3;
+/// Expected share of false discoveries among the differences called real (rules 3 and 4).
+pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
+/// The noise threshold of a ratio of medians, in percent, unless a metric sets another.
+pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
+
+/// What the rule says of one comparison.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Judgement {
+    /// Rule 1 (or values that have no logarithm): nothing can be said.
+    Unknown {
+        /// Repetitions on the side with fewer.
+        repetitions: usize,
+    },
+    /// Tested: the estimate, its interval, and whether it counts.
+    Tested(Difference),
+}
+
+/// A tested difference of `b` over `a`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Difference {
+    /// Median of `b` over median of `a`.
+    pub ratio: f64,
+    /// 95% confidence interval of the ratio of geometric means.
+    pub ci95: (f64, f64),
+    /// Welch's two-sided p-value.
+    pub p_value: f64,
+    /// After the family's adjustment (rule 3).
+    pub adjusted_p: f64,
+    /// Rule 4.
+    pub real: bool,
+}
+
+impl Judgement {
+    /// Whether the difference counts as real.
+    pub fn is_real(self) -> bool {
+        matches!(self, Judgement::Tested(d) if d.real)
+    }
+
+    /// A short phrase for tables: `yes (1.07×, 95% CI 1.03-1.11×)`, `unknown: fewer than 3
+    /// repetitions`.
+    pub fn describe(self) -> String {
+        match self {
+            Judgement::Unknown { repetitions } if repetitions < MIN_REPETITIONS => {
+                format!("unknown: fewer than {MIN_REPETITIONS} repetitions ({repetitions})")
+            }
+            Judgement::Unknown { .. } => "unknown: a value is not positive".into(),
+            Judgement::Tested(d) => format!(
+                "{} ({:.2}×, 95% CI {:.2}-{:.2}×)",
+                if d.real { "yes" } else { "no" },
+                d.ratio,
+                d.ci95.0,
+                d.ci95.1
+            ),
+        }
+    }
+}
+
+/// Judges each `(a, b)` pair of a family by the rule, with `threshold_pct` per pair.
+pub fn judge_family(pairs: &[(&[f64], &[f64], f64)]) -> Vec<Judgement> {
+    let tests: Vec<Option<(f64, f64, f64, f64)>> =
+        pairs.iter().map(|(a, b, _)| test(a, b)).collect();
+    let p_values: Vec<f64> = tests.iter().flatten().map(|t| t.3).collect();
+    let mut adjusted = benjamini_hochberg(&p_values).into_iter();
+    pairs
+        .iter()
+        .zip(tests)
+        .map(|((a, b, threshold_pct), test)| {
+            let Some((log_ratio, lo, hi, p_value)) = test else {
+                return Judgement::Unknown {
+                    repetitions: a.len().min(b.len()),
+                };
+            };
+            let adjusted_p = adjusted.next().unwrap_or(1.0);
+            let ratio = median(b) / median(a);
+            let moved = (ratio - 1.0).abs() * 100.0 > *threshold_pct;
+            let agrees = (ratio > 1.0) == (log_ratio > 0.0);
+            Judgement::Tested(Difference {
+                ratio,
+                ci95: (lo, hi),
+                p_value,
+                adjusted_p,
+                real: adjusted_p <= FALSE_DISCOVERY_RATE && moved && agrees,
+            })
+        })
+        .collect()
+}
+
+/// Rules 1 and 2: the log ratio, its 95% interval as ratios, and the p-value.
+fn test(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64, f64)> {
+    if a.len() < MIN_REPETITIONS || b.len() < MIN_REPETITIONS {
+        return None;
+    }
+    let w = welch_log(a, b)?;
+    let half = if w.t.is_finite() && w.t != 0.0 {
+        t_quantile_975(w.df) * (w.log_ratio / w.t).abs()
+    } else {
+        0.0
+    };
+    Some((
+        w.log_ratio,
+        (w.log_ratio - half).exp(),
+        (w.log_ratio + half).exp(),
+        w.p_value,
+    ))
+}
+
+/// The t value with two-sided p of 5% at `df` degrees of freedom, by bisection on
+/// [`t_two_sided_p`] (monotone in t).
+fn t_quantile_975(df: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 1_000.0f64);
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if t_two_sided_p(mid, df) > 0.05 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_t_quantile_matches_tables() {
+        for (df, table) in [(2.0, 4.303), (4.0, 2.776), (10.0, 2.228), (1000.0, 1.962)] {
+            assert!((t_quantile_975(df) - table).abs() < 0.002, "df {df}");
+        }
+    }
+
+    #[test]
+    fn fewer_than_three_repetitions_are_unknown_whatever_the_ranges() {
+        // Two apart-looking pairs: the old range rule called this beyond the noise.
+        let (a, b) = ([100.0, 101.0], [120.0, 121.0]);
+        let j = judge_family(&[(&a, &b, 5.0)]);
+        assert_eq!(j, [Judgement::Unknown { repetitions: 2 }]);
+        assert_eq!(j[0].describe(), "unknown: fewer than 3 repetitions (2)");
+        assert!(!j[0].is_real());
+    }
+
+    #[test]
+    fn a_clear_change_is_real_with_its_interval_and_noise_is_not() {
+        let a = [100.0, 102.0, 98.0, 101.0, 99.0];
+        let faster = [120.0, 122.0, 118.0, 121.0, 119.0];
+        let same = [101.0, 99.0, 100.0, 102.0, 98.0];
+        let j = judge_family(&[(&a, &faster, 5.0), (&a, &same, 5.0)]);
+        let Judgement::Tested(d) = j[0] else {
+            panic!("{j:?}")
+        };
+        assert!(d.real, "{d:?}");
+        assert!(d.ci95.0 < 1.2 && 1.2 < d.ci95.1, "{d:?}");
+        assert!(
+            j[0].describe().starts_with("yes (1.20×, 95% CI 1.1"),
+            "{}",
+            j[0].describe()
+        );
+        assert!(!j[1].is_real(), "{:?}", j[1]);
+        // Significant but within the 5% threshold: not called real.
+        let slightly = [103.0, 105.0, 101.0, 104.0, 102.0];
+        let tight = [100.0, 100.5, 99.5, 100.2, 99.8];
+        let k = judge_family(&[(&tight, &slightly, 5.0)]);
+        assert!(!k[0].is_real(), "{k:?}");
+    }
+}
