@@ -1,9 +1,12 @@
 //! `lab point` (hidden): one point of a sweep, in a process of its own, driven by the sweep
 //! executor over stdin and stdout. Not for people: `lab sweep` starts it and talks to it.
 //!
+//! What it runs arrives as one JSON value, `--task` ([`Task`]): a deployment to serve, a
+//! deployment to run batches of, or the recorded classic experiments.
+//!
 //! The protocol, one line each way, JSON from the point ([`Reply`]), plain words to it:
 //! 1. The point starts its server (service mode) or prepares its batch (batch mode), then
-//!    says `{"ready":{"addr":...}}` (the address in service mode, `null` in batch mode), or
+//!    says `{"ready":{"addr":...}}` (the address in service mode, `null` otherwise), or
 //!    `{"error":"..."}` and exits 2.
 //! 2. Service mode: `sample` answers `{"sample":{...}}`, what the serving loops did since the
 //!    previous `sample` ([`LoopSample`]). The executor sends one when its measured window opens
@@ -11,7 +14,9 @@
 //! 3. Batch mode: `warmup MS` runs unmeasured batches for at least MS milliseconds (at least
 //!    one batch when MS > 0) and answers `{"warmed":{"batches":N}}`; `run` runs one measured
 //!    batch and answers `{"batch":{...}}` ([`BatchLine`]).
-//! 4. `stop`, or the end of stdin (the executor is gone), ends the point: the server closes
+//! 4. Experiments: `run` records the set and answers `{"experiments":{...}}`, then the point
+//!    ends.
+//! 5. `stop`, or the end of stdin (the executor is gone), ends the point: the server closes
 //!    gracefully (cluster workers included) or the batch state is dropped; then the process
 //!    exits 0. Every temp file lives in this process' own scratch folder and goes with it.
 //!
