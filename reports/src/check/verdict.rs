@@ -258,9 +258,9 @@ fn medians(
 
 /// Rules 2 and 3: the rule's judgement of one comparison as its verdict.
 fn apply(m: &mut MetricComparison, judgement: Judgement) {
-    let enough = m.baseline_n.min(m.new_n) >= MIN_REPETITIONS;
     let d = match judgement {
-        Judgement::Unknown { .. } if enough => {
+        // Enough repetitions but no test: a value had no logarithm (zero or negative).
+        Judgement::Unknown { repetitions } if repetitions >= MIN_REPETITIONS => {
             m.verdict = Verdict::NotComparable;
             return;
         }
@@ -272,9 +272,9 @@ fn apply(m: &mut MetricComparison, judgement: Judgement) {
     };
     m.p_value = Some(d.p_value);
     m.adjusted_p = Some(d.adjusted_p);
-    if !m.ratio.is_finite() || m.ratio <= 0.0 {
-        m.verdict = Verdict::NotComparable;
-    } else if d.real {
+    // A tested comparison has only positive values (the test takes their logarithms), so its
+    // ratio of medians is finite and positive.
+    if d.real {
         let direction = METRICS
             .iter()
             .find(|r| r.name == m.metric)
