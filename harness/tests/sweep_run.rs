@@ -534,3 +534,39 @@ fn windows_measured_beside_a_busy_process_are_flagged_in_the_report() {
     assert!(summary.contains("Unstable windows"), "{summary}");
     assert!(summary.contains("other processes"), "{summary}");
 }
+
+#[test]
+fn an_aa_sweep_runs_two_interleaved_halves_and_reports_their_false_alarms() {
+    let tmp = temp();
+    let out = tmp.path().join("aa");
+    let mut args = tiny(
+        &out,
+        &["--strategies", "loop", "--workloads", "hash,net", "--aa"],
+    );
+    let at = args.iter().position(|a| a == "--repetitions").unwrap();
+    args[at + 1] = "3".into();
+    let (output, seen) = run_watched(&args, None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    assert_eq!(meta(&out)["aa"], true);
+    // Two points, 3 repetitions per half: repetitions 0..6 of each, half A even, half B odd.
+    let mut reps: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for r in records(&out) {
+        let point = r["point_id"].as_str().unwrap().to_string();
+        reps.entry(point)
+            .or_default()
+            .push(r["repetition"].as_u64().unwrap());
+    }
+    assert_eq!(reps.len(), 2, "{reps:?}");
+    for (point, mut r) in reps {
+        r.sort_unstable();
+        assert_eq!(r, [0, 1, 2, 3, 4, 5], "{point}");
+    }
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("A/A: the two interleaved halves"),
+        "{summary}"
+    );
+    assert!(summary.contains("comparisons called a change"), "{summary}");
+    assert!(summary.contains("with 3 repetitions per side"), "{summary}");
+}

@@ -31,13 +31,23 @@ pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
 /// What the rule says of one comparison.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Judgement {
-    /// Rule 1 (or values that have no logarithm): nothing can be said.
-    Unknown {
-        /// Repetitions on the side with fewer.
-        repetitions: usize,
-    },
+    /// Nothing can be said, for this reason.
+    Unknown(Unknown),
     /// Tested: the estimate, its interval, and whether it counts.
     Tested(Difference),
+}
+
+/// Why a comparison was not judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unknown {
+    /// Rule 1: fewer than [`MIN_REPETITIONS`] on the side with fewer (this many).
+    TooFewRepetitions(usize),
+    /// A value was zero or negative: no logarithm, no ratio.
+    NotPositive,
+    /// A side's throughput was set by the load generator, not by the server (its CPU was at
+    /// the limit): the figures compare generators, and no difference between servers can be
+    /// read from them.
+    GeneratorLimited,
 }
 
 /// A tested difference of `b` over `a`.
@@ -65,10 +75,13 @@ impl Judgement {
     /// repetitions`.
     pub fn describe(self) -> String {
         match self {
-            Judgement::Unknown { repetitions } if repetitions < MIN_REPETITIONS => {
-                format!("unknown: fewer than {MIN_REPETITIONS} repetitions ({repetitions})")
+            Judgement::Unknown(Unknown::TooFewRepetitions(n)) => {
+                format!("unknown: fewer than {MIN_REPETITIONS} repetitions ({n})")
             }
-            Judgement::Unknown { .. } => "unknown: a value is not positive".into(),
+            Judgement::Unknown(Unknown::NotPositive) => "unknown: a value is not positive".into(),
+            Judgement::Unknown(Unknown::GeneratorLimited) => {
+                "unknown: the load generator was the limit".into()
+            }
             Judgement::Tested(d) => format!(
                 "{} ({:.2}×, 95% CI {:.2}-{:.2}×)",
                 if d.real { "yes" } else { "no" },
@@ -91,9 +104,12 @@ pub fn judge_family(pairs: &[(&[f64], &[f64], f64)]) -> Vec<Judgement> {
         .zip(tests)
         .map(|((a, b, threshold_pct), test)| {
             let Some((log_ratio, lo, hi, p_value)) = test else {
-                return Judgement::Unknown {
-                    repetitions: a.len().min(b.len()),
-                };
+                let fewest = a.len().min(b.len());
+                return Judgement::Unknown(if fewest < MIN_REPETITIONS {
+                    Unknown::TooFewRepetitions(fewest)
+                } else {
+                    Unknown::NotPositive
+                });
             };
             let adjusted_p = adjusted.next().unwrap_or(1.0);
             let ratio = median(b) / median(a);
@@ -129,13 +145,18 @@ fn test(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64, f64)> {
     ))
 }
 
-/// The t value with two-sided p of 5% at `df` degrees of freedom, by bisection on
-/// [`t_two_sided_p`] (monotone in t).
+/// The t value with two-sided p of 5% at `df` degrees of freedom.
 fn t_quantile_975(df: f64) -> f64 {
+    t_quantile(0.05, df)
+}
+
+/// The t value whose two-sided p-value is `p` at `df` degrees of freedom, by bisection on
+/// [`t_two_sided_p`] (monotone in t).
+pub(crate) fn t_quantile(p: f64, df: f64) -> f64 {
     let (mut lo, mut hi) = (0.0f64, 1_000.0f64);
     for _ in 0..100 {
         let mid = (lo + hi) / 2.0;
-        if t_two_sided_p(mid, df) > 0.05 {
+        if t_two_sided_p(mid, df) > p {
             lo = mid;
         } else {
             hi = mid;
@@ -153,6 +174,10 @@ mod tests {
         for (df, table) in [(2.0, 4.303), (4.0, 2.776), (10.0, 2.228), (1000.0, 1.962)] {
             assert!((t_quantile_975(df) - table).abs() < 0.002, "df {df}");
         }
+        // One-sided 80% (two-sided p 0.4), for the power of a comparison.
+        for (df, table) in [(4.0, 0.941), (10.0, 0.879)] {
+            assert!((t_quantile(0.4, df) - table).abs() < 0.002, "df {df}");
+        }
     }
 
     #[test]
@@ -160,7 +185,7 @@ mod tests {
         // Two apart-looking pairs: the old range rule called this beyond the noise.
         let (a, b) = ([100.0, 101.0], [120.0, 121.0]);
         let j = judge_family(&[(&a, &b, 5.0)]);
-        assert_eq!(j, [Judgement::Unknown { repetitions: 2 }]);
+        assert_eq!(j, [Judgement::Unknown(Unknown::TooFewRepetitions(2))]);
         assert_eq!(j[0].describe(), "unknown: fewer than 3 repetitions (2)");
         assert!(!j[0].is_real());
     }

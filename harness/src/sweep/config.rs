@@ -40,6 +40,7 @@ pub struct SweepConfig {
     pub duration: Option<String>,
     pub warmup: Option<String>,
     pub repetitions: Option<i64>,
+    pub aa: Option<bool>,
     pub seed: Option<i64>,
     pub strategies: Option<Vec<String>>,
     pub workloads: Option<Vec<String>>,
@@ -83,6 +84,7 @@ impl SweepConfig {
             duration: top.duration.or(self.duration),
             warmup: top.warmup.or(self.warmup),
             repetitions: top.repetitions.or(self.repetitions),
+            aa: top.aa.or(self.aa),
             seed: top.seed.or(self.seed),
             strategies: top.strategies.or(self.strategies),
             workloads: top.workloads.or(self.workloads),
@@ -128,6 +130,7 @@ impl SweepConfig {
             mode,
             timing,
             repetitions: number(&self.repetitions, "repetitions", &REPETITIONS)? as u32,
+            aa: self.aa.unwrap_or(false),
             seed: match self.seed {
                 Some(seed) => Some(check("seed", seed, &SEED)? as u64),
                 None => None,
@@ -349,7 +352,7 @@ mod tests {
         assert_eq!(
             error("repetitions = 2\npoolsizes = [1]\n"),
             "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
-             `warmup`, `repetitions`, `seed`, `strategies`, `workloads`, `pool_sizes`, \
+             `warmup`, `repetitions`, `aa`, `seed`, `strategies`, `workloads`, `pool_sizes`, \
              `cluster_counts`, `worker_counts`, `connections`, `rates`, `hash_iterations`, \
              `file_bytes`, `jobs`, `cluster_policy`, `file_mode`, `mixes`"
         );

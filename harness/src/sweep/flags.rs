@@ -83,6 +83,7 @@ fn overrides(args: &SweepArgs) -> Result<SweepConfig, ConfigError> {
         duration: args.duration.clone(),
         warmup: args.warmup.clone(),
         repetitions,
+        aa: args.aa.then_some(true),
         seed,
         strategies: args.strategies.as_deref().map(parse_name_list),
         workloads: args.workloads.as_deref().map(parse_name_list),

@@ -32,6 +32,7 @@ pub fn create(args: &SweepArgs, sweep: &Resolved) -> Result<ResultsDir> {
     meta.git_revision = crate::version::git_revision().map(str::to_string);
     meta.rustc_version = crate::version::rustc_version().map(str::to_string);
     meta.shard = sweep.shard.map(|s| format!("{}/{}", s.index, s.count));
+    meta.aa = sweep.config.aa == Some(true);
     Ok(ResultsDir::create(&parent, &name, &meta)?)
 }
 

@@ -101,6 +101,10 @@ pub struct SweepArgs {
     /// Repetitions of each point (a number; checked with the config's rules).
     #[arg(long)]
     repetitions: Option<String>,
+    /// A/A noise run: each point twice --repetitions times, in interleaved halves; the report
+    /// gives the false-alarm rate between the halves and the smallest detectable change.
+    #[arg(long)]
+    aa: bool,
     /// Results folder to create (new or empty); default: a new folder under lab-results/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,

@@ -253,7 +253,7 @@ fn expand_counts(
                     coords,
                     load,
                     timing: spec.timing,
-                    repetitions: spec.repetitions,
+                    repetitions: spec.repetitions * if spec.aa { 2 } else { 1 },
                 });
             }
         }

@@ -92,8 +92,11 @@ pub struct SweepSpec {
     pub mode: Mode,
     /// Warm-up and measured window.
     pub timing: Timing,
-    /// Repetitions of each point.
+    /// Repetitions of each point (of each half, in an A/A sweep).
     pub repetitions: u32,
+    /// An A/A sweep: every point runs twice `repetitions` times, in interleaved rounds; even
+    /// repetitions are half A, odd ones half B, and the report compares the halves.
+    pub aa: bool,
     /// Shuffle the points with this seed; `None` keeps plan order.
     pub seed: Option<u64>,
     /// Strategies axis.

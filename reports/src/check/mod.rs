@@ -93,6 +93,7 @@ mod experiments;
 mod invariants;
 mod measured;
 mod render;
+mod sentinel;
 #[cfg(test)]
 mod simulations;
 mod stats;

@@ -99,6 +99,12 @@ fn comparison_notes(c: &Comparison) -> Vec<String> {
             c.fewest_repetitions()
         ));
     }
+    let slow = c.count(Verdict::SlowMachine);
+    if slow > 0 {
+        notes.push(format!(
+            "{slow} comparisons got worse in windows whose speed sentinel ran slower while the CPU per operation at equal sentinel speed did not rise: not counted as regressions (listed as \"slower, on slower cores\")"
+        ));
+    }
     let incomparable = c.count(Verdict::NotComparable);
     if incomparable > 0 {
         notes.push(format!(
@@ -133,10 +139,12 @@ fn comparison_notes(c: &Comparison) -> Vec<String> {
 
 /// The comparisons worth listing: changes, then moves beyond a threshold that were not judged.
 fn listed(c: &Comparison) -> Vec<&MetricComparison> {
-    let judged = c
-        .metrics
-        .iter()
-        .filter(|m| matches!(m.verdict, Verdict::Regressed | Verdict::Improved));
+    let judged = c.metrics.iter().filter(|m| {
+        matches!(
+            m.verdict,
+            Verdict::Regressed | Verdict::Improved | Verdict::SlowMachine
+        )
+    });
     let unjudged = c
         .metrics
         .iter()
@@ -151,6 +159,7 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::NoChange => "no change",
         Verdict::TooFewRepetitions => "not judged (too few repetitions)",
         Verdict::NotComparable => "not comparable",
+        Verdict::SlowMachine => "slower, on slower cores (not counted)",
     }
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::measured::Samples;
 use super::stats::median;
 use super::CheckError;
-use crate::noise::{judge_family, Judgement};
+use crate::noise::{judge_family, Judgement, Unknown};
 use crate::store::metric;
 
 /// Which way is better for a metric.
@@ -121,6 +121,10 @@ pub enum Verdict {
     TooFewRepetitions,
     /// A value was zero or negative, so no ratio or logarithm exists.
     NotComparable,
+    /// Worse beyond the threshold and significant, but the speed sentinel says the new
+    /// windows ran on slower cores, and the cost per operation at equal sentinel speed did
+    /// not rise ([`super::sentinel`]): not counted as a regression.
+    SlowMachine,
 }
 
 /// One point and metric, compared.
@@ -148,6 +152,9 @@ pub struct MetricComparison {
     pub adjusted_p: Option<f64>,
     /// The conclusion.
     pub verdict: Verdict,
+    /// New sentinel median over the baseline's, where the sentinel says the new windows ran
+    /// slow ([`super::sentinel`]).
+    pub sentinel_ratio: Option<f64>,
 }
 
 impl MetricComparison {
@@ -221,6 +228,7 @@ pub fn compare(baseline: &Samples, new: &Samples, thresholds: &Thresholds) -> Co
     for (metric, judgement) in comparison.metrics.iter_mut().zip(judged) {
         apply(metric, judgement);
     }
+    super::sentinel::excuse_slow_machine(&mut comparison, baseline, new, thresholds);
     comparison
 }
 
@@ -253,19 +261,20 @@ fn medians(
         p_value: None,
         adjusted_p: None,
         verdict: Verdict::NoChange,
+        sentinel_ratio: None,
     }
 }
 
 /// Rules 2 and 3: the rule's judgement of one comparison as its verdict.
 fn apply(m: &mut MetricComparison, judgement: Judgement) {
     let d = match judgement {
-        // Enough repetitions but no test: a value had no logarithm (zero or negative).
-        Judgement::Unknown { repetitions } if repetitions >= MIN_REPETITIONS => {
-            m.verdict = Verdict::NotComparable;
+        Judgement::Unknown(Unknown::TooFewRepetitions(_)) => {
+            m.verdict = Verdict::TooFewRepetitions;
             return;
         }
-        Judgement::Unknown { .. } => {
-            m.verdict = Verdict::TooFewRepetitions;
+        // No logarithm (a value zero or negative), or not the server's figure.
+        Judgement::Unknown(Unknown::NotPositive | Unknown::GeneratorLimited) => {
+            m.verdict = Verdict::NotComparable;
             return;
         }
         Judgement::Tested(d) => d,

@@ -8,8 +8,9 @@
 //! 3. Plain loop: `loop` with pool size 4 (Node's default `UV_THREADPOOL_SIZE`), the best such
 //!    point if there are several (other connection counts); else the best `loop` point.
 //! 4. Runner-up: the best candidate of another strategy, so the comparison answers "which way
-//!    of using the cores", not "which pool size"; the noise rule of [`super::stats`] compares
-//!    the two throughputs over their repetitions.
+//!    of using the cores", not "which pool size"; the lab's one rule ([`crate::noise`])
+//!    compares the two throughputs over their repetitions, unless either point's throughput
+//!    was set by the load generator: then the comparison is unknown.
 //! 5. Where several points share a strategy and a parallelism (cluster K=2 at pool sizes 1, 2
 //!    and 4, ...), charts draw the one with the highest median throughput.
 
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 use looplab_workloads::deploy::Strategy;
 
 use super::data::{PointSummary, SweepData};
-use crate::noise::{judge_family, Judgement, DEFAULT_THRESHOLD_PCT};
+use crate::noise::{judge_family, Judgement, Unknown, DEFAULT_THRESHOLD_PCT};
 
 /// The rules of this module as sentences, for the report.
 pub const RULES: [&str; 5] = [
@@ -30,7 +31,8 @@ pub const RULES: [&str; 5] = [
      configuration, drawn as dashed horizontal lines.",
     "Plain loop: strategy loop with pool size 4 (Node's default UV_THREADPOOL_SIZE); \
      if the sweep has no such point, the best loop point.",
-    "Runner-up: the best configuration of another strategy.",
+    "Runner-up: the best configuration of another strategy. A comparison where either side's \
+     load generator was the limit is not judged: its figures are the generator's.",
     "Where several points share a strategy and a parallelism (other pool sizes, connection \
      counts), the charts draw the one with the highest median throughput.",
 ];
@@ -70,6 +72,14 @@ impl<'a> Answer<'a> {
         self.plain
             .map(|(p, _)| p)
             .filter(|p| !std::ptr::eq(*p, self.best))
+    }
+
+    /// The points the best is compared with: the plain loop (when another point), then the
+    /// runner-up.
+    fn compared(&self) -> impl Iterator<Item = &'a PointSummary> {
+        [self.plain_other(), self.runner_up.map(|r| r.0)]
+            .into_iter()
+            .flatten()
     }
 
     /// Best throughput over the plain loop's.
@@ -118,7 +128,8 @@ pub fn best<'a>(points: impl IntoIterator<Item = &'a PointSummary>) -> Option<&'
 }
 
 /// The answer for every workload that has a candidate, in report order; the speed-ups over
-/// the plain loop and the runners-up are judged together, as one family of the rule.
+/// the plain loop and the runners-up are judged together, as one family of the rule. A
+/// comparison with a generator-limited side is not judged (its figures are the generator's).
 pub fn answers(data: &SweepData) -> Vec<Answer<'_>> {
     let mut answers: Vec<Answer<'_>> = data
         .workloads
@@ -127,24 +138,36 @@ pub fn answers(data: &SweepData) -> Vec<Answer<'_>> {
         .collect();
     let mut family: Vec<(&[f64], &[f64], f64)> = Vec::new();
     for a in &answers {
-        let best = a.best.throughput_samples.as_slice();
-        for other in [a.plain_other(), a.runner_up.map(|r| r.0)]
-            .into_iter()
-            .flatten()
-        {
-            family.push((&other.throughput_samples, best, DEFAULT_THRESHOLD_PCT));
+        for other in a.compared() {
+            if judgeable(a.best, other) {
+                family.push((
+                    &other.throughput_samples,
+                    &a.best.throughput_samples,
+                    DEFAULT_THRESHOLD_PCT,
+                ));
+            }
         }
     }
     let mut judged = judge_family(&family).into_iter();
+    let mut next = |best: &PointSummary, other: &PointSummary| {
+        let limited = Judgement::Unknown(Unknown::GeneratorLimited);
+        let judgement = judgeable(best, other).then(|| judged.next()).flatten();
+        judgement.unwrap_or(limited)
+    };
     for a in &mut answers {
-        if a.plain_other().is_some() {
-            a.speedup_noise = judged.next();
+        if let Some(plain) = a.plain_other() {
+            a.speedup_noise = Some(next(a.best, plain));
         }
-        if let Some((_, noise)) = &mut a.runner_up {
-            *noise = judged.next().unwrap_or(*noise);
+        if let Some((other, noise)) = &mut a.runner_up {
+            *noise = next(a.best, other);
         }
     }
     answers
+}
+
+/// Whether the rule may compare two points' throughputs: neither was set by the generator.
+fn judgeable(a: &PointSummary, b: &PointSummary) -> bool {
+    !a.generator_limited && !b.generator_limited
 }
 
 /// One workload's best configuration, plain loop and runner-up (not yet judged).
@@ -168,7 +191,7 @@ fn answer<'a>(data: &'a SweepData, workload: &'a str) -> Option<Answer<'a>> {
         .iter()
         .copied()
         .filter(|p| p.coords.strategy != top.coords.strategy);
-    let unjudged = Judgement::Unknown { repetitions: 0 };
+    let unjudged = Judgement::Unknown(Unknown::TooFewRepetitions(0));
     Some(Answer {
         workload: workload.to_string(),
         best: top,

@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 
 use looplab_workloads::deploy::Mode;
 
+use super::noise_floor::{self, NoiseFloor};
 use super::stats::Summary;
 use super::ReportError;
 pub use crate::store::metric;
@@ -76,6 +77,8 @@ pub struct SweepData {
     pub experiments: Optional<ExperimentsFile>,
     /// The calibration against Node.js, if written.
     pub calibration: Optional<Calibration>,
+    /// What the sweep could tell apart ([`super::noise_floor`]).
+    pub noise: NoiseFloor,
     /// Problems found while reading that do not stop the report (a histogram that does not
     /// decode, ...).
     pub read_warnings: Vec<String>,
@@ -118,6 +121,7 @@ pub fn load(dir: &Path) -> Result<SweepData, ReportError> {
         )
     });
     let mode = points.first().map_or(Mode::Service, |p| p.coords.mode);
+    let noise = noise_floor::measure(&records, meta.aa);
     Ok(SweepData {
         meta,
         points,
@@ -125,6 +129,7 @@ pub fn load(dir: &Path) -> Result<SweepData, ReportError> {
         mode,
         experiments: read_experiments(dir),
         calibration: read_calibration(dir),
+        noise,
         read_warnings,
     })
 }

@@ -127,6 +127,11 @@ fn answer(data: &SweepData, answers: &[Answer<'_>]) -> Markup {
             @for rule in RULES { li { (rule) } }
             li { "Beyond the noise: " (NOISE_RULE) }
         }
+        @let floor = data.noise.sentences();
+        @if !floor.is_empty() {
+            h3 id="noise" { "What this sweep could tell apart" }
+            ul { @for line in &floor { li { (line) } } }
+        }
     }
 }
 

@@ -31,6 +31,7 @@ pub mod data;
 pub mod figures;
 pub mod format;
 mod html;
+pub mod noise_floor;
 pub mod stats;
 mod tables;
 pub mod warnings;

@@ -195,6 +195,9 @@ pub(super) fn summary_markdown(
         out.push_str(&format!("- {}\n", md(rule)));
     }
     out.push_str(&format!("- Noise: {}\n", md(super::html::NOISE_RULE)));
+    for line in data.noise.sentences() {
+        out.push_str(&format!("- {}\n", md(&line)));
+    }
     if warnings.is_empty() {
         out.push_str("\nNo warnings.\n");
     } else {

@@ -54,6 +54,10 @@ pub struct Meta {
     /// this list. Empty for a folder written by one sweep run.
     #[serde(default)]
     pub sources: Vec<Source>,
+    /// An A/A sweep (`lab sweep --aa`): its even repetitions are one half, its odd ones the
+    /// other, measured in interleaved rounds, so the report can compare the two.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aa: bool,
 }
 
 /// One input of a merge: where its records came from and who measured them.
@@ -89,6 +93,7 @@ impl Meta {
             finished_at: None,
             config,
             sources: Vec::new(),
+            aa: false,
         }
     }
 }
