@@ -156,6 +156,55 @@ impl Strategy {
     }
 }
 
+/// What runs a point: looplab's own runtime, or real Node.js running the point's twin
+/// (`node/point.js`, the same protocol as `lab point`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Runtime {
+    /// looplab's Rust model of Node's loop, pool, workers and cluster.
+    #[default]
+    Looplab,
+    /// Node.js 20: `UV_THREADPOOL_SIZE`, `pbkdf2Sync`, piscina and the cluster module.
+    Node,
+}
+
+serde_by_name!(Runtime, "runtime");
+
+impl Runtime {
+    /// Every runtime, in report order.
+    pub const ALL: [Runtime; 2] = [Runtime::Looplab, Runtime::Node];
+
+    /// The name used in configs, ids and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Looplab => "looplab",
+            Runtime::Node => "node",
+        }
+    }
+
+    /// Parses a runtime name.
+    pub fn parse(name: &str) -> Option<Runtime> {
+        Runtime::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Why this runtime cannot run `strategy` under cluster `policy`, if it cannot.
+    pub fn cannot_run(
+        self,
+        strategy: Strategy,
+        policy: Option<SchedulingPolicy>,
+    ) -> Option<&'static str> {
+        match (self, strategy) {
+            (Runtime::Looplab, _) => None,
+            (Runtime::Node, Strategy::Tokio | Strategy::Rayon) => {
+                Some("a looplab-only reference: Node has no such runtime")
+            }
+            (Runtime::Node, Strategy::Cluster) if policy == Some(SchedulingPolicy::ReusePort) => {
+                Some("Node 20's cluster has no reusePort (it arrived in Node 22.12)")
+            }
+            (Runtime::Node, _) => None,
+        }
+    }
+}
+
 /// Batch (N jobs at once, makespan) or service (an HTTP server under load).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Mode {

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::point::{Reply, Task};
+use looplab_workloads::deploy::Runtime;
 
 /// How long a point may take to say it is ready (a cluster starts K processes).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,15 +48,19 @@ pub fn terminate_all() {
     }
 }
 
-/// `lab point --task JSON` with piped stdio, in a process group of its own (rule 1), killed
-/// by the kernel if the executor dies (rule 2).
-fn point_command(lab: &Path, task: &Task) -> Result<Command> {
+/// `lab point --task JSON` (or its Node twin, [`super::node`]) with piped stdio, in a process
+/// group of its own (rule 1), killed by the kernel if the executor dies (rule 2).
+fn point_command(lab: &Path, runtime: Runtime, task: &Task) -> Result<Command> {
     let json = serde_json::to_string(task).context("encode the point for its process")?;
-    let mut command = Command::new(lab);
+    let mut command = match runtime {
+        Runtime::Looplab => {
+            let mut command = Command::new(lab);
+            command.arg("point").arg("--task").arg(json);
+            command
+        }
+        Runtime::Node => super::node::command(task, &json),
+    };
     command
-        .arg("point")
-        .arg("--task")
-        .arg(json)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -111,11 +116,16 @@ pub struct PointProcess {
 }
 
 impl PointProcess {
-    /// Starts `lab point` for `task` and waits until it is ready; returns it and what it said.
-    pub fn start(lab: &Path, task: &Task) -> Result<(PointProcess, Option<String>)> {
-        let mut child = point_command(lab, task)?
+    /// Starts `lab point` (or its twin on `runtime`) for `task` and waits until it is ready;
+    /// returns it and what it said.
+    pub fn start(
+        lab: &Path,
+        runtime: Runtime,
+        task: &Task,
+    ) -> Result<(PointProcess, Option<String>)> {
+        let mut child = point_command(lab, runtime, task)?
             .spawn()
-            .with_context(|| format!("start {} point", lab.display()))?;
+            .with_context(|| format!("start a {} point", runtime.name()))?;
         LIVE.lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(child.id());

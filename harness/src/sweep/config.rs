@@ -23,8 +23,8 @@ use super::checks::{
 };
 use super::error::{syntax, ConfigError};
 use super::spec::{
-    FileMode, Kind, Mode, Strategy, SweepSpec, Timing, WorkParams, Workload, BUILTIN_WORKLOADS,
-    MIX_KINDS,
+    FileMode, Kind, Mode, Runtime, Strategy, SweepSpec, Timing, WorkParams, Workload,
+    BUILTIN_WORKLOADS, MIX_KINDS,
 };
 
 /// The built-in default sweep, printed by `lab sweep --print-config`.
@@ -42,6 +42,7 @@ pub struct SweepConfig {
     pub repetitions: Option<i64>,
     pub aa: Option<bool>,
     pub seed: Option<i64>,
+    pub runtimes: Option<Vec<String>>,
     pub strategies: Option<Vec<String>>,
     pub workloads: Option<Vec<String>>,
     pub pool_sizes: Option<Vec<i64>>,
@@ -86,6 +87,7 @@ impl SweepConfig {
             repetitions: top.repetitions.or(self.repetitions),
             aa: top.aa.or(self.aa),
             seed: top.seed.or(self.seed),
+            runtimes: top.runtimes.or(self.runtimes),
             strategies: top.strategies.or(self.strategies),
             workloads: top.workloads.or(self.workloads),
             pool_sizes: top.pool_sizes.or(self.pool_sizes),
@@ -122,6 +124,13 @@ impl SweepConfig {
                     .ok_or_else(|| unknown("strategies", n, &Strategy::ALL.map(Strategy::name)))
             },
         )?;
+        let runtimes = match &self.runtimes {
+            None => vec![Runtime::Looplab],
+            Some(_) => names(&self.runtimes, "runtimes", "[\"looplab\", \"node\"]", |n| {
+                Runtime::parse(n)
+                    .ok_or_else(|| unknown("runtimes", n, &Runtime::ALL.map(Runtime::name)))
+            })?,
+        };
         let workloads = names(&self.workloads, "workloads", "[\"hash\", \"net\"]", |n| {
             self.workload(n)
         })?;
@@ -135,6 +144,7 @@ impl SweepConfig {
                 Some(seed) => Some(check("seed", seed, &SEED)? as u64),
                 None => None,
             },
+            runtimes,
             strategies,
             workloads,
             pool_sizes: axis(&self.pool_sizes, "pool_sizes", &POOL)?,
@@ -352,7 +362,7 @@ mod tests {
         assert_eq!(
             error("repetitions = 2\npoolsizes = [1]\n"),
             "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
-             `warmup`, `repetitions`, `aa`, `seed`, `strategies`, `workloads`, `pool_sizes`, \
+             `warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `strategies`, `workloads`, `pool_sizes`, \
              `cluster_counts`, `worker_counts`, `connections`, `rates`, `hash_iterations`, \
              `file_bytes`, `jobs`, `cluster_policy`, `file_mode`, `mixes`"
         );

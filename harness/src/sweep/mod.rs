@@ -28,6 +28,7 @@ mod config;
 mod error;
 mod flags;
 mod folder;
+mod node;
 mod order;
 mod plan;
 mod procs;
@@ -68,6 +69,9 @@ pub struct SweepArgs {
     /// Shuffle the points' order with this seed (a whole number).
     #[arg(long)]
     seed: Option<String>,
+    /// Runtimes: looplab, node (Node.js 20 running each point's twin).
+    #[arg(long, value_name = "LIST")]
+    runtimes: Option<String>,
     /// Strategies: loop, loop-blocking, workers, cluster, tokio, rayon.
     #[arg(long, value_name = "LIST")]
     strategies: Option<String>,
@@ -130,13 +134,27 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         print!("{}", show::render(&sweep.plan));
         return Ok(());
     }
+    needs_node(&sweep.plan)?;
     let results = folder::create(args, &sweep)?;
     session::execute(results, &sweep.plan, args.quiet)
+}
+
+/// When the plan has points on Node, checks that they can run here (one line otherwise).
+fn needs_node(plan: &plan::Plan) -> Result<()> {
+    let on_node = plan
+        .points
+        .iter()
+        .any(|p| p.coords.runtime == spec::Runtime::Node);
+    if on_node {
+        node::preflight()?;
+    }
+    Ok(())
 }
 
 /// `--resume DIR`: the folder's own configuration and shard, only what is missing.
 fn resume(args: &SweepArgs, path: &Path) -> Result<()> {
     flags::check_resume_alone(args, path)?;
     let (results, sweep) = folder::reopen(path)?;
+    needs_node(&sweep.plan)?;
     session::execute(results, &sweep.plan, args.quiet)
 }

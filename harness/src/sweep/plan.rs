@@ -29,7 +29,7 @@ use super::order::{shuffle, Shard};
 use looplab_runtime::pool::DEFAULT_POOL_SIZE;
 
 use super::spec::{
-    Coords, Deployment, Load, Mode, PointSpec, Pruned, Strategy, SweepSpec, Workload,
+    Coords, Deployment, Load, Mode, PointSpec, Pruned, Runtime, Strategy, SweepSpec, Workload,
 };
 
 /// Time a repetition costs beyond its warm-up and measured window, for the estimate: starting
@@ -102,22 +102,36 @@ pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<Plan, ConfigError>
     let mut all = Vec::new();
     let mut dropped = Vec::new();
     let mut pool_not_swept = Vec::new();
-    for &strategy in &spec.strategies {
-        for workload in &spec.workloads {
-            let pair = format!("{}/{}", strategy.name(), workload.name);
-            if let Some(reason) = drop_reason(spec.mode, strategy, workload) {
+    for &runtime in &spec.runtimes {
+        let policy = Some(spec.params.cluster_policy);
+        for &strategy in &spec.strategies {
+            if let Some(reason) = runtime.cannot_run(strategy, policy) {
+                let pair = format!("{}:{}", runtime.name(), strategy.name());
                 dropped.push(Pruned { pair, reason });
                 continue;
             }
-            let pools: Vec<Option<u32>> = match pool_not_swept_reason(strategy, workload) {
-                Some(reason) => {
-                    pool_not_swept.push(Pruned { pair, reason });
-                    vec![None]
+            for workload in &spec.workloads {
+                let pair = format!("{}/{}", strategy.name(), workload.name);
+                let first_runtime = runtime == spec.runtimes[0];
+                if let Some(reason) = drop_reason(spec.mode, strategy, workload) {
+                    if first_runtime {
+                        dropped.push(Pruned { pair, reason });
+                    }
+                    continue;
                 }
-                None => spec.pool_sizes.iter().copied().map(Some).collect(),
-            };
-            for pool_size in pools {
-                expand_counts(spec, strategy, workload, pool_size, &mut all);
+                let pools: Vec<Option<u32>> = match pool_not_swept_reason(strategy, workload) {
+                    Some(reason) => {
+                        if first_runtime {
+                            pool_not_swept.push(Pruned { pair, reason });
+                        }
+                        vec![None]
+                    }
+                    None => spec.pool_sizes.iter().copied().map(Some).collect(),
+                };
+                for pool_size in pools {
+                    let at = (runtime, strategy, pool_size);
+                    expand_counts(spec, at, workload, &mut all);
+                }
             }
         }
     }
@@ -169,6 +183,7 @@ fn upper_bound(spec: &SweepSpec) -> u64 {
         .map(|counts| counts.saturating_mul(len(&spec.pool_sizes)))
         .fold(0, u64::saturating_add);
     per_strategy
+        .saturating_mul(spec.runtimes.len() as u64)
         .saturating_mul(spec.workloads.len() as u64)
         .saturating_mul(loads)
 }
@@ -210,9 +225,8 @@ fn pool_not_swept_reason(strategy: Strategy, workload: &Workload) -> Option<&'st
 /// Rules 3 and 4: the count and load axes that apply, innermost last.
 fn expand_counts(
     spec: &SweepSpec,
-    strategy: Strategy,
+    (runtime, strategy, pool_size): (Runtime, Strategy, Option<u32>),
     workload: &Workload,
-    pool_size: Option<u32>,
     out: &mut Vec<PointSpec>,
 ) {
     let only = |applies: bool, values: &[u32]| -> Vec<Option<u32>> {
@@ -246,6 +260,7 @@ fn expand_counts(
                     connections,
                     rate_per_s,
                     parallelism: strategy.parallelism(pool_size, worker_count, processes),
+                    runtime,
                 };
                 out.push(PointSpec {
                     id: coords.id(),

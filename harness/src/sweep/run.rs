@@ -310,7 +310,7 @@ impl PointRun<'_> {
     fn service_repetition(&mut self, connections: u32, rate: Option<f64>) -> Result<Measured> {
         let before = sentinel_ms();
         let task = Task::Serve(self.point.deployment.clone());
-        let (mut process, addr) = PointProcess::start(self.lab, &task)?;
+        let (mut process, addr) = PointProcess::start(self.lab, self.point.coords.runtime, &task)?;
         let addr = addr.ok_or_else(|| anyhow!("the point did not say where it listens"))?;
         let (path, body_bytes) = target(&self.point.deployment);
         let load_spec = LoadSpec {
@@ -368,7 +368,7 @@ impl PointRun<'_> {
         let before = sentinel_ms();
         let mut processes = Vec::new();
         for task in tasks {
-            processes.push(PointProcess::start(self.lab, task)?.0);
+            processes.push(PointProcess::start(self.lab, self.point.coords.runtime, task)?.0);
         }
         let started = Instant::now();
         let window = measure_batch(&mut processes, warmup, cap);

@@ -28,7 +28,7 @@ use super::child::{self, PointProcess};
 use super::plan::Plan;
 use super::run::{self, Outcome};
 use super::show::human;
-use super::spec::PointSpec;
+use super::spec::{PointSpec, Runtime};
 use crate::point::{Reply, Task};
 use crate::progress::{Progress, ProgressMode};
 use crate::scratch;
@@ -111,7 +111,7 @@ fn record_experiments(lab: &Path, results: &ResultsDir, quiet: bool) -> Result<(
     if !quiet {
         eprintln!("lab: recording the classic experiments (staircase and multitask, about 5 s)");
     }
-    let (mut process, _) = PointProcess::start(lab, &Task::Experiments)?;
+    let (mut process, _) = PointProcess::start(lab, Runtime::Looplab, &Task::Experiments)?;
     let reply = process.request("run", EXPERIMENTS_TIMEOUT);
     process.stop();
     match reply? {

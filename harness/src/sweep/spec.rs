@@ -4,7 +4,7 @@
 
 pub use looplab_reports::store::Coords;
 use looplab_runtime::cluster::SchedulingPolicy;
-pub use looplab_workloads::deploy::{Deployment, FileMode, Kind, Mode, Strategy};
+pub use looplab_workloads::deploy::{Deployment, FileMode, Kind, Mode, Runtime, Strategy};
 
 /// Workload names that are not mixes.
 pub const BUILTIN_WORKLOADS: [&str; 3] = ["hash", "file", "net"];
@@ -99,6 +99,8 @@ pub struct SweepSpec {
     pub aa: bool,
     /// Shuffle the points with this seed; `None` keeps plan order.
     pub seed: Option<u64>,
+    /// Runtimes axis: looplab, Node, or both (looplab alone unless the config says).
+    pub runtimes: Vec<Runtime>,
     /// Strategies axis.
     pub strategies: Vec<Strategy>,
     /// Workloads axis.

@@ -4,8 +4,10 @@
 //! A point's id is made from its coordinates ([`Coords::id`]):
 //! `strategy/workload[/pP][/kK][/wW][/cC][/rR]`, where `p` is the pool size, `k` the cluster
 //! processes, `w` the worker threads, `c` the load generator's connections and `r` the
-//! open-loop rate in requests/s, each present only where the point has it, in that order. The
-//! planner names points with it, so ids stay stable across versions.
+//! open-loop rate in requests/s, each present only where the point has it, in that order. A
+//! point run on another runtime than looplab has the runtime's name and a colon in front
+//! (`node:loop/hash/p4/c16`). The planner names points with it, so ids stay stable across
+//! versions.
 //!
 //! Folders written with schema 1 carry only the id; [`Coords::from_schema1_id`] reads it back
 //! (strictly: an unknown, repeated or misplaced segment is an error naming the id) and is used
@@ -13,7 +15,7 @@
 
 use std::fmt;
 
-use looplab_workloads::deploy::{Mode, Strategy};
+use looplab_workloads::deploy::{Mode, Runtime, Strategy};
 use serde::{Deserialize, Serialize};
 
 /// Where a point sits in the sweep's axes.
@@ -37,6 +39,10 @@ pub struct Coords {
     pub rate_per_s: Option<u32>,
     /// What a chart puts on its x axis ([`Strategy::parallelism`]); `None` for the references.
     pub parallelism: Option<u32>,
+    /// What ran the point: looplab, or Node running the point's twin. Records written before
+    /// runtimes existed are looplab's.
+    #[serde(default)]
+    pub runtime: Runtime,
 }
 
 /// The optional segments in the order ids write them.
@@ -121,6 +127,7 @@ impl Coords {
             connections,
             rate_per_s,
             parallelism: strategy.parallelism(pool, workers, processes),
+            runtime: Runtime::Looplab,
         })
     }
 }

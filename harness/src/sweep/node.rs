@@ -1,0 +1,86 @@
+//! Points on real Node.js: the twin of `lab point` (`node/point.js`, the same `--task` and
+//! the same protocol) started in place of `lab point`, with the deployment's pool size in
+//! `UV_THREADPOOL_SIZE` (libuv reads it once, when its pool starts).
+//!
+//! Where things are:
+//! - the `node` program: `LOOPLAB_NODE` if set, else `node` on the `PATH`;
+//! - the twin: `LOOPLAB_NODE_DIR` if set, else the `node/` folder of the source tree this
+//!   `lab` was built from (its npm packages installed by `scripts/setup`).
+//!
+//! A sweep that asks for Node checks all of it before it starts ([`preflight`]): Node 20 or
+//! later, the twin, and its packages; each missing piece is one line naming the fix.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::point::Task;
+
+/// The oldest Node.js the twins are written for.
+pub const MIN_NODE_MAJOR: u32 = 20;
+
+/// The `node` program.
+pub fn program() -> OsString {
+    std::env::var_os("LOOPLAB_NODE").unwrap_or_else(|| "node".into())
+}
+
+/// The folder holding `point.js` and its packages.
+pub fn twin_dir() -> PathBuf {
+    match std::env::var_os("LOOPLAB_NODE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../node")),
+    }
+}
+
+/// Checks that Node points can run here; the error is one line naming the fix.
+pub fn preflight() -> Result<()> {
+    let output = Command::new(program())
+        .arg("--version")
+        .output()
+        .context("the sweep runs points on Node.js, but `node` cannot be started; install Node.js 20 (scripts/setup) or set LOOPLAB_NODE")?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let major = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(m) if m >= MIN_NODE_MAJOR => {}
+        _ => bail!(
+            "the sweep runs points on Node.js, but `node --version` says `{version}`; Node {MIN_NODE_MAJOR} or later is needed (scripts/setup installs it)"
+        ),
+    }
+    let dir = twin_dir();
+    if !dir.join("point.js").is_file() {
+        bail!(
+            "the Node twin {} is missing; set LOOPLAB_NODE_DIR to the source tree's node/ folder",
+            dir.join("point.js").display()
+        );
+    }
+    if !dir.join("node_modules/piscina").is_dir() {
+        bail!(
+            "the Node twin's packages are not installed in {}; run scripts/setup (npm ci --prefix node)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `node point.js --task JSON` with the pool size in its environment.
+pub fn command(task: &Task, json: &str) -> Command {
+    let mut command = Command::new(program());
+    command
+        .arg(twin_dir().join("point.js"))
+        .arg("--task")
+        .arg(json);
+    let pool = match task {
+        Task::Serve(d) | Task::Batch { deployment: d, .. } => Some(d.pool),
+        Task::Experiments => None,
+    };
+    if let Some(pool) = pool {
+        command.env("UV_THREADPOOL_SIZE", pool.to_string());
+    }
+    command
+}
