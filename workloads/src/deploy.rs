@@ -181,6 +181,14 @@ impl Runtime {
         }
     }
 
+    /// The name in prose: `looplab`, `Node.js`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Runtime::Looplab => "looplab",
+            Runtime::Node => "Node.js",
+        }
+    }
+
     /// Parses a runtime name.
     pub fn parse(name: &str) -> Option<Runtime> {
         Runtime::ALL.into_iter().find(|r| r.name() == name)

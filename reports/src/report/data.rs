@@ -11,7 +11,7 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use looplab_workloads::deploy::Mode;
+use looplab_workloads::deploy::{Mode, Runtime};
 
 use super::noise_floor::{self, NoiseFloor};
 use super::stats::Summary;
@@ -23,7 +23,7 @@ use crate::store::{
 };
 
 /// One point over its repetitions.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PointSummary {
     /// The point id as recorded.
     pub id: String,
@@ -85,6 +85,51 @@ pub struct SweepData {
 }
 
 impl SweepData {
+    /// The runtimes the sweep's points ran on, in report order.
+    pub fn runtimes(&self) -> Vec<Runtime> {
+        Runtime::ALL
+            .into_iter()
+            .filter(|r| self.points.iter().any(|p| p.coords.runtime == *r))
+            .collect()
+    }
+
+    /// The sweep seen from one runtime: its points only (and its workloads), so answers and
+    /// charts never compare one runtime's figures with another's. The recorded experiments
+    /// and the calibration belong to looplab's view.
+    pub fn view(&self, runtime: Runtime) -> SweepData {
+        let points: Vec<PointSummary> = self
+            .points
+            .iter()
+            .filter(|p| p.coords.runtime == runtime)
+            .cloned()
+            .collect();
+        let workloads = self
+            .workloads
+            .iter()
+            .filter(|w| points.iter().any(|p| p.coords.workload == **w))
+            .cloned()
+            .collect();
+        let looplab = runtime == Runtime::Looplab;
+        SweepData {
+            meta: self.meta.clone(),
+            points,
+            workloads,
+            mode: self.mode,
+            experiments: if looplab {
+                self.experiments.clone()
+            } else {
+                Optional::Absent
+            },
+            calibration: if looplab {
+                self.calibration.clone()
+            } else {
+                Optional::Absent
+            },
+            noise: self.noise.clone(),
+            read_warnings: Vec::new(),
+        }
+    }
+
     /// The points of one workload.
     pub fn of_workload<'a>(&'a self, workload: &'a str) -> impl Iterator<Item = &'a PointSummary> {
         self.points

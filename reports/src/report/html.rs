@@ -13,6 +13,7 @@ use super::charts::ChartFiles;
 use super::data::SweepData;
 use super::figures::Section;
 use super::format::{sig3, times};
+use super::runtimes::RuntimeComparison;
 use super::tables::{answer_rows, cell, columns};
 use super::warnings::Warning;
 use super::CHARTS_DIR;
@@ -55,6 +56,7 @@ pub(super) fn page(
     answers: &[Answer<'_>],
     rendered: &[(Section, ChartFiles)],
     warnings: &[Warning],
+    twins: Option<&RuntimeComparison>,
 ) -> String {
     let markup = html! {
         (DOCTYPE)
@@ -67,6 +69,7 @@ pub(super) fn page(
             body {
                 (header(data, warnings))
                 (answer(data, answers))
+                @if let Some(twins) = twins { (runtimes(twins)) }
                 (charts(data, rendered))
                 (points(data))
                 (calibration(&data.calibration))
@@ -131,6 +134,36 @@ fn answer(data: &SweepData, answers: &[Answer<'_>]) -> Markup {
         @if !floor.is_empty() {
             h3 id="noise" { "What this sweep could tell apart" }
             ul { @for line in &floor { li { (line) } } }
+        }
+    }
+}
+
+fn runtimes(twins: &RuntimeComparison) -> Markup {
+    html! {
+        h2 id="runtimes" { "looplab against Node.js" }
+        p { (twins.headline()) " Each runtime is compared with its own plain loop only; \
+            recommendations never mix the two." }
+        table {
+            tr { th { "workload" } th { "best on looplab" } th { "best on Node.js" } th { "same" } }
+            @for a in &twins.agreement {
+                tr {
+                    td { (a.workload) } td { code { (a.looplab_best) } }
+                    td { code { (a.node_best) } } td { (if a.same() { "yes" } else { "no" }) }
+                }
+            }
+        }
+        table {
+            tr {
+                th { "workload" } th { "configuration" } th { "looplab / its plain loop" }
+                th { "Node.js / its plain loop" } th { "difference" }
+            }
+            @for r in &twins.rows {
+                tr {
+                    td { (r.workload) } td { code { (r.config) } }
+                    td.num { (format!("{:.2}×", r.looplab)) } td.num { (format!("{:.2}×", r.node)) }
+                    td.num { (format!("{:+.2}", r.difference())) }
+                }
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod figures;
 pub mod format;
 mod html;
 pub mod noise_floor;
+pub mod runtimes;
 pub mod stats;
 mod tables;
 pub mod warnings;
@@ -41,6 +42,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::store::{check_owner, write_file, FolderLock, StoreError};
+use data::SweepData;
 
 /// File name of the HTML report.
 pub const HTML_FILE: &str = "report.html";
@@ -109,16 +111,22 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
     check_owner(&charts_dir)?;
     let _lock = FolderLock::acquire(out)?;
     clear_old_charts(&charts_dir)?;
-    let planned = figures::all(&data);
-    let mut rendered = Vec::with_capacity(planned.len());
-    for (section, figure) in planned {
-        rendered.push((section, charts::write(figure, &charts_dir)?));
+    let views: Vec<SweepData> = data.runtimes().into_iter().map(|r| data.view(r)).collect();
+    let mut rendered = Vec::new();
+    for view in &views {
+        for (section, figure) in figures::all(view) {
+            rendered.push((section, charts::write(figure, &charts_dir)?));
+        }
     }
     let warnings = warnings::warnings(&data);
-    let answers = analysis::answers(&data);
-    let page = html::page(&data, &answers, &rendered, &warnings);
+    let answers: Vec<_> = views.iter().flat_map(analysis::answers).collect();
+    let twins = runtimes::compare(&data, &answers);
+    let page = html::page(&data, &answers, &rendered, &warnings, twins.as_ref());
     write_file(out, HTML_FILE, page.as_bytes())?;
-    let summary = tables::summary_markdown(&data, &answers, &warnings);
+    let mut summary = tables::summary_markdown(&data, &answers, &warnings);
+    if let Some(twins) = &twins {
+        summary.push_str(&twins.markdown());
+    }
     write_file(out, SUMMARY_FILE, summary.as_bytes())?;
     write_file(out, CSV_FILE, tables::points_csv(&data).as_bytes())?;
     Ok(Rendered {

@@ -28,7 +28,11 @@ pub(super) fn answer_rows(data: &SweepData, answers: &[Answer<'_>]) -> Vec<Answe
     answers
         .iter()
         .map(|a| AnswerRow {
-            workload: a.workload.clone(),
+            workload: if data.runtimes().len() > 1 {
+                format!("{} on {}", a.workload, a.best.coords.runtime.label())
+            } else {
+                a.workload.clone()
+            },
             best: a.best.coords.config(),
             throughput: format!("{} {unit}", si(a.best.throughput())),
             speedup: match (a.speedup(), a.plain) {

@@ -98,7 +98,7 @@ impl ExperimentsFile {
 }
 
 /// What reading an optional file gave.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Optional<T> {
     /// Not there.
     Absent,

@@ -16,6 +16,7 @@ mod timelines;
 use super::charts::{Axis, Figure};
 use super::data::SweepData;
 use super::format::{si, sig3, slug};
+use looplab_workloads::deploy::Runtime;
 
 /// Where a figure goes in the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,7 +91,23 @@ pub fn all(data: &SweepData) -> Vec<(Section, Figure)> {
             .map(|f| (Section::Timelines, f)),
     );
     unique_names(&mut out);
+    label_runtime(data, &mut out);
     out
+}
+
+/// In a view of another runtime than looplab, every figure says so in its title and file
+/// name (`node-throughput-hash`), so both runtimes' charts sit in one report apart.
+fn label_runtime(data: &SweepData, figures: &mut [(Section, Figure)]) {
+    let Some(runtime) = data.points.first().map(|p| p.coords.runtime) else {
+        return;
+    };
+    if runtime == Runtime::Looplab {
+        return;
+    }
+    for (_, figure) in figures.iter_mut() {
+        figure.name = format!("{}-{}", runtime.name(), figure.name);
+        figure.title = format!("{}, on {}", figure.title, runtime.label());
+    }
 }
 
 /// Appends `-2`, `-3`, ... to file names already taken (two workload names can share a slug).
