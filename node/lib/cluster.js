@@ -8,7 +8,7 @@
 //    back-off (100 ms doubling to 5 s, reset after a worker that ran 10 s) until 5 deaths fall
 //    within 10 s; without it, a worker dying before it listens, or every worker gone, is a
 //    failure: `{"error":...}`, the others stop, exit 2;
-// 3. `sample` asks every live worker for its loop's window over the IPC channel and merges
+// 3. `sample` asks every live worker that listens for its loop's window over the IPC channel and merges
 //    the answers (`probe.js`); `stop` or the end of stdin stops every worker gracefully (5 s,
 //    then SIGKILL) and exits 0.
 // Workers ignore SIGINT (the primary drives shutdown), send their stdout to the primary's
@@ -154,7 +154,10 @@ class Primary {
   /** What the live workers' loops did since the previous sample, merged. */
   sample() {
     const seq = (this.seq += 1);
-    const ids = this.live().filter((w) => w.isConnected());
+    // The serving loops: a replacement that does not listen yet serves nothing.
+    const ids = [...this.slots.values()]
+      .filter((s) => s.listened && s.worker.isConnected())
+      .map((s) => s.worker);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.gathers.delete(seq);
