@@ -13,10 +13,15 @@
 //    then SIGKILL) and exits 0.
 // Workers ignore SIGINT (the primary drives shutdown), send their stdout to the primary's
 // stderr (stdout carries the protocol only), and exit when their IPC channel disconnects, so
-// none outlives its primary.
+// none outlives its primary. Each serves its own copy of the file, in a folder of its own
+// inside the primary's temp folder; the primary removes a worker's folder when it exits, and
+// its own at the end.
 'use strict';
 
 const cluster = require('node:cluster');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { say, sayError, commands } = require('./protocol');
 const { LoopProbe, merge } = require('./probe');
 const { appServer, closeGracefully, removeServed, GRACE_MS } = require('./server');
@@ -28,15 +33,31 @@ const BACKOFF = { first: 100, max: 5_000, resetAfter: 10_000 };
 const PROBE_ASK = 'looplab-probe?';
 const PROBE_ANSWER = 'looplab-probe!';
 const STOP = 'looplab-stop';
+/** Where a worker finds its primary's temp folder. */
+const TMP_ENV = 'LOOPLAB_NODE_CLUSTER_TMP';
+
+/** A worker's folder inside its primary's temp folder. */
+function workerDir(root, id) {
+  return path.join(root, `worker-${id}`);
+}
 
 /** Runs a cluster worker: serves `d` on the shared address until told to stop. */
 function clusterWorker(d) {
   process.on('SIGINT', () => {});
-  const { app, server, served } = appServer(d, `worker-${cluster.worker.id}`, null);
+  const { id } = cluster.worker;
+  const dir = workerDir(process.env[TMP_ENV], id);
+  const { app, server, served } = appServer(d, `worker-${id}`, null, dir);
   let probe = null;
-  process.on('disconnect', () => {
+  // Node's cluster exits a worker whose channel disconnects (its primary is gone); the folder
+  // goes with it, and the last worker out of a dead primary's folder removes that too.
+  process.on('exit', () => {
     removeServed(served);
-    process.exit(0);
+    if (process.connected) return;
+    try {
+      fs.rmdirSync(process.env[TMP_ENV]);
+    } catch {
+      // Other workers still have their folders in it; the last one removes it.
+    }
   });
   process.on('message', async (msg) => {
     if (msg && msg.looplab === PROBE_ASK && probe !== null) {
@@ -62,7 +83,8 @@ function clusterPrimary(d) {
     args: process.argv.slice(2),
     stdio: ['ignore', 2, 'inherit', 'ipc'],
   });
-  const primary = new Primary(d);
+  const primary = new Primary(d, fs.mkdtempSync(path.join(os.tmpdir(), 'looplab-node-cluster-')));
+  process.on('exit', () => fs.rmSync(primary.tmp, { recursive: true, force: true }));
   for (let slot = 0; slot < d.processes; slot += 1) primary.fork(slot);
   process.on('SIGTERM', () => primary.shutdown(0));
   process.on('SIGINT', () => primary.shutdown(0));
@@ -70,8 +92,9 @@ function clusterPrimary(d) {
 
 /** The primary's state: workers by id, their slots, listens, gathers in progress. */
 class Primary {
-  constructor(d) {
+  constructor(d, tmp) {
     this.d = d;
+    this.tmp = tmp;
     this.slots = new Map(); // live worker id -> { worker, slot, started, listened }
     this.backoff = new Array(d.processes).fill(BACKOFF.first);
     this.deaths = [];
@@ -83,7 +106,7 @@ class Primary {
   }
 
   fork(slot) {
-    const worker = cluster.fork();
+    const worker = cluster.fork({ [TMP_ENV]: this.tmp });
     this.slots.set(worker.id, { worker, slot, started: Date.now(), listened: false });
     worker.on('listening', (address) => this.onListening(worker, address));
     worker.on('message', (msg) => this.onMessage(worker, msg));
@@ -118,6 +141,7 @@ class Primary {
   onExit(worker, code, signal) {
     const info = this.slots.get(worker.id);
     this.slots.delete(worker.id);
+    fs.rmSync(workerDir(this.tmp, worker.id), { recursive: true, force: true });
     for (const gather of this.gathers.values()) {
       if (gather.waiting.delete(worker.id) && gather.waiting.size === 0) gather.done();
     }

@@ -12,17 +12,21 @@ const { App } = require('./app');
 /** In-flight requests get this long to finish on shutdown. */
 const GRACE_MS = 5_000;
 
-/** A private temp folder holding the served file of `bytes` bytes of `x`. */
-function servedFile(bytes) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'looplab-node-serve-'));
+/**
+ * A private temp folder holding the served file of `bytes` bytes of `x`: `dir` if given (a
+ * cluster worker's, inside its primary's folder), else a fresh one.
+ */
+function servedFile(bytes, dir) {
+  if (dir) fs.mkdirSync(dir, { mode: 0o700 });
+  else dir = fs.mkdtempSync(path.join(os.tmpdir(), 'looplab-node-serve-'));
   const file = path.join(dir, 'served.bin');
   fs.writeFileSync(file, Buffer.alloc(bytes, 'x'));
   return { dir, file };
 }
 
-/** The app of `d` and its HTTP server (not listening yet). */
-function appServer(d, tag, offload) {
-  const served = servedFile(d.file_bytes);
+/** The app of `d` and its HTTP server (not listening yet); `dir` as in `servedFile`. */
+function appServer(d, tag, offload, dir) {
+  const served = servedFile(d.file_bytes, dir);
   const app = new App(d, served.file, tag, offload);
   const server = http.createServer((req, res) => app.handle(req, res));
   return { app, server, served };
