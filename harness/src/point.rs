@@ -278,3 +278,49 @@ fn batch_line(report: &BatchReport) -> Reply {
         pool_wait_max_us: report.pool_wait.as_ref().map(|w| w.max_us),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use looplab_workloads::deploy::{FileMode, Kind, Strategy};
+
+    /// The wire format the Node twins (`node/point.js`) speak: serde's externally tagged,
+    /// snake_case `Task` and `Reply`. A change here must change them too.
+    #[test]
+    fn the_task_and_replies_keep_their_wire_format() {
+        let d = Deployment {
+            pool: 2,
+            workers: 1,
+            processes: 1,
+            threads: 2,
+            hash_iterations: 1_000,
+            file_bytes: 16,
+            busy_ms: 5,
+            file_mode: FileMode::Read,
+            ..Deployment::new(Strategy::Loop, vec![(Kind::Hello, 1), (Kind::Hash, 1)])
+        };
+        let deployment = r#"{"strategy":"loop","pool":2,"workers":1,"processes":1,"threads":2,"policy":null,"restart":false,"mix":[["hello",1],["hash",1]],"hash_iterations":1000,"file_bytes":16,"busy_ms":5,"file_mode":"read"}"#;
+        let serve = serde_json::to_string(&Task::Serve(d.clone())).unwrap();
+        assert_eq!(serve, format!(r#"{{"serve":{deployment}}}"#));
+        let batch = serde_json::to_string(&Task::Batch {
+            deployment: d,
+            jobs: 8,
+        })
+        .unwrap();
+        assert_eq!(
+            batch,
+            format!(r#"{{"batch":{{"deployment":{deployment},"jobs":8}}}}"#)
+        );
+        assert_eq!(
+            serde_json::to_string(&Task::Experiments).unwrap(),
+            r#""experiments""#
+        );
+        let ready = Reply::Ready { addr: None };
+        assert_eq!(
+            serde_json::to_string(&ready).unwrap(),
+            r#"{"ready":{"addr":null}}"#
+        );
+        let error = Reply::Error("no".into());
+        assert_eq!(serde_json::to_string(&error).unwrap(), r#"{"error":"no"}"#);
+    }
+}

@@ -188,11 +188,20 @@ fn loop_metrics(m: &mut Metrics, s: &LoopSample) {
     put(m, metric::LOOP_DELAY_P50, s.delay_p50_us);
     put(m, metric::LOOP_DELAY_P99, s.delay_p99_us);
     put(m, metric::LOOP_DELAY_MAX, s.delay_max_us);
-    put(m, metric::POOL_TASKS, s.pool_tasks as f64);
-    if s.pool_tasks > 0 {
-        put(m, metric::POOL_WAIT_MEAN, s.pool_wait_mean_us);
-        put(m, metric::POOL_WAIT_P99, s.pool_wait_p99_us);
-        put(m, metric::POOL_WAIT_MAX, s.pool_wait_max_us);
+    // Absent, not zero, where the pool was not observed (a Node twin's libuv pool).
+    let Some(tasks) = s.pool_tasks else { return };
+    put(m, metric::POOL_TASKS, tasks as f64);
+    if tasks > 0 {
+        let waits = [
+            (metric::POOL_WAIT_MEAN, s.pool_wait_mean_us),
+            (metric::POOL_WAIT_P99, s.pool_wait_p99_us),
+            (metric::POOL_WAIT_MAX, s.pool_wait_max_us),
+        ];
+        for (name, value) in waits {
+            if let Some(value) = value {
+                put(m, name, value);
+            }
+        }
     }
 }
 
@@ -395,11 +404,27 @@ mod tests {
         let sample = LoopSample {
             loops: 1,
             utilization: 0.25,
+            pool_tasks: Some(0),
+            pool_wait_mean_us: Some(0.0),
             ..LoopSample::default()
         };
         loop_metrics(&mut m, &sample);
         assert_eq!(m[metric::POOL_TASKS], 0.0);
         assert!(!m.contains_key(metric::POOL_WAIT_MEAN));
         assert_eq!(m[metric::LOOP_UTILIZATION], 0.25);
+    }
+
+    #[test]
+    fn an_unobserved_pool_is_absent_not_zero() {
+        let mut m = Metrics::new();
+        let sample = LoopSample {
+            loops: 1,
+            utilization: 0.5,
+            ..LoopSample::default()
+        };
+        loop_metrics(&mut m, &sample);
+        assert_eq!(m[metric::LOOP_UTILIZATION], 0.5);
+        assert!(!m.contains_key(metric::POOL_TASKS));
+        assert!(!m.contains_key(metric::POOL_WAIT_MEAN));
     }
 }

@@ -40,14 +40,15 @@ pub struct LoopSample {
     /// Largest loop delay, microseconds.
     pub delay_max_us: f64,
     /// Pool tasks the serving loops submitted that completed in the window (a file read is
-    /// four: open, fstat, read, close).
-    pub pool_tasks: u64,
-    /// Mean time those tasks waited in the pool's queue, microseconds.
-    pub pool_wait_mean_us: f64,
-    /// 99th percentile of that wait, microseconds.
-    pub pool_wait_p99_us: f64,
-    /// Longest wait, microseconds.
-    pub pool_wait_max_us: f64,
+    /// four: open, fstat, read, close). `None` where the pool cannot be observed (no loop was
+    /// sampled, or a Node twin of the point, whose libuv pool reports nothing).
+    pub pool_tasks: Option<u64>,
+    /// Mean time those tasks waited in the pool's queue, microseconds (`None` as above).
+    pub pool_wait_mean_us: Option<f64>,
+    /// 99th percentile of that wait, microseconds (`None` as above).
+    pub pool_wait_p99_us: Option<f64>,
+    /// Longest wait, microseconds (`None` as above).
+    pub pool_wait_max_us: Option<f64>,
     /// Requests answered in the window, by every serving process.
     pub requests: u64,
 }
@@ -66,7 +67,8 @@ pub(crate) struct LoopWindow {
 }
 
 impl LoopWindow {
-    /// Merges the windows of several loops into one sample (all zeros for none).
+    /// Merges the windows of several loops into one sample (all zeros, and no pool figures, for
+    /// none).
     pub fn merge(windows: &[LoopWindow]) -> LoopSample {
         let mut delay_ns = empty_histogram();
         let mut pool_wait_us = empty_histogram();
@@ -82,20 +84,23 @@ impl LoopWindow {
         } else {
             windows.iter().map(|w| w.utilization).sum::<f64>() / windows.len() as f64
         };
+        let observed = !windows.is_empty();
         LoopSample {
             loops: windows.len() as u32,
             utilization,
             delay_p50_us: quantile(&delay_ns, 0.5) / 1e3,
             delay_p99_us: quantile(&delay_ns, 0.99) / 1e3,
             delay_max_us: max(&delay_ns) / 1e3,
-            pool_tasks,
-            pool_wait_mean_us: if pool_tasks == 0 {
-                0.0
-            } else {
-                pool_wait_ns as f64 / pool_tasks as f64 / 1e3
-            },
-            pool_wait_p99_us: quantile(&pool_wait_us, 0.99),
-            pool_wait_max_us: max(&pool_wait_us),
+            pool_tasks: observed.then_some(pool_tasks),
+            pool_wait_mean_us: observed.then(|| {
+                if pool_tasks == 0 {
+                    0.0
+                } else {
+                    pool_wait_ns as f64 / pool_tasks as f64 / 1e3
+                }
+            }),
+            pool_wait_p99_us: observed.then(|| quantile(&pool_wait_us, 0.99)),
+            pool_wait_max_us: observed.then(|| max(&pool_wait_us)),
             requests: windows.iter().map(|w| w.requests).sum(),
         }
     }
@@ -230,11 +235,11 @@ mod tests {
         assert_eq!(s.loops, 2);
         assert!((s.utilization - 0.4).abs() < 1e-9);
         assert_eq!(s.requests, 6);
-        assert_eq!(s.pool_tasks, 2);
-        assert!((s.pool_wait_mean_us - 200.0).abs() < 1e-9);
+        assert_eq!(s.pool_tasks, Some(2));
+        assert!((s.pool_wait_mean_us.unwrap() - 200.0).abs() < 1e-9);
         assert!((s.delay_p50_us - 10_000.0).abs() < 10.0, "{s:?}");
         assert!((s.delay_max_us - 50_000.0).abs() < 50.0, "{s:?}");
-        assert!((s.pool_wait_max_us - 300.0).abs() < 1.0, "{s:?}");
+        assert!((s.pool_wait_max_us.unwrap() - 300.0).abs() < 1.0, "{s:?}");
     }
 
     #[test]
