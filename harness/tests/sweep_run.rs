@@ -570,3 +570,88 @@ fn an_aa_sweep_runs_two_interleaved_halves_and_reports_their_false_alarms() {
     assert!(summary.contains("comparisons called a change"), "{summary}");
     assert!(summary.contains("with 3 repetitions per side"), "{summary}");
 }
+
+/// A tiny sweep on both runtimes: every strategy with a Node twin, both workloads kinds.
+fn two_runtimes(out: &Path) -> Vec<String> {
+    let axes = [
+        "--runtimes",
+        "looplab,node",
+        "--strategies",
+        "loop,loop-blocking,workers,cluster,tokio",
+        "--workloads",
+        "hash,net",
+        "--cluster-counts",
+        "2",
+        "--worker-counts",
+        "2",
+    ];
+    tiny(out, &axes)
+}
+
+#[test]
+fn a_two_runtime_sweep_records_both_and_leaves_no_node_process() {
+    let tmp = temp();
+    let out = tmp.path().join("two");
+    let (output, seen) = run_watched(&two_runtimes(&out), None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let records = records(&out);
+    let ids: BTreeSet<&str> = records
+        .iter()
+        .map(|r| r["point_id"].as_str().unwrap())
+        .collect();
+    for r in &records {
+        assert_eq!(r["ok"], true, "{r}");
+        assert!(metric(r, "throughput_per_s") > 0.0, "{r}");
+        let node = r["coords"]["runtime"] == "node";
+        assert_eq!(
+            node,
+            r["point_id"].as_str().unwrap().starts_with("node:"),
+            "{r}"
+        );
+    }
+    // Every looplab point but tokio's has its Node twin; Node has no tokio.
+    for id in ids.iter().filter(|id| !id.starts_with("node:")) {
+        let twin = format!("node:{id}");
+        assert_eq!(
+            ids.contains(twin.as_str()),
+            !id.starts_with("tokio/"),
+            "{id}"
+        );
+    }
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("### looplab against Node.js"), "{summary}");
+    assert!(summary.contains("| hash on Node.js |"), "{summary}");
+}
+
+#[test]
+fn a_two_runtime_sweep_interrupted_leaves_no_node_process() {
+    let tmp = temp();
+    let out = tmp.path().join("two");
+    let results = out.join("results.jsonl");
+    let some_recorded = || std::fs::read_to_string(&results).is_ok_and(|t| t.lines().count() >= 3);
+    let (output, seen) = run_watched(&two_runtimes(&out), Some(&some_recorded));
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert_none_left(&seen);
+}
+
+#[test]
+fn a_node_sweep_without_node_is_one_line_and_exit_2() {
+    let tmp = temp();
+    let out = tmp.path().join("none");
+    let output = lab()
+        .args(two_runtimes(&out))
+        .env("LOOPLAB_NODE", "/nonexistent/node")
+        .output()
+        .expect("run lab");
+    assert_eq!(output.status.code(), Some(2));
+    let err = text(&output.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("install Node.js 20"), "{err}");
+    assert!(!out.exists(), "nothing was started");
+}

@@ -156,6 +156,9 @@ fn schema1_segment(segment: &str, next_allowed: usize) -> Result<(usize, u32), S
 impl fmt::Display for Coords {
     /// The point's id.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.runtime != Runtime::Looplab {
+            write!(f, "{}:", self.runtime.name())?;
+        }
         write!(f, "{}/{}", self.strategy.name(), self.workload)?;
         for (letter, value) in self.segments() {
             write!(f, "/{letter}{value}")?;
@@ -192,6 +195,12 @@ mod tests {
         assert!(c.is_open_loop());
         let batch = Coords::from_schema1_id("rayon/hash").unwrap();
         assert_eq!((batch.mode, batch.parallelism), (Mode::Batch, None));
+        let on_node = Coords {
+            runtime: Runtime::Node,
+            ..c
+        };
+        assert_eq!(on_node.id(), "node:cluster/web/p2/k3/c8/r200");
+        assert_eq!(on_node.config(), "cluster/p2/k3/c8/r200");
     }
 
     #[test]
