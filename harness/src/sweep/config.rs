@@ -40,8 +40,12 @@ pub struct SweepConfig {
     pub duration: Option<String>,
     pub warmup: Option<String>,
     pub repetitions: Option<i64>,
+    /// Left out of the serialized config when unset, so sweeps written before it keep their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aa: Option<bool>,
     pub seed: Option<i64>,
+    /// Left out of the serialized config when unset, so sweeps written before it keep their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtimes: Option<Vec<String>>,
     pub strategies: Option<Vec<String>>,
     pub workloads: Option<Vec<String>>,
