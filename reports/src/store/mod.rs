@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use looplab_reports::store::{metric, Coords, Meta, PointRecord, ResultsDir};
-//! use looplab_workloads::deploy::{Mode, Strategy};
+//! use looplab_workloads::deploy::{Mode, Runtime, Strategy};
 //!
 //! let parent = std::env::temp_dir().join(format!("looplab-doc-{}", std::process::id()));
 //! let meta = Meta::new("sweep-1", serde_json::json!({ "pool_sizes": [1, 2] }));
@@ -18,6 +18,7 @@
 //!     connections: None,
 //!     rate_per_s: None,
 //!     parallelism: Some(1),
+//!     runtime: Runtime::Looplab,
 //! };
 //! let metrics = [(metric::THROUGHPUT.to_string(), 812.5)].into();
 //! dir.append(&PointRecord::ok(&coords, 0, metrics, None))?;
