@@ -655,3 +655,139 @@ fn a_node_sweep_without_node_is_one_line_and_exit_2() {
     assert!(err.contains("install Node.js 20"), "{err}");
     assert!(!out.exists(), "nothing was started");
 }
+
+/// A sweep of the user's app (`runtimes = ["command"]`), service mode, one connection pair.
+fn app_sweep(out: &Path, command: &str, paths: &str, strategies: &str) -> Vec<String> {
+    let config = out.with_extension("toml");
+    let text = format!(
+        "mode = \"service\"\nruntimes = [\"command\"]\ncommand = {command:?}\npaths = {paths}\n\
+         strategies = [{strategies}]\nworkloads = [\"hash\", \"net\"]\npool_sizes = [2]\n\
+         cluster_counts = [2]\nconnections = [2]\nduration = \"300ms\"\nwarmup = \"100ms\"\n\
+         repetitions = 1\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    [
+        "sweep",
+        "--quiet",
+        "--config",
+        &config.display().to_string(),
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+#[test]
+fn the_users_app_gets_its_deployment_in_its_environment_and_only_its_paths() {
+    let tmp = temp();
+    let out = tmp.path().join("contract");
+    let seen_dir = tmp.path().join("seen");
+    std::fs::create_dir(&seen_dir).unwrap();
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/contract-app.js");
+    let command = format!("env CONTRACT_OUT={} node {}", seen_dir.display(), app.display());
+    let paths = "{ hash = \"/h\", net = \"/n\" }";
+    let args = app_sweep(&out, &command, paths, "\"loop\", \"cluster\"");
+    let (output, seen) = run_watched(&args, None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let records = records(&out);
+    assert_eq!(records.len(), 4, "loop and cluster, hash and net");
+    for r in &records {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(
+            metric(r, "errors"),
+            0.0,
+            "the sweep waited for the port: {r}"
+        );
+        assert!(
+            r["metrics"].get("loop_utilization").is_none(),
+            "absent, not zero: {r}"
+        );
+    }
+    // One file per app process (the contract app is one process, whatever the strategy).
+    let mut got: Vec<Value> = std::fs::read_dir(&seen_dir)
+        .unwrap()
+        .map(|e| {
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap()
+        })
+        .collect();
+    got.sort_by_key(|v| {
+        (
+            v["env"]["LAB_STRATEGY"].to_string(),
+            v["env"]["LAB_WORKLOAD"].to_string(),
+        )
+    });
+    assert_eq!(got.len(), 4, "{got:?}");
+    for v in &got {
+        let env = &v["env"];
+        let (strategy, workload) = (
+            env["LAB_STRATEGY"].as_str().unwrap(),
+            env["LAB_WORKLOAD"].as_str().unwrap(),
+        );
+        let processes = if strategy == "cluster" { "2" } else { "1" };
+        assert_eq!(env["LAB_PROCESSES"], processes, "{v}");
+        assert_eq!(env["HOST"], "127.0.0.1", "{v}");
+        assert!(env["PORT"].as_str().unwrap().parse::<u16>().is_ok(), "{v}");
+        let pool = if workload == "hash" { "2" } else { "4" };
+        assert_eq!(env["UV_THREADPOOL_SIZE"], pool, "{v}");
+        assert_eq!(env["LAB_POOL"], pool, "{v}");
+        let path = if workload == "hash" { "/h" } else { "/n" };
+        let hits = v["hits"].as_object().unwrap();
+        assert_eq!(hits.keys().collect::<Vec<_>>(), [path], "{v}");
+    }
+}
+
+#[test]
+fn the_fastify_example_app_is_swept_like_any_point() {
+    let tmp = temp();
+    let out = tmp.path().join("fastify");
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/examples/fastify-app.js");
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../node/node_modules/fastify")
+            .is_dir(),
+        "fastify is not installed: run scripts/setup"
+    );
+    let command = format!("node {}", app.display());
+    let paths = "{ hash = \"/api/hash\", net = \"/api/hello\" }";
+    let (output, seen) = run_watched(
+        &app_sweep(&out, &command, paths, "\"loop\", \"cluster\""),
+        None,
+    );
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let records = records(&out);
+    assert_eq!(records.len(), 4);
+    for r in &records {
+        assert_eq!(r["ok"], true, "{r}");
+        assert!(
+            r["point_id"].as_str().unwrap().starts_with("command:"),
+            "{r}"
+        );
+        assert!(metric(r, "throughput_per_s") > 0.0, "{r}");
+        let processes = if r["coords"]["strategy"] == "cluster" {
+            3.0
+        } else {
+            1.0
+        };
+        assert_eq!(
+            metric(r, "processes"),
+            processes,
+            "the tree was sampled: {r}"
+        );
+    }
+}
+
+#[test]
+fn the_command_runtime_without_a_command_is_one_line_and_exit_2() {
+    let tmp = temp();
+    let out = tmp.path().join("nocommand");
+    let args = tiny(&out, &["--runtimes", "command"]);
+    let output = lab().args(&args).output().expect("run lab");
+    assert_eq!(output.status.code(), Some(2));
+    let err = text(&output.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no command is set"), "{err}");
+}

@@ -165,19 +165,23 @@ pub enum Runtime {
     Looplab,
     /// Node.js 20: `UV_THREADPOOL_SIZE`, `pbkdf2Sync`, piscina and the cluster module.
     Node,
+    /// The user's own server, started from the sweep's `command` and told the deployment
+    /// through its environment (the README's "Bring your own app").
+    Command,
 }
 
 serde_by_name!(Runtime, "runtime");
 
 impl Runtime {
     /// Every runtime, in report order.
-    pub const ALL: [Runtime; 2] = [Runtime::Looplab, Runtime::Node];
+    pub const ALL: [Runtime; 3] = [Runtime::Looplab, Runtime::Node, Runtime::Command];
 
     /// The name used in configs, ids and reports.
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Looplab => "looplab",
             Runtime::Node => "node",
+            Runtime::Command => "command",
         }
     }
 
@@ -186,6 +190,7 @@ impl Runtime {
         match self {
             Runtime::Looplab => "looplab",
             Runtime::Node => "Node.js",
+            Runtime::Command => "your app",
         }
     }
 
@@ -202,13 +207,13 @@ impl Runtime {
     ) -> Option<&'static str> {
         match (self, strategy) {
             (Runtime::Looplab, _) => None,
-            (Runtime::Node, Strategy::Tokio | Strategy::Rayon) => {
+            (Runtime::Node | Runtime::Command, Strategy::Tokio | Strategy::Rayon) => {
                 Some("a looplab-only reference: Node has no such runtime")
             }
             (Runtime::Node, Strategy::Cluster) if policy == Some(SchedulingPolicy::ReusePort) => {
                 Some("Node 20's cluster has no reusePort (it arrived in Node 22.12)")
             }
-            (Runtime::Node, _) => None,
+            (Runtime::Node | Runtime::Command, _) => None,
         }
     }
 }

@@ -16,6 +16,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
@@ -48,18 +49,23 @@ pub fn terminate_all() {
     }
 }
 
-/// `lab point --task JSON` (or its Node twin, [`super::node`]) with piped stdio, in a process
-/// group of its own (rule 1), killed by the kernel if the executor dies (rule 2).
+/// `lab point --task JSON`, or its Node twin ([`super::node`]).
 fn point_command(lab: &Path, runtime: Runtime, task: &Task) -> Result<Command> {
     let json = serde_json::to_string(task).context("encode the point for its process")?;
-    let mut command = match runtime {
+    Ok(match runtime {
         Runtime::Looplab => {
             let mut command = Command::new(lab);
             command.arg("point").arg("--task").arg(json);
             command
         }
         Runtime::Node => super::node::command(task, &json),
-    };
+        Runtime::Command => bail!("a point of the user's app is started with its command"),
+    })
+}
+
+/// `command` with piped stdio, in a process group of its own (rule 1), killed by the kernel
+/// if the executor dies (rule 2).
+fn contained(mut command: Command) -> Command {
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -74,7 +80,7 @@ fn point_command(lab: &Path, runtime: Runtime, task: &Task) -> Result<Command> {
             Ok(())
         });
     }
-    Ok(command)
+    command
 }
 
 /// A thread that sends each line of the child's stdout (its replies) to `tx`, until either
@@ -113,6 +119,7 @@ pub struct PointProcess {
     stderr: Arc<Mutex<VecDeque<String>>>,
     readers: Vec<JoinHandle<()>>,
     reaped: bool,
+    protocol: bool,
 }
 
 impl PointProcess {
@@ -123,9 +130,30 @@ impl PointProcess {
         runtime: Runtime,
         task: &Task,
     ) -> Result<(PointProcess, Option<String>)> {
-        let mut child = point_command(lab, runtime, task)?
-            .spawn()
+        let command = contained(point_command(lab, runtime, task)?);
+        let mut process = Self::spawn(command, true)
             .with_context(|| format!("start a {} point", runtime.name()))?;
+        match process.wait_reply("start", READY_TIMEOUT)? {
+            Reply::Ready { addr } => Ok((process, addr)),
+            other => Err(process.unexpected("start", &other)),
+        }
+    }
+
+    /// Starts the user's app for a point ([`super::app`]) and waits until its port accepts
+    /// connections; returns it and the address.
+    pub fn start_app(command: Command, port: u16) -> Result<(PointProcess, String)> {
+        let mut command = contained(command);
+        command.stdout(Stdio::null());
+        let mut process = Self::spawn(command, false).context("start the app")?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        process.wait_listening(addr, READY_TIMEOUT)?;
+        Ok((process, addr.to_string()))
+    }
+
+    /// Spawns `command`, registered as live, its output read by threads. `protocol`: it
+    /// speaks `lab point`'s protocol (else it is the user's app, stopped with SIGTERM).
+    fn spawn(mut command: Command, protocol: bool) -> Result<PointProcess> {
+        let mut child = command.spawn()?;
         LIVE.lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(child.id());
@@ -139,18 +167,43 @@ impl PointProcess {
             readers.push(keep_last_lines(err, Arc::clone(&stderr)));
         }
         let stdin = child.stdin.take();
-        let mut process = PointProcess {
+        Ok(PointProcess {
             child,
             stdin,
             replies,
             stderr,
             readers,
             reaped: false,
-        };
-        match process.wait_reply("start", READY_TIMEOUT)? {
-            Reply::Ready { addr } => Ok((process, addr)),
-            other => Err(process.unexpected("start", &other)),
+            protocol,
+        })
+    }
+
+    /// Waits until `addr` accepts a connection, the child exits, or `timeout` passes.
+    fn wait_listening(&mut self, addr: SocketAddr, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.mark_reaped();
+                return Err(self.failure(&format!(
+                    "the app exited ({status}) before listening on {addr}"
+                )));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.failure(&format!(
+                    "the app did not listen on {addr} within {} s (it gets the port in PORT)",
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether the process speaks `lab point`'s protocol (loop probes and batches).
+    pub fn speaks_protocol(&self) -> bool {
+        self.protocol
     }
 
     /// The child's pid (the root of the point's process tree).
@@ -204,14 +257,21 @@ impl PointProcess {
         anyhow!("the point answered `{what}` with an unexpected {reply:?}")
     }
 
-    /// Stops the point: `stop`, end of stdin, up to [`STOP_GRACE`], then kill. Returns whether
-    /// it exited by itself with status 0.
+    /// Stops the point: `stop` and the end of stdin (the user's app: SIGTERM to its group), up
+    /// to [`STOP_GRACE`], then kill. Returns whether it exited by itself (a point: with
+    /// status 0; the app: in any way, SIGTERM's default included).
     pub fn stop(mut self) -> bool {
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = writeln!(stdin, "stop");
-            let _ = stdin.flush();
+        if !self.protocol && !self.reaped {
+            // SAFETY: kill(2) on the group of our own unreaped child (see `terminate_all`).
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM) };
         }
-        let clean = self.reap_within(STOP_GRACE);
+        if let Some(mut stdin) = self.stdin.take() {
+            if self.protocol {
+                let _ = writeln!(stdin, "stop");
+                let _ = stdin.flush();
+            }
+        }
+        let clean = self.reap_within(STOP_GRACE) || (!self.protocol && self.reaped);
         if !clean {
             self.kill();
         }

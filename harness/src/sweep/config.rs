@@ -23,7 +23,7 @@ use super::checks::{
 };
 use super::error::{syntax, ConfigError};
 use super::spec::{
-    FileMode, Kind, Mode, Runtime, Strategy, SweepSpec, Timing, WorkParams, Workload,
+    App, FileMode, Kind, Mode, Runtime, Strategy, SweepSpec, Timing, WorkParams, Workload,
     BUILTIN_WORKLOADS, MIX_KINDS,
 };
 
@@ -47,6 +47,12 @@ pub struct SweepConfig {
     /// Left out of the serialized config when unset, so sweeps written before it keep their id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtimes: Option<Vec<String>>,
+    /// The user's app (`runtimes` with `command`): its command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The user's app: workload name → request path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<BTreeMap<String, String>>,
     pub strategies: Option<Vec<String>>,
     pub workloads: Option<Vec<String>>,
     pub pool_sizes: Option<Vec<i64>>,
@@ -92,6 +98,8 @@ impl SweepConfig {
             aa: top.aa.or(self.aa),
             seed: top.seed.or(self.seed),
             runtimes: top.runtimes.or(self.runtimes),
+            command: top.command.or(self.command),
+            paths: top.paths.or(self.paths),
             strategies: top.strategies.or(self.strategies),
             workloads: top.workloads.or(self.workloads),
             pool_sizes: top.pool_sizes.or(self.pool_sizes),
@@ -148,6 +156,7 @@ impl SweepConfig {
                 Some(seed) => Some(check("seed", seed, &SEED)? as u64),
                 None => None,
             },
+            app: self.app(&runtimes, &workloads, mode)?,
             runtimes,
             strategies,
             workloads,
@@ -163,6 +172,55 @@ impl SweepConfig {
         };
         check_file_bytes_in_flight(&spec)?;
         Ok(spec)
+    }
+
+    /// `command` and `paths`: required and checked when `runtimes` has `command`, refused
+    /// otherwise (a key that would be silently ignored is a mistake).
+    fn app(
+        &self,
+        runtimes: &[Runtime],
+        workloads: &[Workload],
+        mode: Mode,
+    ) -> Result<Option<App>, ConfigError> {
+        let wanted = runtimes.contains(&Runtime::Command);
+        let problem = |text: String| ConfigError::App { problem: text };
+        if !wanted {
+            if self.command.is_some() || self.paths.is_some() {
+                return Err(problem("command and paths are for runtimes = [\"command\"]; add \"command\" to runtimes or remove them".into()));
+            }
+            return Ok(None);
+        }
+        if mode != Mode::Service {
+            return Err(problem(
+                "runtimes: `command` runs your HTTP server, so it needs mode = \"service\"".into(),
+            ));
+        }
+        let command = self.command.as_deref().map(str::trim).unwrap_or_default();
+        if command.is_empty() {
+            return Err(problem("runtimes has \"command\" but no command is set; add command = \"node server.js\" (or --command)".into()));
+        }
+        let paths = self.paths.clone().unwrap_or_default();
+        for (workload, path) in &paths {
+            if !workloads.iter().any(|w| w.name == *workload) {
+                return Err(problem(format!(
+                    "paths.{workload}: not a workload of this sweep; use one of {}",
+                    workloads
+                        .iter()
+                        .map(|w| w.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            if !path.starts_with('/') || path.chars().any(char::is_whitespace) {
+                return Err(problem(format!(
+                    "paths.{workload}: `{path}` is not a request path; write it like \"/api/hash\""
+                )));
+            }
+        }
+        Ok(Some(App {
+            command: command.to_string(),
+            paths,
+        }))
     }
 
     /// `mode`: required, `service` or `batch`.
@@ -366,7 +424,7 @@ mod tests {
         assert_eq!(
             error("repetitions = 2\npoolsizes = [1]\n"),
             "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
-             `warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `strategies`, `workloads`, `pool_sizes`, \
+             `warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `command`, `paths`, `strategies`, `workloads`, `pool_sizes`, \
              `cluster_counts`, `worker_counts`, `connections`, `rates`, `hash_iterations`, \
              `file_bytes`, `jobs`, `cluster_policy`, `file_mode`, `mixes`"
         );

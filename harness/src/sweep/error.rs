@@ -45,6 +45,9 @@ pub enum ConfigError {
     BadMixName { name: String },
     /// More points than a plan may have.
     TooManyPoints { points: u64, max: usize },
+    /// The `command` runtime's keys (`command`, `paths`) are missing, misplaced or wrong;
+    /// `problem` says which and how to fix it.
+    App { problem: String },
 }
 
 impl fmt::Display for ConfigError {
@@ -81,6 +84,7 @@ impl fmt::Display for ConfigError {
                 expected,
             } => write!(f, "{flag}: `{value}` is not valid; expected {expected}"),
             ConfigError::NothingToRun { reason } => write!(f, "the plan is empty: {reason}"),
+            ConfigError::App { problem } => write!(f, "{problem}"),
             ConfigError::TooManyPoints { points, max } => write!(
                 f,
                 "the sweep has {points} points, more than the {max} a plan may have; remove values from its axes (pool_sizes, connections, rates, ...) or split it into several sweeps"

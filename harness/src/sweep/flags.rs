@@ -86,6 +86,7 @@ fn overrides(args: &SweepArgs) -> Result<SweepConfig, ConfigError> {
         aa: args.aa.then_some(true),
         seed,
         runtimes: args.runtimes.as_deref().map(parse_name_list),
+        command: args.command.clone(),
         strategies: args.strategies.as_deref().map(parse_name_list),
         workloads: args.workloads.as_deref().map(parse_name_list),
         pool_sizes: numbers("--pool-sizes", &args.pool_sizes)?,

@@ -22,6 +22,7 @@
 //! - `session.rs`: running a plan into a folder, the closing summary, [`Interrupted`].
 //! - `show.rs`: the `--plan` text.
 
+mod app;
 mod checks;
 mod child;
 mod config;
@@ -69,9 +70,12 @@ pub struct SweepArgs {
     /// Shuffle the points' order with this seed (a whole number).
     #[arg(long)]
     seed: Option<String>,
-    /// Runtimes: looplab, node (Node.js 20 running each point's twin).
+    /// Runtimes: looplab, node (Node.js 20 running each point's twin), command (your app).
     #[arg(long, value_name = "LIST")]
     runtimes: Option<String>,
+    /// Your app's command line, for runtime `command` (run by `sh -c`), like "node server.js".
+    #[arg(long, value_name = "CMD")]
+    command: Option<String>,
     /// Strategies: loop, loop-blocking, workers, cluster, tokio, rayon.
     #[arg(long, value_name = "LIST")]
     strategies: Option<String>,

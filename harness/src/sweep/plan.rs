@@ -29,7 +29,8 @@ use super::order::{shuffle, Shard};
 use looplab_runtime::pool::DEFAULT_POOL_SIZE;
 
 use super::spec::{
-    Coords, Deployment, Load, Mode, PointSpec, Pruned, Runtime, Strategy, SweepSpec, Workload,
+    AppPoint, Coords, Deployment, Load, Mode, PointSpec, Pruned, Runtime, Strategy, SweepSpec,
+    Workload,
 };
 
 /// Time a repetition costs beyond its warm-up and measured window, for the estimate: starting
@@ -263,6 +264,7 @@ fn expand_counts(
                     runtime,
                 };
                 out.push(PointSpec {
+                    app: app_point(spec, runtime, workload),
                     id: coords.id(),
                     deployment: deployment(spec, &coords, workload),
                     coords,
@@ -273,6 +275,24 @@ fn expand_counts(
             }
         }
     }
+}
+
+/// For a point of the user's app: its command, and the path for the workload (the one
+/// `paths` gives, else looplab's own for a single-kind workload, else `/`).
+fn app_point(spec: &SweepSpec, runtime: Runtime, workload: &Workload) -> Option<AppPoint> {
+    let app = spec.app.as_ref().filter(|_| runtime == Runtime::Command)?;
+    let path =
+        app.paths
+            .get(&workload.name)
+            .cloned()
+            .unwrap_or_else(|| match workload.mix.as_slice() {
+                [(kind, _)] => kind.path(),
+                _ => "/".to_string(),
+            });
+    Some(AppPoint {
+        command: app.command.clone(),
+        path,
+    })
 }
 
 /// What the processes of the point at `coords` run. A count the point does not sweep takes

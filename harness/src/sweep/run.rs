@@ -309,10 +309,11 @@ impl PointRun<'_> {
     /// One repetition in a fresh server process: start, warm up, measure, stop.
     fn service_repetition(&mut self, connections: u32, rate: Option<f64>) -> Result<Measured> {
         let before = sentinel_ms();
-        let task = Task::Serve(self.point.deployment.clone());
-        let (mut process, addr) = PointProcess::start(self.lab, self.point.coords.runtime, &task)?;
-        let addr = addr.ok_or_else(|| anyhow!("the point did not say where it listens"))?;
-        let (path, body_bytes) = target(&self.point.deployment);
+        let (mut process, addr) = self.start_server()?;
+        let (path, body_bytes) = match &self.point.app {
+            Some(app) => (app.path.clone(), None),
+            None => target(&self.point.deployment),
+        };
         let load_spec = LoadSpec {
             connections: connections as usize,
             duration: Duration::from_millis(self.point.timing.duration_ms),
@@ -334,6 +335,20 @@ impl PointRun<'_> {
         let mut window = window?;
         window.window.usage.sentinel_ms = Some((before + sentinel_ms()) / 2.0);
         Ok(window)
+    }
+
+    /// The point's server: `lab point` (or its Node twin), or the user's app; and its address.
+    fn start_server(&self) -> Result<(PointProcess, String)> {
+        let d = &self.point.deployment;
+        if let Some(app) = &self.point.app {
+            let port = super::app::free_port()?;
+            let command = super::app::command(app, d, &self.point.coords.workload, port);
+            return PointProcess::start_app(command, port);
+        }
+        let task = Task::Serve(d.clone());
+        let (process, addr) = PointProcess::start(self.lab, self.point.coords.runtime, &task)?;
+        let addr = addr.ok_or_else(|| anyhow!("the point did not say where it listens"))?;
+        Ok((process, addr))
     }
 
     fn batch(&mut self, todo: &[u32]) -> Result<()> {

@@ -2,6 +2,8 @@
 //! durations) and the resolved points the planner makes of it ([`PointSpec`]). Everything here is typed and in range: [`crate::sweep::config`] is the only
 //! way to build a `SweepSpec`, and the planner trusts it without checking again.
 
+use std::collections::BTreeMap;
+
 pub use looplab_reports::store::Coords;
 use looplab_runtime::cluster::SchedulingPolicy;
 pub use looplab_workloads::deploy::{Deployment, FileMode, Kind, Mode, Runtime, Strategy};
@@ -99,8 +101,11 @@ pub struct SweepSpec {
     pub aa: bool,
     /// Shuffle the points with this seed; `None` keeps plan order.
     pub seed: Option<u64>,
-    /// Runtimes axis: looplab, Node, or both (looplab alone unless the config says).
+    /// Runtimes axis: looplab, Node, the user's app, or several (looplab alone unless the
+    /// config says).
     pub runtimes: Vec<Runtime>,
+    /// The user's app, when `runtimes` has `command`.
+    pub app: Option<App>,
     /// Strategies axis.
     pub strategies: Vec<Strategy>,
     /// Workloads axis.
@@ -146,6 +151,27 @@ pub struct PointSpec {
     pub timing: Timing,
     /// Repetitions.
     pub repetitions: u32,
+    /// For a point of the user's app: its command and the path its requests go to.
+    pub app: Option<AppPoint>,
+}
+
+/// What the executor needs to run one point of the user's app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppPoint {
+    /// The command line, run by `sh -c`.
+    pub command: String,
+    /// The path the load generator requests.
+    pub path: String,
+}
+
+/// The user's own server (`runtime = "command"`): how to start it and where to send each
+/// workload's requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct App {
+    /// The command line, run by `sh -c` (so quoting works as in a shell).
+    pub command: String,
+    /// Workload name → request path; a workload not listed gets looplab's path for it.
+    pub paths: BTreeMap<String, String>,
 }
 
 /// A strategy/workload pair the planner pruned, and why.

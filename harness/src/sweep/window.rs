@@ -76,18 +76,23 @@ pub fn measure_service(process: &mut PointProcess, spec: &LoadSpec) -> Result<Me
     let mut opened: Option<Snapshot> = None;
     let mut usage = None;
     let mut loops = None;
+    // The user's app has no probes: its loop figures are absent, not an error.
+    let probes = process.speaks_protocol();
     let mut probe_error = None;
     let report = load::run_with_window(spec, &mut |edge| match edge {
         WindowEdge::Open => {
             opened = Some(Snapshot::take(&roots));
             // Discard what the loops did before the window.
+            if !probes {
+                return;
+            }
             if let Err(e) = process.request("sample", SAMPLE_TIMEOUT) {
                 probe_error = Some(format!("{e:#}"));
             }
         }
         WindowEdge::Close => {
             usage = opened.as_ref().map(|o| o.until_now(&roots));
-            if probe_error.is_none() {
+            if probes && probe_error.is_none() {
                 match process.request("sample", SAMPLE_TIMEOUT) {
                     Ok(Reply::Sample(sample)) => loops = Some(sample),
                     Ok(other) => probe_error = Some(format!("unexpected answer {other:?}")),
