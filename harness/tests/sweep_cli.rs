@@ -70,16 +70,21 @@ fn printed_config_reads_back_to_the_same_plan() {
 fn plan_prints_points_and_count_and_flags_override_axes() {
     let default = lab(&["--plan"]);
     assert!(default.status.success(), "{}", stderr(&default));
-    assert_eq!(point_count(&default), 46);
+    // 34 looplab points (pools 1 and 4) and their 30 Node twins (no tokio on Node).
+    assert_eq!(point_count(&default), 64);
     assert!(stdout(&default).contains("cluster/hash/p4/k2/c16"));
+    assert!(stdout(&default).contains("node:cluster/hash/p4/k2/c16"));
     assert!(stdout(&default).contains("dropped workers/net: same as loop"));
+    assert!(stdout(&default).contains("dropped node:tokio: a looplab-only reference"));
 
     let quick = lab(&["--plan", "--quick"]);
-    assert_eq!(point_count(&quick), 16);
+    assert_eq!(point_count(&quick), 32);
 
     // loop/hash x 3 pools + loop/net + cluster/hash x 3 pools x 1 count + cluster/net = 8.
     let small = lab(&[
         "--plan",
+        "--runtimes",
+        "looplab",
         "--strategies",
         "loop,cluster",
         "--workloads",
@@ -106,7 +111,7 @@ fn plan_prints_points_and_count_and_flags_override_axes() {
 
     let first_shard = lab(&["--plan", "--shard", "1/2", "--seed", "9"]);
     let second_shard = lab(&["--plan", "--shard", "2/2", "--seed", "9"]);
-    assert_eq!(point_count(&first_shard) + point_count(&second_shard), 46);
+    assert_eq!(point_count(&first_shard) + point_count(&second_shard), 64);
 }
 
 #[test]

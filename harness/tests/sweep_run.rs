@@ -39,6 +39,10 @@ fn tiny(out: &Path, extra: &[&str]) -> Vec<String> {
     .map(|s| s.to_string())
     .collect();
     args.push(out.display().to_string());
+    // looplab alone unless the test asks for runtimes (the built-in sweeps have Node too).
+    if !extra.contains(&"--runtimes") {
+        args.extend(["--runtimes".to_string(), "looplab".to_string()]);
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }
@@ -280,7 +284,7 @@ fn a_batch_sweep_runs_every_strategy() {
     let config = tmp.path().join("batch.toml");
     std::fs::write(
         &config,
-        "mode = \"batch\"\nduration = \"5s\"\nwarmup = \"0ms\"\nrepetitions = 2\n\
+        "mode = \"batch\"\nruntimes = [\"looplab\"]\nduration = \"5s\"\nwarmup = \"0ms\"\nrepetitions = 2\n\
          strategies = [\"loop\", \"loop-blocking\", \"workers\", \"cluster\", \"tokio\", \"rayon\"]\n\
          workloads = [\"hash\", \"file\"]\npool_sizes = [2]\ncluster_counts = [2]\n\
          worker_counts = [2]\njobs = 8\nhash_iterations = 2000\nfile_bytes = 4096\n\
@@ -462,7 +466,8 @@ fn shards_merged_equal_the_whole_plan() {
     let tmp = temp();
     let axes = ["--strategies", "loop", "--workloads", "net,hash,file"];
     let plan = lab()
-        .args(["sweep", "--plan", "--pool-sizes", "1", "--connections", "2"])
+        .args(["sweep", "--plan", "--runtimes", "looplab", "--pool-sizes", "1"])
+        .args(["--connections", "2"])
         .args(axes)
         .output()
         .unwrap();
@@ -686,7 +691,11 @@ fn the_users_app_gets_its_deployment_in_its_environment_and_only_its_paths() {
     let seen_dir = tmp.path().join("seen");
     std::fs::create_dir(&seen_dir).unwrap();
     let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/contract-app.js");
-    let command = format!("env CONTRACT_OUT={} node {}", seen_dir.display(), app.display());
+    let command = format!(
+        "env CONTRACT_OUT={} node {}",
+        seen_dir.display(),
+        app.display()
+    );
     let paths = "{ hash = \"/h\", net = \"/n\" }";
     let args = app_sweep(&out, &command, paths, "\"loop\", \"cluster\"");
     let (output, seen) = run_watched(&args, None);

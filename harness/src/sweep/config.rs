@@ -365,7 +365,8 @@ mod tests {
     #[test]
     fn builtin_sweeps_resolve() {
         let default = SweepConfig::builtin(false).resolve().unwrap();
-        assert_eq!(default.pool_sizes, vec![1, 2, 4]);
+        assert_eq!(default.pool_sizes, vec![1, 4]);
+        assert_eq!(default.runtimes, vec![Runtime::Looplab, Runtime::Node]);
         assert_eq!(
             default.timing,
             Timing {

@@ -8,11 +8,12 @@
 //!   `lab` was built from (its npm packages installed by `scripts/setup`).
 //!
 //! A sweep that asks for Node checks all of it before it starts ([`preflight`]): Node 20 or
-//! later, the twin, and its packages; each missing piece is one line naming the fix.
+//! later and the twin, each missing piece one line naming the fix; the twin's packages, which
+//! it installs from the lock file (`npm ci`) when they are missing.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
@@ -60,12 +61,36 @@ pub fn preflight() -> Result<()> {
         );
     }
     if !dir.join("node_modules/piscina").is_dir() {
-        bail!(
-            "the Node twin's packages are not installed in {}; run scripts/setup (npm ci --prefix node)",
-            dir.display()
-        );
+        install_packages(&dir)?;
     }
     Ok(())
+}
+
+/// `npm ci` in the twin's folder (the versions its lock file pins), for a sweep that needs
+/// them on a machine where `scripts/setup` has not run yet.
+fn install_packages(dir: &Path) -> Result<()> {
+    eprintln!(
+        "lab: installing the Node twin's packages (npm ci --prefix {})",
+        dir.display()
+    );
+    let status = Command::new("npm")
+        .args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() && dir.join("node_modules/piscina").is_dir() => Ok(()),
+        _ => bail!(
+            "the Node twin's packages are not installed in {} and `npm ci` could not install them; run scripts/setup",
+            dir.display()
+        ),
+    }
 }
 
 /// `node point.js --task JSON` with the pool size in its environment.

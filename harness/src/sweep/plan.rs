@@ -334,15 +334,21 @@ fn loads(spec: &SweepSpec) -> Vec<Load> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sweep::config::{SweepConfig, DEFAULT_TOML};
     use crate::sweep::spec::Kind;
 
     /// The default sweep with `toml` laid over it, resolved.
+    /// The default sweep as these tests were written for: looplab alone, pools 1, 2 and 4.
+    pub(crate) const LOOPLAB_ONLY: &str = "runtimes = [\"looplab\"]\npool_sizes = [1, 2, 4]";
+
+    /// That sweep, overlaid with `toml`.
     fn spec(toml: &str) -> SweepSpec {
+        let looplab = SweepConfig::parse("t.toml", LOOPLAB_ONLY).unwrap();
         let file = SweepConfig::parse("t.toml", toml).unwrap();
-        SweepConfig::builtin(false).overlay(file).resolve().unwrap()
+        let config = SweepConfig::builtin(false).overlay(looplab).overlay(file);
+        config.resolve().unwrap()
     }
 
     fn ids(plan: &Plan) -> Vec<&str> {
@@ -525,7 +531,11 @@ mod tests {
             plan(&reparsed, None).unwrap(),
             plan(&builtin, None).unwrap()
         );
-        assert_eq!(plan(&builtin, None).unwrap().points.len(), 46);
+        let points = plan(&builtin, None).unwrap().points;
+        assert_eq!(points.len(), 64);
+        // Every looplab point but tokio's (one per workload) has its Node twin.
+        let on_node = points.iter().filter(|p| p.coords.runtime == Runtime::Node);
+        assert_eq!(on_node.count(), (64 - 4) / 2);
     }
 
     #[test]

@@ -404,8 +404,11 @@ mod tests {
     use crate::sweep::plan::plan;
 
     fn point(toml: &str, id: &str) -> PointSpec {
+        let looplab =
+            SweepConfig::parse("t.toml", super::super::plan::tests::LOOPLAB_ONLY).unwrap();
         let file = SweepConfig::parse("t.toml", toml).unwrap();
-        let spec = SweepConfig::builtin(false).overlay(file).resolve().unwrap();
+        let config = SweepConfig::builtin(false).overlay(looplab).overlay(file);
+        let spec = config.resolve().unwrap();
         let plan = plan(&spec, None).unwrap();
         plan.points.into_iter().find(|p| p.id == id).unwrap()
     }

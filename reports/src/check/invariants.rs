@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use super::measured::{CoordsOf, Samples};
 use super::stats::median;
-use looplab_workloads::deploy::Strategy;
+use looplab_workloads::deploy::{Runtime, Strategy};
 
 use crate::store::{metric, Coords};
 
@@ -133,7 +133,11 @@ fn hash_points(samples: &Samples, coords: &CoordsOf) -> Vec<Throughput> {
     samples
         .iter()
         .filter_map(|(id, metrics)| {
-            let coords = coords.get(id).filter(|c| c.workload == "hash")?.clone();
+            // The model's invariants: looplab's own points (a Node point is Node's behaviour).
+            let coords = coords
+                .get(id)
+                .filter(|c| c.workload == "hash" && c.runtime == Runtime::Looplab)?
+                .clone();
             let values = metrics.get(metric::THROUGHPUT).filter(|v| !v.is_empty())?;
             let util = metrics.get(metric::CPU_UTIL).filter(|v| !v.is_empty());
             let per_op = metrics.get(metric::CPU_MS_PER_OP).filter(|v| !v.is_empty());
