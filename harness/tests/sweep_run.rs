@@ -466,7 +466,14 @@ fn shards_merged_equal_the_whole_plan() {
     let tmp = temp();
     let axes = ["--strategies", "loop", "--workloads", "net,hash,file"];
     let plan = lab()
-        .args(["sweep", "--plan", "--runtimes", "looplab", "--pool-sizes", "1"])
+        .args([
+            "sweep",
+            "--plan",
+            "--runtimes",
+            "looplab",
+            "--pool-sizes",
+            "1",
+        ])
         .args(["--connections", "2"])
         .args(axes)
         .output()
@@ -799,4 +806,53 @@ fn the_command_runtime_without_a_command_is_one_line_and_exit_2() {
     let err = text(&output.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("no command is set"), "{err}");
+}
+
+#[test]
+fn a_batch_sweep_runs_on_node_too() {
+    let tmp = temp();
+    let config = tmp.path().join("batch.toml");
+    std::fs::write(
+        &config,
+        "mode = \"batch\"\nruntimes = [\"looplab\", \"node\"]\nduration = \"5s\"\n\
+         warmup = \"0ms\"\nrepetitions = 1\nstrategies = [\"loop\", \"loop-blocking\", \
+         \"workers\", \"cluster\"]\nworkloads = [\"hash\", \"file\"]\npool_sizes = [2]\n\
+         cluster_counts = [2]\nworker_counts = [2]\njobs = 8\nhash_iterations = 2000\n\
+         file_bytes = 4096\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let args: Vec<String> = ["sweep", "--quiet", "--config"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            config.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ])
+        .collect();
+    let (output, seen) = run_watched(&args, None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let records = records(&out);
+    let on_node: BTreeSet<&str> = records
+        .iter()
+        .filter(|r| r["coords"]["runtime"] == "node")
+        .map(|r| r["point_id"].as_str().unwrap())
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "node:loop/hash/p2",
+        "node:loop/file/p2",
+        "node:loop-blocking/hash",
+        "node:workers/hash/w2",
+        "node:cluster/hash/p2/k2",
+        "node:cluster/file/p2/k2",
+    ]
+    .into();
+    assert_eq!(on_node, expected);
+    for r in &records {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(metric(r, "errors"), 0.0, "{r}");
+        assert!(metric(r, "throughput_per_s") > 0.0, "{r}");
+    }
 }

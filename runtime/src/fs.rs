@@ -15,6 +15,7 @@ use std::os::fd::IntoRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::costs::{self, Event};
 use crate::{EventLoop, WorkSpec};
 
 /// Node's `kReadFileBufferLength`.
@@ -129,15 +130,21 @@ fn read_chunk(
             buf.truncate(start + *read.as_ref().unwrap_or(&0));
             (file, buf, read)
         },
-        move |lp, (file, buf, read)| match read {
-            Err(e) => {
-                let e = with_path(e, "read", &path);
-                close_then(lp, file, path, Err(e), done)
+        move |lp, (file, buf, read)| {
+            if let Ok(n) = &read {
+                // The buffer handed to JavaScript costs Node per KiB.
+                costs::charge_n(Event::FileKib, n.div_ceil(1024) as u64);
             }
-            Ok(n) if n == 0 || (size != 0 && buf.len() >= size) => {
-                close_then(lp, file, path, Ok(buf), done)
+            match read {
+                Err(e) => {
+                    let e = with_path(e, "read", &path);
+                    close_then(lp, file, path, Err(e), done)
+                }
+                Ok(n) if n == 0 || (size != 0 && buf.len() >= size) => {
+                    close_then(lp, file, path, Ok(buf), done)
+                }
+                Ok(_) => read_chunk(lp, file, path, buf, size, done),
             }
-            Ok(_) => read_chunk(lp, file, path, buf, size, done),
         },
     );
 }

@@ -38,6 +38,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod costs;
 pub mod crypto;
 pub mod dns;
 mod error;

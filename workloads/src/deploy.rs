@@ -20,9 +20,14 @@
 //! assert_eq!(d.parallelism(), Some(2));
 //! ```
 
+use std::collections::BTreeMap;
+
 use looplab_runtime::cluster::SchedulingPolicy;
+use looplab_runtime::costs::{Costs, Event as CostEvent};
 use looplab_runtime::pool::DEFAULT_POOL_SIZE;
 use serde::{Deserialize, Serialize};
+
+use crate::error::WorkloadError;
 
 /// Most worker processes of a cluster deployment: 1,024 (each is a process with its own loop
 /// and pool; more would exhaust a machine's process table before measuring anything).
@@ -359,6 +364,50 @@ pub struct Deployment {
     pub busy_ms: u64,
     /// What batch file jobs do.
     pub file_mode: FileMode,
+    /// Node's costs the runtime charges per event ([`looplab_runtime::costs`]); empty: native
+    /// (nothing charged). Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "CostTable::is_native")]
+    pub costs: CostTable,
+}
+
+/// CPU nanoseconds per event kind (by [`CostEvent::name`]) that a looplab process charges to
+/// look as costly as Node; what a cost profile becomes when it crosses into a point.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CostTable(pub BTreeMap<String, u64>);
+
+impl CostTable {
+    /// Nothing charged.
+    pub fn is_native(&self) -> bool {
+        self.0.values().all(|&ns| ns == 0)
+    }
+
+    /// The runtime's costs; an unknown event name is an error naming it.
+    pub fn to_costs(&self) -> Result<Costs, WorkloadError> {
+        let mut costs = Costs::none();
+        for (name, &ns) in &self.0 {
+            let event = CostEvent::parse(name).ok_or_else(|| WorkloadError::Param {
+                name: "costs",
+                value: name.clone(),
+                hint: "not an event of the cost profile (http_request, timer, immediate, ...)",
+            })?;
+            costs = costs.with(event, ns);
+        }
+        Ok(costs)
+    }
+
+    /// Installs these costs in this process (nothing for native costs); a process runs one
+    /// deployment, so a second install with other costs is an error.
+    pub fn install(&self) -> Result<(), WorkloadError> {
+        if self.is_native() {
+            return Ok(());
+        }
+        looplab_runtime::costs::install(self.to_costs()?).map_err(|_| WorkloadError::Param {
+            name: "costs",
+            value: "a second profile".into(),
+            hint: "a process charges one cost profile; start another process for another",
+        })
+    }
 }
 
 impl Deployment {
@@ -379,6 +428,7 @@ impl Deployment {
             file_bytes: 64 * 1024,
             busy_ms: 100,
             file_mode: FileMode::Read,
+            costs: CostTable::default(),
         }
     }
 

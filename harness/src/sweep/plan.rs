@@ -1,8 +1,12 @@
 //! Stage 2: a validated [`SweepSpec`] becomes a [`Plan`]: the points to run, in order.
 //!
-//! The rule of this stage. The plan is the product strategies x workloads x pool sizes x
-//! cluster counts x worker counts x connections x rates, taken in the order the axes list their
-//! values (strategy outermost, rate innermost), pruned as follows:
+//! The rule of this stage. The plan is the product runtimes x strategies x workloads x pool
+//! sizes x cluster counts x worker counts x connections x rates, taken in the order the axes
+//! list their values (runtime outermost, rate innermost), pruned as follows:
+//!
+//! 0. A strategy a runtime cannot run is dropped for that runtime, with the reason
+//!    ([`Runtime::cannot_run`]): `tokio` and `rayon` are looplab's only, and Node 20's cluster
+//!    has no `reuseport`.
 //!
 //! 1. Pairs that make no sense are dropped, and listed with the reason:
 //!    - `rayon` is a reference for batch CPU work: it runs only `hash`, only in batch mode;

@@ -48,6 +48,7 @@
 //!    (report, baseline, check, merge, resume) goes through [`ResultsDir::records`].
 
 mod coords;
+pub mod costs;
 mod files;
 mod lock;
 mod machine;

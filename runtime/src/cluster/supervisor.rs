@@ -164,6 +164,7 @@ impl Primary {
                 let accepted = frame.payload.first() == Some(&1);
                 if accepted {
                     *self.handed.borrow_mut().entry(id).or_insert(0) += 1;
+                    crate::costs::charge(crate::costs::Event::ClusterHandoff);
                 }
                 let steps = self.rr.borrow_mut().ack(id, accepted);
                 self.run_steps(lp, steps);

@@ -7,7 +7,8 @@ use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 
 use super::{Callback, EventLoop};
-use crate::pool::WorkSpec;
+use crate::costs::{self, Event};
+use crate::pool::{WorkClass, WorkSpec};
 use crate::timers::{coerce_delay_ms, TimerCallback, TimerId};
 
 /// Identifies one queued immediate (for [`EventLoop::clear_immediate`]).
@@ -250,6 +251,7 @@ impl EventLoop {
                 }
                 imm.referenced -= 1;
             }
+            costs::charge(Event::Immediate);
             self.invoke(callback);
         }
         self.run_watchers(WatcherKind::Check);
@@ -272,6 +274,10 @@ impl EventLoop {
                     }
                 },
             );
+        costs::charge(Event::PoolSubmit);
+        if spec.class == WorkClass::FastIo {
+            costs::charge(Event::FileTrip);
+        }
         let req = self.work.borrow_mut().insert(after);
         self.active_reqs.set(self.active_reqs.get() + 1);
         self.pool().submit(

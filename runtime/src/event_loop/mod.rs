@@ -62,6 +62,7 @@ use std::time::Duration;
 use slab::Slab;
 
 use crate::clock;
+use crate::costs::{self, Event};
 use crate::io::{Io, Ready, EVENTS_CAPACITY, WAKE_TOKEN};
 use crate::metrics::{LoopMetrics, Phase};
 use crate::pool::{Completion, CompletionSink, ThreadPool};
@@ -364,14 +365,20 @@ impl EventLoop {
             loop {
                 let tick = self.ticks.borrow_mut().pop_front();
                 match tick {
-                    Some(tick) => tick(self),
+                    Some(tick) => {
+                        costs::charge(Event::Tick);
+                        tick(self)
+                    }
                     None => break,
                 }
             }
             loop {
                 let task = self.microtasks.borrow_mut().pop_front();
                 match task {
-                    Some(task) => task(self),
+                    Some(task) => {
+                        costs::charge(Event::Microtask);
+                        task(self)
+                    }
                     None => break,
                 }
             }
@@ -403,6 +410,7 @@ impl EventLoop {
             let Some(timer) = self.timers.borrow_mut().take_due(slot, seq) else {
                 continue;
             };
+            costs::charge(Event::Timer);
             match timer.callback {
                 TimerCallback::Once(callback) => callback(self),
                 TimerCallback::Repeat(mut callback) => {
@@ -441,6 +449,7 @@ impl EventLoop {
                 if token == WAKE_TOKEN {
                     self.process_wakeups();
                 } else if let Some(watcher) = self.io.watcher(token) {
+                    costs::charge(Event::Io);
                     watcher.ready(self, readiness);
                     self.drain_ticks();
                 }
@@ -477,6 +486,7 @@ impl EventLoop {
             match completion.result {
                 Ok(value) => {
                     if let Some(after) = after {
+                        costs::charge(Event::PoolCompletion);
                         self.completing_thread.set(Some(completion.timing.thread));
                         self.invoke(|lp| {
                             after(lp, value);

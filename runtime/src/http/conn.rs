@@ -28,6 +28,7 @@ use super::parse::{step, Step};
 use super::response::{Responder, Response};
 use super::server::{ServerOptions, Shared};
 use super::Request;
+use crate::costs::{self, Event};
 use crate::tcp::{ReadEvent, TcpStream};
 use crate::EventLoop;
 
@@ -233,6 +234,7 @@ impl Conn {
             }
             seq
         };
+        costs::charge(Event::HttpRequest);
         (server.handler)(lp, request, Responder::new(Rc::clone(self), seq));
     }
 

@@ -23,6 +23,7 @@ use super::link::{Event, Link, MESSAGE_BATCH};
 use super::port::Listener;
 use super::thread::spawn_thread;
 use super::{message, Message, PostError, WorkerError, WorkerPort};
+use crate::costs::{self, Event as CostEvent};
 use crate::{AsyncHandle, EventLoop};
 
 /// Node numbers workers from 1 (the main thread is 0), process-wide.
@@ -127,6 +128,7 @@ impl Worker {
     /// it arrives in the worker's poll phase. Refused (the value handed back) once the worker
     /// has ended or terminate was requested.
     pub fn post<T: std::any::Any + Send>(&self, value: T) -> Result<(), PostError> {
+        costs::charge(CostEvent::WorkerMessage);
         self.core.link.post_to_worker(message(value))
     }
 
@@ -253,6 +255,7 @@ impl Core {
                 Event::Message(message) => {
                     let listener = self.callbacks.borrow().message.clone();
                     if let Some(listener) = listener {
+                        costs::charge(CostEvent::WorkerMessage);
                         lp.invoke(|lp| (listener.borrow_mut())(lp, message));
                     }
                 }

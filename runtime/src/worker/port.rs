@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::link::{stop, Link};
 use super::{message, Message, PostError};
+use crate::costs;
 use crate::{AsyncHandle, EventLoop};
 
 pub(crate) type Listener = Rc<RefCell<Box<dyn FnMut(&EventLoop, Message)>>>;
@@ -81,6 +82,7 @@ impl WorkerPort {
     /// `parentPort.postMessage(value)`: moves `value` to the parent, where it arrives in the
     /// parent loop's poll phase. Refused (the value handed back) once terminate was requested.
     pub fn post<T: std::any::Any + Send>(&self, value: T) -> Result<(), PostError> {
+        costs::charge(costs::Event::WorkerMessage);
         self.core.link.post_to_parent(message(value))
     }
 
@@ -170,6 +172,7 @@ impl PortCore {
                 return;
             };
             budget -= 1;
+            costs::charge(costs::Event::WorkerMessage);
             lp.invoke(|lp| (listener.borrow_mut())(lp, message));
         }
     }

@@ -140,6 +140,7 @@ impl Batch {
     /// each [`run`](Batch::run) then submits `jobs` jobs.
     pub fn new(spec: &Deployment, jobs: u32) -> Result<Batch, WorkloadError> {
         validate(spec, jobs)?;
+        spec.costs.install()?;
         let dir = crate::experiments::private_tempdir("looplab-batch-")
             .map_err(io_err("create a temp dir for the batch files"))?;
         let work = Arc::new(Work::new(spec, dir.path())?);

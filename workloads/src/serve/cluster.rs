@@ -151,6 +151,7 @@ pub fn serve_cluster_worker(
     role: WorkerRole,
 ) -> Result<ServeSummary, WorkloadError> {
     validate(spec)?;
+    spec.costs.install()?;
     ignore_sigint()?;
     let id = role.id().map_or("?".to_string(), |id| id.to_string());
     let (lp, app, _dir) = app_on_loop(spec, Some(format!("worker-{id}")))?;

@@ -270,6 +270,7 @@ pub fn serve(
     listening: impl FnOnce(SocketAddr, ShutdownHandle) + 'static,
 ) -> Result<ServeSummary, WorkloadError> {
     validate(spec)?;
+    spec.costs.install()?;
     match spec.strategy {
         Strategy::Cluster => return cluster::primary(spec, bind, listening),
         Strategy::Tokio => return tokio_server::serve_tokio(spec, bind, listening),
