@@ -23,9 +23,10 @@ use super::checks::{
 };
 use super::error::{syntax, ConfigError};
 use super::spec::{
-    App, FileMode, Kind, Mode, Runtime, Strategy, SweepSpec, Timing, WorkParams, Workload,
-    BUILTIN_WORKLOADS, MIX_KINDS,
+    App, CostChoice, CostTable, FileMode, Kind, Mode, Runtime, Strategy, SweepSpec, Timing,
+    WorkParams, Workload, BUILTIN_WORKLOADS, MIX_KINDS,
 };
+use looplab_reports::store::costs::CostProfile;
 
 /// The built-in default sweep, printed by `lab sweep --print-config`.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -47,6 +48,10 @@ pub struct SweepConfig {
     /// Left out of the serialized config when unset, so sweeps written before it keep their id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtimes: Option<Vec<String>>,
+    /// Cost profiles looplab's points charge: `native` (none), `node` (the repository's
+    /// costs/node.toml) or a profile file's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub costs: Option<Vec<String>>,
     /// The user's app (`runtimes` with `command`): its command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
@@ -99,6 +104,7 @@ impl SweepConfig {
             seed: top.seed.or(self.seed),
             runtimes: top.runtimes.or(self.runtimes),
             command: top.command.or(self.command),
+            costs: top.costs.or(self.costs),
             paths: top.paths.or(self.paths),
             strategies: top.strategies.or(self.strategies),
             workloads: top.workloads.or(self.workloads),
@@ -157,6 +163,7 @@ impl SweepConfig {
                 None => None,
             },
             app: self.app(&runtimes, &workloads, mode)?,
+            costs: costs_axis(&self.costs)?,
             runtimes,
             strategies,
             workloads,
@@ -334,6 +341,48 @@ pub fn parse_name_list(text: &str) -> Vec<String> {
 
 /// The file bytes one point can hold at once (one read per connection, or per job in batch
 /// mode, all submitted together), against the bound; only when some workload reads files.
+/// Where `costs = ["node"]` finds its profile: the source tree's `costs/node.toml`.
+pub fn node_profile_path() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../costs/node.toml"))
+}
+
+/// `costs`: `native` unless set; each value `native`, `node` or a profile file, read now (a
+/// missing or corrupt profile is refused with its path and the fix).
+fn costs_axis(values: &Option<Vec<String>>) -> Result<Vec<CostChoice>, ConfigError> {
+    if values.is_none() {
+        return Ok(vec![CostChoice {
+            label: None,
+            table: CostTable::default(),
+        }]);
+    }
+    let choices = names(values, "costs", "[\"native\", \"node\"]", |name| {
+        if name == "native" {
+            return Ok(CostChoice {
+                label: None,
+                table: CostTable::default(),
+            });
+        }
+        let (label, path) = match name {
+            "node" => ("node".to_string(), node_profile_path()),
+            path => {
+                let path = std::path::PathBuf::from(path);
+                let stem = path.file_stem().map_or(path.display().to_string(), |s| {
+                    s.to_string_lossy().into_owned()
+                });
+                (stem, path)
+            }
+        };
+        let profile = CostProfile::read(&path).map_err(|e| ConfigError::App {
+            problem: format!("costs: {e}"),
+        })?;
+        Ok(CostChoice {
+            label: Some(label),
+            table: profile.table(),
+        })
+    })?;
+    Ok(choices)
+}
+
 fn check_file_bytes_in_flight(spec: &SweepSpec) -> Result<(), ConfigError> {
     if !spec.workloads.iter().any(Workload::has_file) {
         return Ok(());
@@ -425,7 +474,7 @@ mod tests {
         assert_eq!(
             error("repetitions = 2\npoolsizes = [1]\n"),
             "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
-             `warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `command`, `paths`, `strategies`, `workloads`, `pool_sizes`, \
+             `warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `costs`, `command`, `paths`, `strategies`, `workloads`, `pool_sizes`, \
              `cluster_counts`, `worker_counts`, `connections`, `rates`, `hash_iterations`, \
              `file_bytes`, `jobs`, `cluster_policy`, `file_mode`, `mixes`"
         );

@@ -28,13 +28,15 @@
 //! shuffles what is kept with a Fisher-Yates shuffle driven by SplitMix64 (deterministic: the
 //! same seed gives the same order on every machine).
 
+use std::collections::BTreeMap;
+
 use super::error::ConfigError;
 use super::order::{shuffle, Shard};
 use looplab_runtime::pool::DEFAULT_POOL_SIZE;
 
 use super::spec::{
-    AppPoint, Coords, Deployment, Load, Mode, PointSpec, Pruned, Runtime, Strategy, SweepSpec,
-    Workload,
+    AppPoint, Coords, CostChoice, CostTable, Deployment, Load, Mode, PointSpec, Pruned, Runtime,
+    Strategy, SweepSpec, Workload,
 };
 
 /// Time a repetition costs beyond its warm-up and measured window, for the estimate: starting
@@ -133,9 +135,11 @@ pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<Plan, ConfigError>
                     }
                     None => spec.pool_sizes.iter().copied().map(Some).collect(),
                 };
-                for pool_size in pools {
-                    let at = (runtime, strategy, pool_size);
-                    expand_counts(spec, at, workload, &mut all);
+                for costs in costs_of(spec, runtime) {
+                    for &pool_size in &pools {
+                        let at = (runtime, costs, strategy, pool_size);
+                        expand_counts(spec, at, workload, &mut all);
+                    }
                 }
             }
         }
@@ -188,7 +192,7 @@ fn upper_bound(spec: &SweepSpec) -> u64 {
         .map(|counts| counts.saturating_mul(len(&spec.pool_sizes)))
         .fold(0, u64::saturating_add);
     per_strategy
-        .saturating_mul(spec.runtimes.len() as u64)
+        .saturating_mul(spec.runtimes.len() as u64 * spec.costs.len().max(1) as u64)
         .saturating_mul(spec.workloads.len() as u64)
         .saturating_mul(loads)
 }
@@ -230,7 +234,7 @@ fn pool_not_swept_reason(strategy: Strategy, workload: &Workload) -> Option<&'st
 /// Rules 3 and 4: the count and load axes that apply, innermost last.
 fn expand_counts(
     spec: &SweepSpec,
-    (runtime, strategy, pool_size): (Runtime, Strategy, Option<u32>),
+    (runtime, costs, strategy, pool_size): (Runtime, &CostChoice, Strategy, Option<u32>),
     workload: &Workload,
     out: &mut Vec<PointSpec>,
 ) {
@@ -266,11 +270,16 @@ fn expand_counts(
                     rate_per_s,
                     parallelism: strategy.parallelism(pool_size, worker_count, processes),
                     runtime,
+                    costs: costs.label.clone(),
+                };
+                let deployment = Deployment {
+                    costs: costs.table.clone(),
+                    ..deployment(spec, &coords, workload)
                 };
                 out.push(PointSpec {
                     app: app_point(spec, runtime, workload),
                     id: coords.id(),
-                    deployment: deployment(spec, &coords, workload),
+                    deployment,
                     coords,
                     load,
                     timing: spec.timing,
@@ -278,6 +287,19 @@ fn expand_counts(
                 });
             }
         }
+    }
+}
+
+/// The cost profiles a runtime's points charge: the `costs` axis on looplab; native on the
+/// real runtimes (Node's costs are Node's own).
+fn costs_of(spec: &SweepSpec, runtime: Runtime) -> Vec<&CostChoice> {
+    static NATIVE: CostChoice = CostChoice {
+        label: None,
+        table: CostTable(BTreeMap::new()),
+    };
+    match runtime {
+        Runtime::Looplab => spec.costs.iter().collect(),
+        _ => vec![&NATIVE],
     }
 }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 pub use looplab_reports::store::Coords;
 use looplab_runtime::cluster::SchedulingPolicy;
-pub use looplab_workloads::deploy::{Deployment, FileMode, Kind, Mode, Runtime, Strategy};
+pub use looplab_workloads::deploy::{
+    CostTable, Deployment, FileMode, Kind, Mode, Runtime, Strategy,
+};
 
 /// Workload names that are not mixes.
 pub const BUILTIN_WORKLOADS: [&str; 3] = ["hash", "file", "net"];
@@ -106,6 +108,9 @@ pub struct SweepSpec {
     pub runtimes: Vec<Runtime>,
     /// The user's app, when `runtimes` has `command`.
     pub app: Option<App>,
+    /// Cost profiles looplab's points charge, each its own points (`native` alone unless the
+    /// config says).
+    pub costs: Vec<CostChoice>,
     /// Strategies axis.
     pub strategies: Vec<Strategy>,
     /// Workloads axis.
@@ -162,6 +167,15 @@ pub struct AppPoint {
     pub command: String,
     /// The path the load generator requests.
     pub path: String,
+}
+
+/// One value of the `costs` axis: a name for ids and reports, and what a point charges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CostChoice {
+    /// `None` for native costs; else `node` or the profile file's stem.
+    pub label: Option<String>,
+    /// What each event costs (empty for native).
+    pub table: CostTable,
 }
 
 /// The user's own server (`runtime = "command"`): how to start it and where to send each

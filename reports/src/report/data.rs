@@ -11,15 +11,15 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use looplab_workloads::deploy::{Mode, Runtime};
+use looplab_workloads::deploy::Mode;
 
 use super::noise_floor::{self, NoiseFloor};
 use super::stats::Summary;
 use super::ReportError;
 pub use crate::store::metric;
 use crate::store::{
-    read_calibration, read_experiments, Calibration, Coords, ExperimentsFile, Meta, Optional,
-    PointRecord, ResultsDir,
+    read_calibration, read_experiments, Calibration, Coords, ExperimentsFile, Flavour, Meta,
+    Optional, PointRecord, ResultsDir,
 };
 
 /// One point over its repetitions.
@@ -85,22 +85,23 @@ pub struct SweepData {
 }
 
 impl SweepData {
-    /// The runtimes the sweep's points ran on, in report order.
-    pub fn runtimes(&self) -> Vec<Runtime> {
-        Runtime::ALL
-            .into_iter()
-            .filter(|r| self.points.iter().any(|p| p.coords.runtime == *r))
-            .collect()
+    /// The flavours (runtime and, on looplab, cost profile) the sweep's points ran on, in
+    /// report order: plain looplab first.
+    pub fn flavours(&self) -> Vec<Flavour> {
+        let mut flavours: Vec<Flavour> = self.points.iter().map(|p| p.coords.flavour()).collect();
+        flavours.sort();
+        flavours.dedup();
+        flavours
     }
 
-    /// The sweep seen from one runtime: its points only (and its workloads), so answers and
+    /// The sweep seen from one flavour: its points only (and its workloads), so answers and
     /// charts never compare one runtime's figures with another's. The recorded experiments
-    /// and the calibration belong to looplab's view.
-    pub fn view(&self, runtime: Runtime) -> SweepData {
+    /// and the calibration belong to plain looplab's view.
+    pub fn view(&self, flavour: &Flavour) -> SweepData {
         let points: Vec<PointSummary> = self
             .points
             .iter()
-            .filter(|p| p.coords.runtime == runtime)
+            .filter(|p| p.coords.flavour() == *flavour)
             .cloned()
             .collect();
         let workloads = self
@@ -109,7 +110,7 @@ impl SweepData {
             .filter(|w| points.iter().any(|p| p.coords.workload == **w))
             .cloned()
             .collect();
-        let looplab = runtime == Runtime::Looplab;
+        let looplab = *flavour == Flavour::looplab();
         SweepData {
             meta: self.meta.clone(),
             points,

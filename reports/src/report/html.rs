@@ -56,7 +56,7 @@ pub(super) fn page(
     answers: &[Answer<'_>],
     rendered: &[(Section, ChartFiles)],
     warnings: &[Warning],
-    twins: Option<&RuntimeComparison>,
+    twins: &[RuntimeComparison],
 ) -> String {
     let markup = html! {
         (DOCTYPE)
@@ -69,7 +69,7 @@ pub(super) fn page(
             body {
                 (header(data, warnings))
                 (answer(data, answers))
-                @if let Some(twins) = twins { (runtimes(twins)) }
+                @for twins in twins { (runtimes(twins)) }
                 (charts(data, rendered))
                 (points(data))
                 (calibration(&data.calibration))
@@ -140,11 +140,11 @@ fn answer(data: &SweepData, answers: &[Answer<'_>]) -> Markup {
 
 fn runtimes(twins: &RuntimeComparison) -> Markup {
     html! {
-        h2 id="runtimes" { "looplab against Node.js" }
+        h2 { (twins.model) " against Node.js" }
         p { (twins.headline()) " Each runtime is compared with its own plain loop only; \
             recommendations never mix the two." }
         table {
-            tr { th { "workload" } th { "best on looplab" } th { "best on Node.js" } th { "same" } }
+            tr { th { "workload" } th { "best on " (twins.model) } th { "best on Node.js" } th { "same" } }
             @for a in &twins.agreement {
                 tr {
                     td { (a.workload) } td { code { (a.looplab_best) } }
@@ -154,7 +154,7 @@ fn runtimes(twins: &RuntimeComparison) -> Markup {
         }
         table {
             tr {
-                th { "workload" } th { "configuration" } th { "looplab / its plain loop" }
+                th { "workload" } th { "configuration" } th { (twins.model) " / its plain loop" }
                 th { "Node.js / its plain loop" } th { "difference" }
             }
             @for r in &twins.rows {

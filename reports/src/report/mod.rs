@@ -111,7 +111,7 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
     check_owner(&charts_dir)?;
     let _lock = FolderLock::acquire(out)?;
     clear_old_charts(&charts_dir)?;
-    let views: Vec<SweepData> = data.runtimes().into_iter().map(|r| data.view(r)).collect();
+    let views: Vec<SweepData> = data.flavours().iter().map(|f| data.view(f)).collect();
     let mut rendered = Vec::new();
     for view in &views {
         for (section, figure) in figures::all(view) {
@@ -121,10 +121,10 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
     let warnings = warnings::warnings(&data);
     let answers: Vec<_> = views.iter().flat_map(analysis::answers).collect();
     let twins = runtimes::compare(&data, &answers);
-    let page = html::page(&data, &answers, &rendered, &warnings, twins.as_ref());
+    let page = html::page(&data, &answers, &rendered, &warnings, &twins);
     write_file(out, HTML_FILE, page.as_bytes())?;
     let mut summary = tables::summary_markdown(&data, &answers, &warnings);
-    if let Some(twins) = &twins {
+    for twins in &twins {
         summary.push_str(&twins.markdown());
     }
     write_file(out, SUMMARY_FILE, summary.as_bytes())?;

@@ -7,6 +7,7 @@ use looplab_workloads::deploy::Runtime;
 
 use super::analysis::Answer;
 use super::data::{PointSummary, SweepData};
+use crate::store::Flavour;
 
 /// One configuration measured on both runtimes.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,9 +47,11 @@ impl Agreement {
     }
 }
 
-/// Everything the report says of the two runtimes.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Everything the report says of one looplab flavour against Node.
+#[derive(Clone, Debug, PartialEq)]
 pub struct RuntimeComparison {
+    /// The looplab flavour compared (native costs, or a cost profile).
+    pub model: Flavour,
     /// Every configuration measured on both, in report order.
     pub rows: Vec<TwinRow>,
     /// Per workload with an answer on both.
@@ -73,10 +76,11 @@ impl RuntimeComparison {
 impl RuntimeComparison {
     /// The figures in sentences and a Markdown table, for `summary.md`.
     pub fn markdown(&self) -> String {
-        let mut out = String::from("\n### looplab against Node.js\n\n");
-        out.push_str(
-            "| workload | best on looplab | best on Node.js | same |\n|---|---|---|---|\n",
-        );
+        let mut out = format!("\n### {} against Node.js\n\n", self.model);
+        out.push_str(&format!(
+            "| workload | best on {} | best on Node.js | same |\n|---|---|---|---|\n",
+            self.model
+        ));
         for a in &self.agreement {
             let same = if a.same() { "yes" } else { "no" };
             out.push_str(&format!(
@@ -85,7 +89,10 @@ impl RuntimeComparison {
             ));
         }
         out.push_str(&format!("\n{}\n\n", self.headline()));
-        out.push_str("| workload | configuration | looplab / its plain loop | Node.js / its plain loop | difference |\n|---|---|---|---|---|\n");
+        out.push_str(&format!(
+            "| workload | configuration | {} / its plain loop | Node.js / its plain loop | difference |\n|---|---|---|---|---|\n",
+            self.model
+        ));
         for r in &self.rows {
             out.push_str(&format!(
                 "| {} | {} | {:.2}× | {:.2}× | {:+.2} |\n",
@@ -103,12 +110,14 @@ impl RuntimeComparison {
     pub fn headline(&self) -> String {
         let same = self.agreement.iter().filter(|a| a.same()).count();
         let mut text = format!(
-            "Same best configuration on both runtimes for {same} of {} workloads.",
+            "Same best configuration on {} and Node.js for {same} of {} workloads (among the configurations both ran).",
+            self.model,
             self.agreement.len()
         );
         if let (Some(mean), Some(worst)) = (self.mean_abs_difference(), self.largest()) {
             text.push_str(&format!(
-                " Each configuration's throughput over its runtime's plain loop differs by {mean:.2} on average between looplab and Node.js ({} configurations), at most {:+.2} ({} {}).",
+                " Each configuration's throughput over its runtime's plain loop differs by {mean:.2} on average between {} and Node.js ({} configurations), at most {:+.2} ({} {}).",
+                self.model,
                 self.rows.len(),
                 worst.difference(),
                 worst.workload,
@@ -119,42 +128,74 @@ impl RuntimeComparison {
     }
 }
 
-/// The comparison, when the sweep ran both runtimes (`None` otherwise).
-pub fn compare(data: &SweepData, answers: &[Answer<'_>]) -> Option<RuntimeComparison> {
-    let runtimes = data.runtimes();
-    if !(runtimes.contains(&Runtime::Looplab) && runtimes.contains(&Runtime::Node)) {
-        return None;
+/// One comparison per looplab flavour, when the sweep also ran Node (none otherwise).
+pub fn compare(data: &SweepData, answers: &[Answer<'_>]) -> Vec<RuntimeComparison> {
+    let flavours = data.flavours();
+    if !flavours.contains(&node()) {
+        return Vec::new();
     }
-    let answer = |workload: &str, runtime: Runtime| {
+    flavours
+        .into_iter()
+        .filter(|f| f.runtime == Runtime::Looplab)
+        .map(|model| compare_one(data, answers, model))
+        .collect()
+}
+
+/// Real Node.
+fn node() -> Flavour {
+    Flavour {
+        runtime: Runtime::Node,
+        costs: None,
+    }
+}
+
+fn compare_one(data: &SweepData, answers: &[Answer<'_>], model: Flavour) -> RuntimeComparison {
+    let answer = |workload: &str, flavour: &Flavour| {
         answers
             .iter()
-            .find(|a| a.workload == workload && a.best.coords.runtime == runtime)
+            .find(|a| a.workload == workload && a.best.coords.flavour() == *flavour)
     };
-    let mut out = RuntimeComparison::default();
+    let mut out = RuntimeComparison {
+        model: model.clone(),
+        rows: Vec::new(),
+        agreement: Vec::new(),
+    };
     for workload in &data.workloads {
-        let (Some(l), Some(n)) = (
-            answer(workload, Runtime::Looplab),
-            answer(workload, Runtime::Node),
-        ) else {
+        let (Some(l), Some(n)) = (answer(workload, &model), answer(workload, &node())) else {
+            continue;
+        };
+        // The model's best among the configurations Node ran too (not its references).
+        let twinned = data
+            .of_workload(workload)
+            .filter(|p| p.coords.flavour() == model && twin(data, p).is_some());
+        let Some(l_best) = super::analysis::best(twinned) else {
             continue;
         };
         out.agreement.push(Agreement {
             workload: workload.clone(),
-            looplab_best: l.best.coords.config(),
+            looplab_best: l_best.coords.config(),
             node_best: n.best.coords.config(),
         });
         let (Some((l_plain, _)), Some((n_plain, _))) = (l.plain, n.plain) else {
             continue;
         };
-        for p in data.of_workload(workload) {
-            if p.coords.runtime == Runtime::Looplab {
-                if let Some(row) = twin_row(data, p, (l_plain, n_plain)) {
-                    out.rows.push(row);
-                }
-            }
-        }
+        let mine = data
+            .of_workload(workload)
+            .filter(|p| p.coords.flavour() == model);
+        out.rows
+            .extend(mine.filter_map(|p| twin_row(data, p, (l_plain, n_plain))));
     }
-    Some(out)
+    out
+}
+
+/// The Node point with the same coordinates as `p`.
+fn twin<'a>(data: &'a SweepData, p: &PointSummary) -> Option<&'a PointSummary> {
+    let coords = crate::store::Coords {
+        runtime: Runtime::Node,
+        costs: None,
+        ..p.coords.clone()
+    };
+    data.points.iter().find(|q| q.coords == coords)
 }
 
 /// The row of looplab point `p` and its Node twin, each over its runtime's plain loop.
@@ -163,8 +204,7 @@ fn twin_row(
     p: &PointSummary,
     (l_plain, n_plain): (&PointSummary, &PointSummary),
 ) -> Option<TwinRow> {
-    let twin_coords = node_twin(p);
-    let twin = data.points.iter().find(|q| q.coords == twin_coords)?;
+    let twin = twin(data, p)?;
     let ratio = |a: &PointSummary, b: &PointSummary| {
         (a.ok > 0 && b.throughput() > 0.0).then(|| a.throughput() / b.throughput())
     };
@@ -174,12 +214,4 @@ fn twin_row(
         looplab: ratio(p, l_plain)?,
         node: ratio(twin, n_plain)?,
     })
-}
-
-/// The coordinates of the same point on Node.
-fn node_twin(p: &PointSummary) -> crate::store::Coords {
-    crate::store::Coords {
-        runtime: Runtime::Node,
-        ..p.coords.clone()
-    }
 }

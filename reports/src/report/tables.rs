@@ -28,8 +28,8 @@ pub(super) fn answer_rows(data: &SweepData, answers: &[Answer<'_>]) -> Vec<Answe
     answers
         .iter()
         .map(|a| AnswerRow {
-            workload: if data.runtimes().len() > 1 {
-                format!("{} on {}", a.workload, a.best.coords.runtime.label())
+            workload: if data.flavours().len() > 1 {
+                format!("{} on {}", a.workload, a.best.coords.flavour())
             } else {
                 a.workload.clone()
             },

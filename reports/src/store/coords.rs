@@ -43,6 +43,51 @@ pub struct Coords {
     /// runtimes existed are looplab's.
     #[serde(default)]
     pub runtime: Runtime,
+    /// On looplab, the cost profile it charged (`node`, or a profile file's name); `None`:
+    /// native costs. Left out of the JSON when native.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub costs: Option<String>,
+}
+
+/// What produced a point's figures: its runtime and, on looplab, the cost profile it charged.
+/// Answers and charts are made within one flavour; never across two.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Flavour {
+    /// The runtime.
+    pub runtime: Runtime,
+    /// The cost profile charged (looplab only).
+    pub costs: Option<String>,
+}
+
+impl Flavour {
+    /// Plain looplab, native costs.
+    pub fn looplab() -> Self {
+        Self {
+            runtime: Runtime::Looplab,
+            costs: None,
+        }
+    }
+
+    /// The prefix of its points' ids: empty for plain looplab, else `node:`,
+    /// `looplab+node:`, ...
+    pub fn id_prefix(&self) -> String {
+        match (&self.costs, self.runtime) {
+            (None, Runtime::Looplab) => String::new(),
+            (None, runtime) => format!("{}:", runtime.name()),
+            (Some(costs), runtime) => format!("{}+{costs}:", runtime.name()),
+        }
+    }
+}
+
+impl fmt::Display for Flavour {
+    /// `looplab`, `Node.js`, `looplab with node costs`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.runtime.label())?;
+        if let Some(costs) = &self.costs {
+            write!(f, " with {costs} costs")?;
+        }
+        Ok(())
+    }
 }
 
 /// The optional segments in the order ids write them.
@@ -52,6 +97,14 @@ impl Coords {
     /// The point's id, e.g. `cluster/hash/p4/k2/c16`.
     pub fn id(&self) -> String {
         self.to_string()
+    }
+
+    /// The point's runtime and cost profile.
+    pub fn flavour(&self) -> Flavour {
+        Flavour {
+            runtime: self.runtime,
+            costs: self.costs.clone(),
+        }
     }
 
     /// Same load (connections and rate): the two points are comparable.
@@ -128,6 +181,7 @@ impl Coords {
             rate_per_s,
             parallelism: strategy.parallelism(pool, workers, processes),
             runtime: Runtime::Looplab,
+            costs: None,
         })
     }
 }
@@ -156,9 +210,7 @@ fn schema1_segment(segment: &str, next_allowed: usize) -> Result<(usize, u32), S
 impl fmt::Display for Coords {
     /// The point's id.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.runtime != Runtime::Looplab {
-            write!(f, "{}:", self.runtime.name())?;
-        }
+        write!(f, "{}", self.flavour().id_prefix())?;
         write!(f, "{}/{}", self.strategy.name(), self.workload)?;
         for (letter, value) in self.segments() {
             write!(f, "/{letter}{value}")?;

@@ -19,6 +19,7 @@
 //!     rate_per_s: None,
 //!     parallelism: Some(1),
 //!     runtime: Runtime::Looplab,
+//!     costs: None,
 //! };
 //! let metrics = [(metric::THROUGHPUT.to_string(), 812.5)].into();
 //! dir.append(&PointRecord::ok(&coords, 0, metrics, None))?;
@@ -63,7 +64,7 @@ use std::path::{Component, Path, PathBuf};
 
 use thiserror::Error;
 
-pub use coords::Coords;
+pub use coords::{Coords, Flavour};
 pub use files::{
     read_calibration, read_experiments, write_calibration, write_experiments, write_json,
     Calibration, CalibrationBench, CalibrationScenario, ExperimentRun, ExperimentsFile, Optional,

@@ -16,7 +16,7 @@ mod timelines;
 use super::charts::{Axis, Figure};
 use super::data::SweepData;
 use super::format::{si, sig3, slug};
-use looplab_workloads::deploy::Runtime;
+use crate::store::Flavour;
 
 /// Where a figure goes in the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,15 +98,16 @@ pub fn all(data: &SweepData) -> Vec<(Section, Figure)> {
 /// In a view of another runtime than looplab, every figure says so in its title and file
 /// name (`node-throughput-hash`), so both runtimes' charts sit in one report apart.
 fn label_runtime(data: &SweepData, figures: &mut [(Section, Figure)]) {
-    let Some(runtime) = data.points.first().map(|p| p.coords.runtime) else {
+    let Some(flavour) = data.points.first().map(|p| p.coords.flavour()) else {
         return;
     };
-    if runtime == Runtime::Looplab {
+    if flavour == Flavour::looplab() {
         return;
     }
+    let prefix = flavour.id_prefix().trim_end_matches(':').replace('+', "-");
     for (_, figure) in figures.iter_mut() {
-        figure.name = format!("{}-{}", runtime.name(), figure.name);
-        figure.title = format!("{}, on {}", figure.title, runtime.label());
+        figure.name = format!("{prefix}-{}", figure.name);
+        figure.title = format!("{}, on {flavour}", figure.title);
     }
 }
 
