@@ -856,3 +856,67 @@ fn a_batch_sweep_runs_on_node_too() {
         assert!(metric(r, "throughput_per_s") > 0.0, "{r}");
     }
 }
+
+#[test]
+fn a_cost_profile_makes_looplab_pay_per_request_and_names_its_points() {
+    use looplab_reports::store::costs::{CostProfile, EventCost};
+    let tmp = temp();
+    let profile_path = tmp.path().join("heavy.toml");
+    let cost = EventCost {
+        ns: 200_000,
+        spread_ns: 0,
+        node_ns: 0.0,
+        looplab_ns: 0.0,
+        how: "test: 200 µs per request".into(),
+    };
+    let events = [("http_request".to_string(), cost)].into();
+    CostProfile::new("v20".into(), 1, events)
+        .write(&profile_path)
+        .unwrap();
+    let out = tmp.path().join("costs");
+    let costs = format!("native,{}", profile_path.display());
+    let args = tiny(
+        &out,
+        &[
+            "--strategies",
+            "loop",
+            "--workloads",
+            "net",
+            "--costs",
+            &costs,
+        ],
+    );
+    let (output, seen) = run_watched(&args, None);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_none_left(&seen);
+    let records = records(&out);
+    let by_id = |id: &str| {
+        records
+            .iter()
+            .find(|r| r["point_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {records:?}"))
+    };
+    let (native, heavy) = (by_id("loop/net/c2"), by_id("looplab+heavy:loop/net/c2"));
+    assert_eq!(heavy["coords"]["costs"], "heavy");
+    // 200 µs of CPU per request on one loop: at most 5,000 requests/s, each costing >= 0.2 ms.
+    assert!(metric(heavy, "throughput_per_s") < 5_000.0, "{heavy}");
+    assert!(metric(heavy, "cpu_ms_per_op") >= 0.2, "{heavy}");
+    assert!(
+        metric(native, "throughput_per_s") > 2.0 * metric(heavy, "throughput_per_s"),
+        "{native} {heavy}"
+    );
+    assert!(metric(heavy, "loop_utilization") > metric(native, "loop_utilization"));
+}
+
+#[test]
+fn a_missing_cost_profile_is_one_line_and_exit_2() {
+    let tmp = temp();
+    let out = tmp.path().join("nocosts");
+    let args = tiny(&out, &["--costs", "/nonexistent/profile.toml"]);
+    let output = lab().args(&args).output().expect("run lab");
+    assert_eq!(output.status.code(), Some(2));
+    let err = text(&output.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/profile.toml"), "{err}");
+    assert!(err.contains("lab calibrate --costs"), "{err}");
+}

@@ -87,6 +87,7 @@ fn overrides(args: &SweepArgs) -> Result<SweepConfig, ConfigError> {
         seed,
         runtimes: args.runtimes.as_deref().map(parse_name_list),
         command: args.command.clone(),
+        costs: args.costs.as_deref().map(parse_name_list),
         strategies: args.strategies.as_deref().map(parse_name_list),
         workloads: args.workloads.as_deref().map(parse_name_list),
         pool_sizes: numbers("--pool-sizes", &args.pool_sizes)?,

@@ -73,6 +73,9 @@ pub struct SweepArgs {
     /// Runtimes: looplab, node (Node.js 20 running each point's twin), command (your app).
     #[arg(long, value_name = "LIST")]
     runtimes: Option<String>,
+    /// Cost profiles looplab's points charge: native, node (costs/node.toml) or a profile file.
+    #[arg(long, value_name = "LIST")]
+    costs: Option<String>,
     /// Your app's command line, for runtime `command` (run by `sh -c`), like "node server.js".
     #[arg(long, value_name = "CMD")]
     command: Option<String>,
