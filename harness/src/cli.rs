@@ -43,7 +43,7 @@ enum Command {
     Load(crate::load_cmd::LoadArgs),
     /// Run a sweep into a new results folder and render its report (--plan: only show the
     /// points; --print-config: the built-in sweep; --resume DIR: finish one).
-    Sweep(crate::sweep::SweepArgs),
+    Sweep(Box<crate::sweep::SweepArgs>),
     /// Merge the results folders of one sweep's shards into one (--out DIR).
     Merge(crate::merge::MergeArgs),
     /// Save what `lab check` compares with from results folders (--save FILE).
