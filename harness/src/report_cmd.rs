@@ -29,6 +29,7 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.out.as_deref().unwrap_or(&args.dir);
     let rendered = report::render(&args.dir, out)?;
+    print_answers(&rendered);
     if rendered.warnings > 0 {
         eprintln!(
             "lab report: {} warning(s) about these results, listed at the end of the report",
@@ -39,14 +40,21 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
+/// The answer in words, one line per workload, on stdout.
+pub fn print_answers(rendered: &report::Rendered) {
+    for line in &rendered.answers {
+        println!("{line}");
+    }
+}
+
 /// The end of a successful sweep: the report, rendered into the results folder once the
 /// sweep has let go of it. Returns the path of `report.html`; the error says the results are
 /// safe and how to render again.
-pub fn after_sweep(results: ResultsDir) -> Result<PathBuf> {
+pub fn after_sweep(results: ResultsDir) -> Result<report::Rendered> {
     let dir = results.path().to_path_buf();
     // The report takes the folder's lock itself.
     drop(results);
-    report::render(&dir, &dir).map(|r| r.html).map_err(|e| {
+    report::render(&dir, &dir).map_err(|e| {
         anyhow!(
             "report: {e}; the results are safe in {0}, render them again with `lab report {0}`",
             dir.display()

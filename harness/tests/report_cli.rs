@@ -38,10 +38,20 @@ fn report_writes_into_the_results_folder_and_says_where() {
     let dir = copy_fixture(tmp.path());
     let out = lab(&["report", dir.to_str().unwrap()]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    // The answer in words, one line per workload, then where the report is.
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
-        text(&out.stdout).trim(),
-        format!("report: {}", dir.join("report.html").display())
+        lines.last().copied(),
+        Some(format!("report: {}", dir.join("report.html").display()).as_str())
     );
+    let answers = &lines[..lines.len() - 1];
+    assert!(!answers.is_empty(), "{stdout}");
+    for line in answers {
+        assert!(line.contains(". Load: "), "{line}");
+        assert!(!line.contains("tokio"), "a reference is never the answer: {line}");
+    }
+    assert!(answers.iter().any(|l| l.starts_with("hash ")), "{stdout}");
     assert!(
         text(&out.stderr).contains("warning(s)"),
         "the fixture has warnings: {}",

@@ -83,9 +83,16 @@ pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> 
         eprintln!("lab: warning: the classic experiments were not recorded ({e:#}); the report and `lab check` say so");
     }
     let dir = results.path().to_path_buf();
-    let report = crate::report_cmd::after_sweep(results);
+    let rendered = crate::report_cmd::after_sweep(results)?;
+    crate::report_cmd::print_answers(&rendered);
+    if rendered.warnings > 0 {
+        eprintln!(
+            "lab: {} warning(s) about these results, listed at the end of the report",
+            rendered.warnings
+        );
+    }
     println!("results: {}", dir.display());
-    println!("report: {}", report?.display());
+    println!("report: {}", rendered.html.display());
     Ok(())
 }
 

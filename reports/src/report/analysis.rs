@@ -25,7 +25,8 @@ use crate::noise::{judge_family, Judgement, Unknown, DEFAULT_THRESHOLD_PCT};
 pub const RULES: [&str; 5] = [
     "Best: the configuration with the highest median throughput among the workload's \
      closed-loop points (when there are none, among its open-loop points at the highest \
-     offered rate).",
+     offered rate); tokio and rayon are references Node cannot deploy: drawn, never the \
+     answer.",
     "Parallelism: loop = pool size P (1 without a pool); workers = worker threads W; \
      cluster = processes K; loop-blocking = 1; tokio and rayon are references with one \
      configuration, drawn as dashed horizontal lines.",
@@ -172,7 +173,18 @@ fn judgeable(a: &PointSummary, b: &PointSummary) -> bool {
 
 /// One workload's best configuration, plain loop and runner-up (not yet judged).
 fn answer<'a>(data: &'a SweepData, workload: &'a str) -> Option<Answer<'a>> {
-    let candidates = candidates(data, workload);
+    let all = candidates(data, workload);
+    // References Node cannot deploy (tokio, rayon) are drawn, never the answer.
+    let deployable: Vec<&PointSummary> = all
+        .iter()
+        .copied()
+        .filter(|p| !p.coords.strategy.is_reference())
+        .collect();
+    let candidates = if deployable.is_empty() {
+        all
+    } else {
+        deployable
+    };
     let top = best(candidates.iter().copied())?;
     let loops: Vec<&PointSummary> = candidates
         .iter()

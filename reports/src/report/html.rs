@@ -108,6 +108,9 @@ fn answer(data: &SweepData, answers: &[Answer<'_>]) -> Markup {
     let rows = answer_rows(data, answers);
     html! {
         h2 id="answer" { "The answer" }
+        @if !answers.is_empty() {
+            ul.sentences { @for a in answers { li { (super::words::sentence(a)) } } }
+        }
         @if rows.is_empty() {
             p { "No point has an ok repetition: there is no answer to give." }
         } @else {

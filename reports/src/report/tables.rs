@@ -195,6 +195,10 @@ pub(super) fn summary_markdown(
         out.push_str("\nNo point has an ok repetition: there is no answer.\n");
     }
     out.push('\n');
+    for a in answers {
+        out.push_str(&format!("- {}\n", md(&super::words::sentence(a))));
+    }
+    out.push('\n');
     for rule in RULES {
         out.push_str(&format!("- {}\n", md(rule)));
     }

@@ -1,0 +1,117 @@
+//! The answer in words: per workload and flavour, one sentence a Node engineer can act on,
+//! with the deployment written as settings (strategy, processes or threads,
+//! `UV_THREADPOOL_SIZE`), how sure the lab is, and the load named apart. Printed at the end of
+//! every sweep and by `lab report`, and first on the report's page.
+
+use looplab_workloads::deploy::{Runtime, Strategy};
+
+use super::analysis::Answer;
+use super::format::times;
+use crate::noise::Judgement;
+use crate::store::Coords;
+
+/// How to deploy the point at `coords`, as settings.
+pub fn settings(coords: &Coords) -> String {
+    let pool = match coords.pool {
+        Some(p) => format!(", UV_THREADPOOL_SIZE={p}"),
+        None => String::new(),
+    };
+    match coords.strategy {
+        Strategy::Loop => format!("one process{pool}"),
+        Strategy::LoopBlocking => format!("one process hashing with pbkdf2Sync{pool}"),
+        Strategy::Workers => {
+            let w = coords.workers.unwrap_or(1);
+            format!("{w} worker thread{} for the hashing{pool}", plural(w))
+        }
+        Strategy::Cluster => {
+            let k = coords.processes.unwrap_or(1);
+            let each = if pool.is_empty() { "" } else { " each" };
+            format!("cluster of {k} worker process{}{pool}{each}", plural_es(k))
+        }
+        Strategy::Tokio => "tokio (a reference Node cannot deploy)".to_string(),
+        Strategy::Rayon => "rayon (a reference Node cannot deploy)".to_string(),
+    }
+}
+
+/// The load a point was measured under.
+pub fn load(coords: &Coords) -> String {
+    match (coords.connections, coords.rate_per_s) {
+        (Some(c), Some(r)) => format!("{c} connections, open loop at {r} requests/s"),
+        (Some(c), None) => format!("{c} keep-alive connections, closed loop"),
+        _ => "jobs submitted at once (batch)".to_string(),
+    }
+}
+
+/// The sentence of one answer.
+pub fn sentence(a: &Answer<'_>) -> String {
+    let best = &a.best.coords;
+    let on = match best.runtime {
+        Runtime::Looplab if best.costs.is_none() => " (looplab's model)".to_string(),
+        _ => format!(" on {}", best.flavour()),
+    };
+    let mut text = format!("{}{on}: {}", a.workload, against_plain(a));
+    if let (Some((other, judgement)), Some(r)) = (a.runner_up, a.runner_up_ratio()) {
+        text.push_str(&format!(
+            "; the best is {} the next best ({}), {}",
+            times(r),
+            settings(&other.coords),
+            certainty(Some(judgement))
+        ));
+    }
+    text.push_str(&format!(". Load: {}.", load(best)));
+    text
+}
+
+/// The best against the plain loop: deploy it (beyond the noise), or it is no better than
+/// the plain loop as far as the lab can tell.
+fn against_plain(a: &Answer<'_>) -> String {
+    let best = settings(&a.best.coords);
+    let (Some(s), Some((plain, _))) = (a.speedup(), a.plain) else {
+        return format!("deploy {best}");
+    };
+    if std::ptr::eq(plain, a.best) {
+        return format!("deploy the plain loop, {best}");
+    }
+    let plain = settings(&plain.coords);
+    match a.speedup_noise {
+        Some(j) if j.is_real() => format!(
+            "deploy {best}: {} the plain loop ({plain}), beyond the noise",
+            times(s)
+        ),
+        Some(Judgement::Tested(_)) => format!(
+            "{best} measured highest, {} the plain loop ({plain}), within the noise: not shown to beat the plain loop",
+            times(s)
+        ),
+        other => format!(
+            "{best} measured highest, {} the plain loop ({plain}); {}",
+            times(s),
+            certainty(other)
+        ),
+    }
+}
+
+/// How sure: "beyond the noise", "within the noise", or why unknown.
+fn certainty(judgement: Option<Judgement>) -> String {
+    match judgement {
+        Some(j) if j.is_real() => "beyond the noise".to_string(),
+        Some(Judgement::Tested(_)) => "within the noise".to_string(),
+        Some(j) => j.describe(),
+        None => "not judged".to_string(),
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn plural_es(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "es"
+    }
+}
