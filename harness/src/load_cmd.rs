@@ -45,24 +45,65 @@ pub struct LoadArgs {
     /// The request method (no request body).
     #[arg(long, default_value = "GET")]
     method: String,
+    /// Exit 1 when more than this percentage of the requests failed (errors are always
+    /// reported); like k6's thresholds.
+    #[arg(long, default_value = "1")]
+    max_error_rate: String,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
 }
 
+/// A load run that failed its thresholds: no request succeeded, or more failed than
+/// `--max-error-rate` allows; `main` exits 1 on it.
+#[derive(Debug)]
+pub struct LoadFailed(pub String);
+
+impl std::fmt::Display for LoadFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "load failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for LoadFailed {}
+
 /// Runs `lab load`.
 pub fn run(args: &LoadArgs) -> Result<()> {
     let spec = spec(args)?;
+    let max_error_pct: f64 = number(
+        "max-error-rate",
+        &args.max_error_rate,
+        "a percentage like 1",
+    )?;
+    if !(0.0..=100.0).contains(&max_error_pct) {
+        bail!("--max-error-rate {max_error_pct} is not a percentage; give a value from 0 to 100, like 1");
+    }
     let report = looplab_workloads::load::run(&spec)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", text(&report));
     }
-    match total_failure(&report) {
-        Some(reason) => bail!("{reason}"),
+    match total_failure(&report).or_else(|| too_many_errors(&report, max_error_pct)) {
+        Some(reason) => Err(LoadFailed(reason).into()),
         None => Ok(()),
     }
+}
+
+/// Why the run failed its error threshold, if it did.
+fn too_many_errors(r: &LoadReport, max_pct: f64) -> Option<String> {
+    let done = r.requests + r.errors.total;
+    let pct = if done == 0 {
+        0.0
+    } else {
+        100.0 * r.errors.total as f64 / done as f64
+    };
+    (pct > max_pct).then(|| {
+        format!(
+            "{} of {done} requests failed ({pct:.1}%), above --max-error-rate {max_pct}%",
+            r.errors.total
+        )
+    })
 }
 
 /// Why the run failed as a whole, when no request succeeded: the errors by kind (with the

@@ -37,6 +37,10 @@ fn main() -> ExitCode {
             eprintln!("lab: {e}");
             ExitCode::from(130)
         }
+        Err(e) if e.downcast_ref::<load_cmd::LoadFailed>().is_some() => {
+            eprintln!("lab: {e}");
+            ExitCode::from(1)
+        }
         Err(e) if e.downcast_ref::<check_cmd::Regressions>().is_some() => {
             eprintln!("lab: {e}");
             ExitCode::from(1)

@@ -156,8 +156,12 @@ fn bad_urls_and_values_exit_2_with_one_line() {
         assert!(stderr.contains(needle), "{needle} missing in {stderr}");
         assert!(out.stdout.is_empty());
     }
+    // A bare number is not a duration anywhere in the lab: the fix is named.
+    let out = lab(&["load", "--url", "http://127.0.0.1:1/", "-d", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("like 10s, 500ms or 2m"));
     // Nothing listening: every connect is counted, the report still printed, and as no
-    // request succeeded the command fails (exit 2) saying why in one line.
+    // request succeeded the run fails its threshold (exit 1, like k6's) saying why.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -166,8 +170,50 @@ fn bad_urls_and_values_exit_2_with_one_line() {
     let url = format!("http://127.0.0.1:{port}/");
     let out = lab(&["load", "--url", &url, "-c", "1", "-d", "200ms", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no request succeeded"), "{stderr}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert!(v["errors"]["connect"].as_u64().expect("a count") > 0, "{v}");
+}
+
+#[test]
+fn errors_above_the_threshold_exit_1_and_below_it_exit_0() {
+    let addr = hello_server();
+    let url = format!("http://{addr}/");
+    // Every answer has the wrong status for --expect-status 404: 100% errors.
+    let out = lab(&[
+        "load",
+        "--url",
+        &url,
+        "-c",
+        "1",
+        "-d",
+        "200ms",
+        "--expect-status",
+        "404",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("load failed: no request succeeded"),
+        "{stderr}"
+    );
+    // A healthy run exits 0; a threshold that is not a percentage is refused (exit 2).
+    let ok = lab(&["load", "--url", &url, "-c", "1", "-d", "200ms"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = lab(&[
+        "load",
+        "--url",
+        &url,
+        "-d",
+        "200ms",
+        "--max-error-rate",
+        "150",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
 }

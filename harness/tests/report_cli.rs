@@ -49,7 +49,10 @@ fn report_writes_into_the_results_folder_and_says_where() {
     assert!(!answers.is_empty(), "{stdout}");
     for line in answers {
         assert!(line.contains(". Load: "), "{line}");
-        assert!(!line.contains("tokio"), "a reference is never the answer: {line}");
+        assert!(
+            !line.contains("tokio"),
+            "a reference is never the answer: {line}"
+        );
     }
     assert!(answers.iter().any(|l| l.starts_with("hash ")), "{stdout}");
     assert!(

@@ -201,7 +201,7 @@ pub struct Pruned {
 /// into whole milliseconds; `None` if it is not a duration or not a whole number of
 /// milliseconds. A bare number has no unit and is refused.
 pub fn parse_duration_ms(text: &str) -> Option<u64> {
-    let duration = humantime::parse_duration(text.trim()).ok()?;
+    let duration = looplab_workloads::load::parse_duration(text).ok()?;
     let ms = u64::try_from(duration.as_millis()).ok()?;
     (duration.subsec_nanos() % 1_000_000 == 0).then_some(ms)
 }

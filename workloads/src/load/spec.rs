@@ -62,26 +62,19 @@ pub fn default_warmup(duration: Duration) -> Duration {
     Duration::from_secs(1).min(duration / 10)
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1.5s`, `250us`, `1h`; a bare number is seconds.
+/// The lab's one duration grammar (humantime's): `10s`, `500ms`, `2m`, `1.5s`, `250us`, `1h`,
+/// `1m 30s`. A bare number has no unit and is refused, with the fix, wherever a duration is
+/// asked for (`lab load -d`, the sweep's `duration` and `warmup`).
 pub fn parse_duration(text: &str) -> Result<Duration, LoadError> {
     let bad = || LoadError::BadDuration {
         value: text.to_string(),
     };
     let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let scale = match unit.trim() {
-        "" | "s" | "sec" => 1.0,
-        "ms" => 1e-3,
-        "us" | "µs" => 1e-6,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(bad()),
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|_| bad())
+    // A bare number has no unit: refused, with the fix, everywhere in the lab.
+    if trimmed.is_empty() || trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(bad());
+    }
+    humantime::parse_duration(trimmed).map_err(|_| bad())
 }
 
 /// A [`LoadSpec`] checked and resolved: what the driver and the connections run on.
@@ -336,9 +329,11 @@ mod tests {
         assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
-        for bad in ["", "s", "10x", "-1s", "1e9999", "ten"] {
+        // One grammar for the whole lab: a bare number is refused, and so is `sec`.
+        for bad in ["", "s", "10x", "-1s", "1e9999", "ten", "5", "1.5"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
