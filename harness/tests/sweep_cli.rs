@@ -137,6 +137,15 @@ fn bad_keys_and_values_are_one_line_and_exit_2() {
         &lab(&["--plan", "--strategies", "loop,fibers"]),
         "strategies: `fibers` is not allowed; choose from loop, loop-blocking, workers, cluster, tokio, rayon",
     );
+    // A mistyped value gets a suggestion, as a mistyped flag does.
+    assert_refused(
+        &lab(&["--plan", "--strategies", "loop,cluser"]),
+        "strategies: `cluser` is not allowed; did you mean `cluster`? (choose from loop, loop-blocking, workers, cluster, tokio, rayon)",
+    );
+    assert_refused(
+        &lab(&["--plan", "--duration", "5"]),
+        "duration: `5` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\"",
+    );
     assert_refused(
         &lab(&["--plan", "--duration", "0ms"]),
         "duration: \"0ms\" is out of range above 0s, up to 1h; use values like \"500ms\", \"5s\"",

@@ -23,6 +23,8 @@ pub enum ConfigError {
         key: String,
         value: String,
         allowed: String,
+        /// The allowed name closest to the mistyped one, if any is close.
+        suggestion: Option<String>,
     },
     /// A value listed twice in one axis.
     Duplicate { key: String, value: String },
@@ -70,6 +72,16 @@ impl fmt::Display for ConfigError {
                 key,
                 value,
                 allowed,
+                suggestion: Some(close),
+            } => write!(
+                f,
+                "{key}: `{value}` is not allowed; did you mean `{close}`? (choose from {allowed})"
+            ),
+            ConfigError::UnknownName {
+                key,
+                value,
+                allowed,
+                suggestion: None,
             } => write!(f, "{key}: `{value}` is not allowed; choose from {allowed}"),
             ConfigError::Duplicate { key, value } => {
                 write!(f, "{key}: {value} is listed twice; list each value once")
