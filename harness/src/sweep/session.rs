@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
+use looplab_reports::report::format::count;
 use looplab_reports::store::{rfc3339_utc, ResultsDir};
 
 use super::child::{self, PointProcess};
@@ -155,8 +156,9 @@ fn repetitions_left(left: &Plan, done: &BTreeSet<(String, u32)>) -> u64 {
 fn announce(plan: &Plan, left: &Plan, repetitions: u64, results: &ResultsDir) {
     let measured = plan.points.len() - left.points.len();
     eprintln!(
-        "lab sweep: {} points to run ({repetitions} repetitions, interleaved in rounds){}, estimated {}; results in {}",
-        left.points.len(),
+        "lab sweep: {} to run ({}, interleaved in rounds){}, estimated {}; results in {}",
+        count(left.points.len() as u64, "point", "points"),
+        count(repetitions, "repetition", "repetitions"),
         if measured > 0 {
             format!(" ({measured} already measured)")
         } else {

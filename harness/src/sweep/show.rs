@@ -4,6 +4,8 @@
 //! pruned and why, notes on axes that do not apply, then the count and the estimated duration
 //! with the sum that gives it (so the estimate can be checked by hand).
 
+use looplab_reports::report::format::count;
+
 use super::plan::{Plan, POINT_OVERHEAD_MS};
 use super::spec::{format_duration_ms, Load, Mode};
 
@@ -89,10 +91,11 @@ fn total(plan: &Plan) -> String {
         .map(|p| (p.repetitions, p.timing))
         .unwrap_or_default();
     format!(
-        "{} points, estimated duration {} ({} points x {reps} repetitions x ({} warm-up + {} measured + {} per-point overhead))\n",
-        plan.points.len(),
+        "{}, estimated duration {} ({} x {} x ({} warm-up + {} measured + {} per-point overhead))\n",
+        count(plan.points.len() as u64, "point", "points"),
         human(plan.estimated_ms()),
-        plan.points.len(),
+        count(plan.points.len() as u64, "point", "points"),
+        count(reps, "repetition", "repetitions"),
         format_duration_ms(timing.warmup_ms),
         format_duration_ms(timing.duration_ms),
         format_duration_ms(POINT_OVERHEAD_MS),

@@ -76,8 +76,12 @@ impl NoiseFloor {
             .iter()
             .map(|w| {
                 format!(
-                    "{} {:.0}% (median of {} points; worst {:.0}%, {})",
-                    w.workload, w.median_pct, w.points, w.worst.1, w.worst.0
+                    "{} {:.0}% (median of {}; worst {:.0}%, {})",
+                    w.workload,
+                    w.median_pct,
+                    super::format::count(w.points as u64, "point", "points"),
+                    w.worst.1,
+                    w.worst.0
                 )
             })
             .collect();

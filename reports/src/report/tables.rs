@@ -169,9 +169,9 @@ pub(super) fn summary_markdown(
     warnings: &[Warning],
 ) -> String {
     let mut out = format!(
-        "## looplab: {} ({} points, {} mode, {} cores)\n\n",
+        "## looplab: {} ({}, {} mode, {} cores)\n\n",
         md(&data.meta.sweep_id),
-        data.points.len(),
+        super::format::count(data.points.len() as u64, "point", "points"),
         md(data.mode.name()),
         data.meta.machine.cores
     );

@@ -177,3 +177,15 @@ pub(crate) fn course_hash(
 pub(crate) fn ms_since(start: std::time::Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
+
+/// Numbers as people write them: `2, 2, 1` (`none` for an empty list).
+pub(crate) fn list<T: std::fmt::Display>(values: &[T]) -> String {
+    if values.is_empty() {
+        return "none".to_string();
+    }
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -187,6 +187,10 @@ fn nested_immediate(completions: &[Completion]) -> ShapeCheck {
     ShapeCheck {
         rule: "an immediate scheduled by an immediate runs in a later iteration".into(),
         holds: i2.is_some() && nested.is_some() && i2 != nested,
-        observed: format!("I2 at {i2:?}, I2.nested-immediate at {nested:?}"),
+        observed: format!(
+            "I2 in {}, I2.nested-immediate in {}",
+            i2.as_deref().unwrap_or("no iteration (it did not run)"),
+            nested.as_deref().unwrap_or("no iteration (it did not run)")
+        ),
     }
 }

@@ -152,8 +152,12 @@ fn shape_checks(
     vec![
         ShapeCheck {
             rule: format!(
-                "at most {} hashes run at once; each further one starts when one finishes",
-                config.pool
+                "at most {} at once; each further one starts when one finishes",
+                if config.pool == 1 {
+                    "1 hash runs".to_string()
+                } else {
+                    format!("{} hashes run", config.pool)
+                }
             ),
             holds: limit_held,
             observed: format!("peak {peak} running"),
@@ -164,7 +168,11 @@ fn shape_checks(
                 config.pool
             ),
             holds: observed == expected,
-            observed: format!("wave sizes {observed:?}, expected {expected:?}"),
+            observed: format!(
+                "wave sizes {}, expected {}",
+                super::list(&observed),
+                super::list(&expected)
+            ),
         },
     ]
 }

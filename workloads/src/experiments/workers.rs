@@ -177,7 +177,9 @@ fn shared_pool_check(completions: &[Completion], wave_sizes: &[usize]) -> ShapeC
             .into(),
         holds: wave_sizes == [2, 2] && worker_after_main,
         observed: format!(
-            "wave sizes {wave_sizes:?}; worker hashes after main's: {worker_after_main}"
+            "wave sizes {}; the worker's hashes finished {} the main loop's",
+            super::list(&wave_sizes),
+            if worker_after_main { "after" } else { "before" }
         ),
     }
 }
