@@ -178,7 +178,7 @@ fn shared_pool_check(completions: &[Completion], wave_sizes: &[usize]) -> ShapeC
         holds: wave_sizes == [2, 2] && worker_after_main,
         observed: format!(
             "wave sizes {}; the worker's hashes finished {} the main loop's",
-            super::list(&wave_sizes),
+            super::list(wave_sizes),
             if worker_after_main { "after" } else { "before" }
         ),
     }
