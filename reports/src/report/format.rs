@@ -114,6 +114,12 @@ impl Labeler {
     }
 }
 
+/// `1 point`, `2 points`: a count with its noun, singular or plural as English wants.
+pub fn count(n: impl Into<u64>, singular: &str, plural: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,10 +150,4 @@ mod tests {
         assert_eq!(labeler.config(&coords[1], &['p']), "cluster/k2");
         assert_eq!(labeler.config(&coords[2], &[]), "loop");
     }
-}
-
-/// `1 point`, `2 points`: a count with its noun, singular or plural as English wants.
-pub fn count(n: impl Into<u64>, singular: &str, plural: &str) -> String {
-    let n = n.into();
-    format!("{n} {}", if n == 1 { singular } else { plural })
 }
