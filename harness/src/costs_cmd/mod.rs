@@ -265,7 +265,7 @@ fn profile(version: &str, runs: u32, samples: &Samples) -> CostProfile {
         how: how.into(),
     };
     events.insert("io".into(), zero("not measured, 0: a socket's callback is part of what http_request measures (folded into it)"));
-    events.insert("cluster_handoff".into(), zero("not measured, 0: needs a cluster twin on both runtimes; the primary's hand-off is folded into nothing yet"));
+    events.insert("cluster_handoff".into(), zero("not measured, 0: needs a cluster twin (Node's cluster vs lab serve --strategy cluster) on both runtimes"));
     CostProfile::new(version.to_string(), runs, events)
 }
 
