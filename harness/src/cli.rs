@@ -61,6 +61,9 @@ enum Command {
     /// One point of a sweep in a process of its own (started by `lab sweep`, not by people).
     #[command(hide = true)]
     Point(crate::point::PointArgs),
+    /// One cost probe in a process of its own (started by `lab calibrate --costs`).
+    #[command(hide = true)]
+    CostProbe(CostProbeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -126,6 +129,20 @@ struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    #[arg(long, value_name = "native|node|FILE", help = crate::costs_flag::HELP)]
+    costs: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CostProbeArgs {
+    /// timer, immediate, tick, microtask, pool, file-1k, file-64k or worker.
+    probe: String,
+    /// Events (0: the empty run).
+    #[arg(long, default_value_t = 10_000)]
+    n: u64,
+    /// A cost profile file to charge while probing.
+    #[arg(long)]
+    costs: Option<String>,
 }
 
 /// Runs the parsed command.
@@ -144,6 +161,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Scenario(args)) => crate::scenario_cmd::run(&args),
         Some(Command::Calibrate(args)) => crate::scenario_cmd::calibrate(&args),
         Some(Command::Point(args)) => crate::point::run(&args),
+        Some(Command::CostProbe(args)) => cost_probe(&args),
         Some(Command::List) => {
             let strategies = Strategy::ALL.map(|s| (s.name(), s.help()));
             print!(
@@ -244,12 +262,24 @@ fn run_bench(args: &BenchArgs) -> Result<()> {
         runs: args.runs.unwrap_or(d.runs),
         size: args.size.unwrap_or(d.size),
     };
+    crate::costs_flag::install(args.costs.as_deref())?;
     let result = bench::run(&args.name, &params).with_context(|| format!("bench {}", args.name))?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         print!("{}", output::bench_text(&result));
     }
+    Ok(())
+}
+
+/// `lab cost-probe PROBE --n N [--costs FILE]`: one probe, its JSON on stdout.
+fn cost_probe(args: &CostProbeArgs) -> Result<()> {
+    if let Some(file) = &args.costs {
+        let profile = looplab_reports::store::costs::CostProfile::read(Path::new(file))?;
+        profile.table().install()?;
+    }
+    let result = looplab_workloads::costs_probe::probe(&args.probe, args.n)?;
+    println!("{}", serde_json::to_string(&result)?);
     Ok(())
 }
 

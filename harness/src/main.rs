@@ -5,6 +5,8 @@
 
 mod check_cmd;
 mod cli;
+mod costs_cmd;
+mod costs_flag;
 mod load_cmd;
 mod merge;
 mod output;

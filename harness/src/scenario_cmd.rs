@@ -37,17 +37,23 @@ pub struct ScenarioArgs {
     /// Runs of each side; with --node, reports how often the orders agree.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     runs: u32,
+    #[arg(long, value_name = "native|node|FILE", help = crate::costs_flag::HELP)]
+    costs: Option<String>,
 }
 
 /// `lab calibrate`.
 #[derive(Args, Debug)]
 pub struct CalibrateArgs {
-    /// Write `calibration.json` into this folder (a sweep's results folder, for `lab report`).
-    #[arg(long, value_name = "DIR")]
+    /// Write `calibration.json` into this folder (a sweep's results folder, for `lab report`);
+    /// with --costs, the profile FILE (default: the source tree's costs/node.toml).
+    #[arg(long, value_name = "DIR|FILE")]
     out: Option<PathBuf>,
-    /// Runs of each scenario on each side.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-    runs: u32,
+    /// Runs of each scenario on each side (default 3); with --costs, of every probe (default 5).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: Option<u32>,
+    /// Measure Node's CPU cost per event against looplab's and write a cost profile instead.
+    #[arg(long)]
+    costs: bool,
     /// The scenario files to run (default: the repository's `scenarios/`).
     #[arg(long, value_name = "DIR")]
     scenarios: Option<PathBuf>,
@@ -60,6 +66,7 @@ pub struct CalibrateArgs {
 pub fn run(args: &ScenarioArgs) -> Result<()> {
     // The file's own error (FILE:LINE:COL: ...) is the whole message: no context added.
     let scenario = Arc::new(scenario::load(&args.file)?);
+    crate::costs_flag::install(args.costs.as_deref())?;
     if args.print_node_program {
         let fixture =
             scenario::Fixture::prepare(&scenario, std::env::current_exe().ok().as_deref())?;
@@ -238,6 +245,10 @@ fn runs_text(scenario: &Scenario, session: &Session) -> String {
 
 /// Runs `lab calibrate`.
 pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
+    if args.costs {
+        return crate::costs_cmd::run(args.out.as_deref(), args.runs.unwrap_or(5));
+    }
+    let runs = args.runs.unwrap_or(3);
     let dir = match &args.scenarios {
         Some(dir) => dir.clone(),
         None => repo_folder("scenarios")?,
@@ -245,7 +256,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     let lab = std::env::current_exe().ok();
     let mut progress = |line: &str| eprintln!("{line}");
     let scenarios =
-        calibrate::calibrate_scenarios(&dir, args.runs as usize, lab.as_deref(), &mut progress)?;
+        calibrate::calibrate_scenarios(&dir, runs as usize, lab.as_deref(), &mut progress)?;
     let benches = if args.no_benches {
         Vec::new()
     } else {
@@ -323,7 +334,7 @@ fn write_calibration(dir: &Path, calibration: &Calibration) -> Result<PathBuf> {
 
 /// A folder of the repository (`scenarios`, `scripts/node`): under the current directory, else
 /// next to the source tree this `lab` was built from.
-fn repo_folder(name: &str) -> Result<PathBuf> {
+pub(crate) fn repo_folder(name: &str) -> Result<PathBuf> {
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for base in [Path::new("."), built_from.as_path()] {
         let dir = base.join(name);

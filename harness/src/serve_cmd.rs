@@ -67,6 +67,8 @@ pub struct ServeArgs {
     /// Weights for `--workload mix`, like hello:8,hash:1,file:1.
     #[arg(long, default_value = "hello:8,hash:1,file:1")]
     mix: String,
+    #[arg(long, value_name = "native|node|FILE", help = crate::costs_flag::HELP)]
+    costs: Option<String>,
 }
 
 /// The deployment the flags describe.
@@ -104,6 +106,7 @@ fn deployment(args: &ServeArgs) -> Result<Deployment> {
         hash_iterations: args.iterations,
         file_bytes: args.file_bytes,
         busy_ms: args.busy_ms,
+        costs: crate::costs_flag::table(args.costs.as_deref())?,
         ..Deployment::new(strategy, mix)
     })
 }

@@ -145,3 +145,57 @@ fn bench_json_has_parameters_and_a_rate() {
     let out = lab(&["bench", "fs-read", "--n", "50", "--size", "1000", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `--costs` on serve, bench and scenario: an unknown value, a missing and a corrupt profile
+/// are each one line on stderr with exit 2, naming the value or the file and the fix.
+#[test]
+fn costs_flags_refuse_unknown_values_and_bad_profiles_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.toml");
+    std::fs::write(&corrupt, "schema = 1\nevents = 3\n").unwrap();
+    let missing = dir.path().join("missing.toml");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/nested-then.toml");
+    for command in [
+        &["bench", "ticks", "--n", "10"][..],
+        &["serve", "--workload", "hello", "--port", "0"][..],
+        &["scenario", scenario][..],
+    ] {
+        let run = |value: &str| {
+            let out = lab(&[command, &["--costs", value][..]].concat());
+            assert_eq!(out.status.code(), Some(2), "{command:?} --costs {value}");
+            let err = stderr(&out);
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+            err
+        };
+        assert!(run("fast").contains("unknown --costs value `fast`"));
+        for file in [&corrupt, &missing] {
+            let err = run(file.to_str().unwrap());
+            assert!(err.contains(file.to_str().unwrap()), "{err}");
+            assert!(err.contains("lab calibrate --costs --out"), "{err}");
+        }
+    }
+}
+
+/// A profile measured elsewhere is used, with one warning saying so.
+#[test]
+fn a_profile_from_another_machine_warns_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("elsewhere.toml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../costs/node.toml"))
+        .expect("the committed costs/node.toml");
+    let mut value: toml::Table = toml::from_str(&text).unwrap();
+    value["machine"]["hostname"] = toml::Value::String("elsewhere-host".into());
+    std::fs::write(&profile, toml::to_string(&value).unwrap()).unwrap();
+    let out = lab(&[
+        "bench",
+        "ticks",
+        "--n",
+        "100",
+        "--costs",
+        profile.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
+    assert!(err.contains("elsewhere-host"), "{err}");
+}

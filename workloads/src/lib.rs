@@ -22,6 +22,7 @@
 
 pub mod batch;
 pub mod bench;
+pub mod costs_probe;
 pub mod deploy;
 pub mod error;
 pub mod experiments;

@@ -347,7 +347,8 @@ pub fn node_profile_path() -> std::path::PathBuf {
 }
 
 /// `costs`: `native` unless set; each value `native`, `node` or a profile file, read now (a
-/// missing or corrupt profile is refused with its path and the fix).
+/// missing or corrupt profile is refused with its path and the fix; one measured on another
+/// machine prints a warning, once per command).
 fn costs_axis(values: &Option<Vec<String>>) -> Result<Vec<CostChoice>, ConfigError> {
     if values.is_none() {
         return Ok(vec![CostChoice {
@@ -375,6 +376,7 @@ fn costs_axis(values: &Option<Vec<String>>) -> Result<Vec<CostChoice>, ConfigErr
         let profile = CostProfile::read(&path).map_err(|e| ConfigError::App {
             problem: format!("costs: {e}"),
         })?;
+        crate::costs_flag::warn_other_machine(&profile);
         Ok(CostChoice {
             label: Some(label),
             table: profile.table(),

@@ -47,6 +47,7 @@ use clap::Args;
 
 use config::{DEFAULT_TOML, QUICK_TOML};
 
+pub use config::node_profile_path;
 pub use session::Interrupted;
 
 /// `lab sweep` arguments. Axis flags take comma-separated lists and replace that axis.

@@ -158,3 +158,59 @@ impl CostProfile {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> CostProfile {
+        let cost = |ns| EventCost {
+            ns,
+            spread_ns: 12,
+            node_ns: 500.5,
+            looplab_ns: 100.0,
+            how: "a probe".into(),
+        };
+        let events = [
+            ("timer".to_string(), cost(400)),
+            ("io".to_string(), cost(0)),
+        ];
+        CostProfile::new("v20.20.2".into(), 5, events.into_iter().collect())
+    }
+
+    #[test]
+    fn a_profile_round_trips_through_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let p = profile();
+        p.write(&path).unwrap();
+        assert_eq!(CostProfile::read(&path).unwrap(), p);
+        assert_eq!(p.table().0.get("timer"), Some(&400));
+        assert!(p.other_machine(&p.machine).is_none());
+        let mut elsewhere = p.machine.clone();
+        elsewhere.hostname = "elsewhere".into();
+        assert!(p.other_machine(&elsewhere).unwrap().contains("elsewhere"));
+    }
+
+    #[test]
+    fn a_missing_or_corrupt_profile_is_one_line_with_the_file_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.toml");
+        let corrupt = dir.path().join("corrupt.toml");
+        std::fs::write(&corrupt, "schema = 1\nruns = \"five\"\n").unwrap();
+        let unknown = dir.path().join("unknown.toml");
+        let text = toml::to_string(&profile())
+            .unwrap()
+            .replace("[events.io]", "[events.gc]");
+        std::fs::write(&unknown, text).unwrap();
+        for path in [&missing, &corrupt, &unknown] {
+            let e = CostProfile::read(path).unwrap_err().to_string();
+            let shown = path.display().to_string();
+            assert!(!e.contains('\n'), "{e}");
+            assert!(
+                e.contains(&format!("lab calibrate --costs --out {shown}")),
+                "{e}"
+            );
+        }
+    }
+}

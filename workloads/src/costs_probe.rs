@@ -1,0 +1,269 @@
+//! Cost probes: the looplab side of `lab calibrate --costs` (the Node side is
+//! `scripts/node/costs.js`, the same jobs). A probe runs one job of `n` events of one kind in
+//! a fresh event loop and reports the process' CPU time (user + system, `getrusage`) spent
+//! from just before the first event to just after the last, so loop creation and exit stay
+//! out; run with `n = 0` it is the empty-run baseline the caller subtracts.
+//!
+//! Jobs (each bounded by `n` and by [`MAX_PROBE_N`]):
+//! - `timer`: `n` `set_timeout(1)` scheduled at once, until the last fired;
+//! - `immediate`, `tick`, `microtask`: `n` immediates, next-ticks or microtasks queued at once;
+//! - `pool`: `n` empty work items submitted at once to a pool of 4, until the last completion;
+//!   the 4 threads are first held by gate items (blocked, no CPU) so that the process' CPU over
+//!   the synchronous submitting loop is the loop thread's alone (`submit_ns`); then the gate
+//!   opens;
+//! - `file-1k`, `file-64k`: `n` `read_file` of a 1 KiB or 64 KiB file, 16 in flight, pool 4;
+//! - `worker`: `n` message round trips (one in flight) with one worker thread, started and
+//!   answering once before the clock starts.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use looplab_runtime::worker::{downcast, Worker};
+use looplab_runtime::{fs, EventLoop, RunMode, ThreadPool, WorkSpec};
+use serde::Serialize;
+
+use crate::error::WorkloadError;
+use crate::experiments::io_err;
+
+/// The probes, by name.
+pub const PROBES: [&str; 8] = [
+    "timer",
+    "immediate",
+    "tick",
+    "microtask",
+    "pool",
+    "file-1k",
+    "file-64k",
+    "worker",
+];
+
+/// Most events one probe runs.
+pub const MAX_PROBE_N: u64 = 2_000_000;
+
+/// What one probe measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ProbeResult {
+    /// Process CPU time (user + system) over the job, ns.
+    pub cpu_ns: u64,
+    /// `pool` only: process CPU over the synchronous submitting loop (pool threads held), ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_ns: Option<u64>,
+}
+
+/// This process' CPU time (user + system, every thread), ns.
+pub fn process_cpu_ns() -> u64 {
+    // SAFETY: an all-zero rusage is valid; getrusage only writes into it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
+/// Runs the probe `name` over `n` events.
+pub fn probe(name: &str, n: u64) -> Result<ProbeResult, WorkloadError> {
+    if n > MAX_PROBE_N {
+        return Err(WorkloadError::Param {
+            name: "--n",
+            value: n.to_string(),
+            hint: "use 0..=2000000 events",
+        });
+    }
+    match name {
+        "timer" => queued(n, |lp| {
+            lp.set_timeout(1, count_one);
+        }),
+        "immediate" => queued(n, |lp| {
+            lp.set_immediate(count_one);
+        }),
+        "tick" => queued(n, |lp| lp.next_tick(count_one)),
+        "microtask" => queued(n, |lp| lp.queue_microtask(count_one)),
+        "pool" => pool(n),
+        "file-1k" => file(n, 1024),
+        "file-64k" => file(n, 64 * 1024),
+        "worker" => worker(n),
+        other => Err(WorkloadError::Param {
+            name: "probe",
+            value: other.into(),
+            hint: "use timer, immediate, tick, microtask, pool, file-1k, file-64k or worker",
+        }),
+    }
+}
+
+fn new_loop(pool: usize) -> Result<EventLoop, WorkloadError> {
+    EventLoop::with_pool(ThreadPool::with_size(pool)?).map_err(io_err("create the event loop"))
+}
+
+thread_local! {
+    static FIRED: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one(_: &EventLoop) {
+    FIRED.with(|f| f.set(f.get() + 1));
+}
+
+/// Fails unless `done` of `n` ran.
+fn complete(done: u64, n: u64, what: &str) -> Result<(), WorkloadError> {
+    if done == n {
+        return Ok(());
+    }
+    Err(WorkloadError::Incomplete {
+        missing: n.saturating_sub(done) as usize,
+        detail: what.into(),
+    })
+}
+
+/// `n` callbacks queued at once by `schedule`, run to the last.
+fn queued(n: u64, schedule: impl Fn(&EventLoop)) -> Result<ProbeResult, WorkloadError> {
+    let lp = new_loop(1)?;
+    FIRED.with(|f| f.set(0));
+    let start = process_cpu_ns();
+    for _ in 0..n {
+        schedule(&lp);
+    }
+    lp.run(RunMode::Default);
+    let cpu_ns = process_cpu_ns() - start;
+    complete(FIRED.with(Cell::get), n, "probe callbacks")?;
+    Ok(ProbeResult {
+        cpu_ns,
+        submit_ns: None,
+    })
+}
+
+/// `n` empty items submitted while the pool's 4 threads are held by gate items (so the
+/// submitting loop's CPU is the loop thread's alone), then the gate opens and all complete.
+fn pool(n: u64) -> Result<ProbeResult, WorkloadError> {
+    let lp = new_loop(4)?;
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let (started, holding) = mpsc::channel();
+    for _ in 0..4 {
+        let (gate, started) = (Arc::clone(&gate), started.clone());
+        let hold = move || {
+            let _ = started.send(());
+            let open = gate.0.lock().unwrap_or_else(|e| e.into_inner());
+            drop(gate.1.wait_while(open, |open| !*open));
+        };
+        lp.queue_work(WorkSpec::cpu("gate"), hold, |_, ()| {});
+    }
+    for _ in 0..4 {
+        holding
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| WorkloadError::Incomplete {
+                missing: 1,
+                detail: "a pool thread never took its gate item".into(),
+            })?;
+    }
+    let done = Rc::new(Cell::new(0u64));
+    let start = process_cpu_ns();
+    for _ in 0..n {
+        let done = Rc::clone(&done);
+        lp.queue_work(
+            WorkSpec::cpu("empty"),
+            || (),
+            move |_, ()| done.set(done.get() + 1),
+        );
+    }
+    let submit_ns = process_cpu_ns() - start;
+    *gate.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    gate.1.notify_all();
+    lp.run(RunMode::Default);
+    let cpu_ns = process_cpu_ns() - start;
+    complete(done.get(), n, "pool completions")?;
+    Ok(ProbeResult {
+        cpu_ns,
+        submit_ns: Some(submit_ns),
+    })
+}
+
+fn file(n: u64, size: usize) -> Result<ProbeResult, WorkloadError> {
+    let dir = crate::experiments::private_tempdir("looplab-costs-")
+        .map_err(io_err("create a temp dir"))?;
+    let path = Rc::new(dir.path().join("data.bin"));
+    std::fs::write(path.as_path(), vec![7u8; size])
+        .map_err(io_err(format!("write {}", path.display())))?;
+    let lp = new_loop(4)?;
+    let (issued, good) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(0u64)));
+    fn next(lp: &EventLoop, path: Rc<std::path::PathBuf>, c: [Rc<Cell<u64>>; 2], n: u64) {
+        c[0].set(c[0].get() + 1);
+        let again = Rc::clone(&path);
+        fs::read_file(lp, path.as_path(), move |lp, read| {
+            if read.is_ok() {
+                c[1].set(c[1].get() + 1);
+            }
+            if c[0].get() < n {
+                next(lp, again, c, n);
+            }
+        });
+    }
+    let start = process_cpu_ns();
+    for _ in 0..n.min(16) {
+        next(
+            &lp,
+            Rc::clone(&path),
+            [Rc::clone(&issued), Rc::clone(&good)],
+            n,
+        );
+    }
+    lp.run(RunMode::Default);
+    let cpu_ns = process_cpu_ns() - start;
+    complete(good.get(), n, "file reads")?;
+    Ok(ProbeResult {
+        cpu_ns,
+        submit_ns: None,
+    })
+}
+
+/// One worker echoing every message; `n` round trips, one in flight, after one untimed trip.
+fn worker(n: u64) -> Result<ProbeResult, WorkloadError> {
+    let lp = new_loop(1)?;
+    let w = Rc::new(Worker::spawn(&lp, "echo", |wlp, port| {
+        let reply = port.clone();
+        port.on_message(wlp, move |wlp, m| match downcast::<u64>(m) {
+            Ok(i) if i > 0 => drop(reply.post(i)),
+            _ => reply.off_message(wlp),
+        });
+    })?);
+    let (done, start) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(0u64)));
+    let (d, s, w2) = (Rc::clone(&done), Rc::clone(&start), Rc::clone(&w));
+    w.on_message(&lp, move |_, m| {
+        let i = downcast::<u64>(m).unwrap_or(0);
+        if i == 1 {
+            s.set(process_cpu_ns());
+        } else {
+            d.set(d.get() + 1);
+        }
+        let _ = w2.post(if i <= n { i + 1 } else { 0 });
+    });
+    w.post(1u64).map_err(|_| worker_gone())?;
+    lp.run(RunMode::Default);
+    let cpu_ns = process_cpu_ns().saturating_sub(start.get());
+    complete(done.get(), n, "worker round trips")?;
+    Ok(ProbeResult {
+        cpu_ns,
+        submit_ns: None,
+    })
+}
+
+fn worker_gone() -> WorkloadError {
+    WorkloadError::Incomplete {
+        missing: 1,
+        detail: "the echo worker refused the first message".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_probe_runs_its_events() {
+        for name in PROBES {
+            let r = probe(name, 50).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(r.submit_ns.is_some() == (name == "pool"), "{name}");
+        }
+        assert!(probe("nope", 1).is_err());
+        assert!(probe("tick", MAX_PROBE_N + 1).is_err());
+    }
+}
