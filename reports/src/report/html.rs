@@ -158,13 +158,17 @@ fn runtimes(twins: &RuntimeComparison) -> Markup {
         table {
             tr {
                 th { "workload" } th { "configuration" } th { (twins.model) " / its plain loop" }
-                th { "Node.js / its plain loop" } th { "difference" }
+                th { "Node.js / its plain loop" } th { "difference" } th { "relative" }
+                th { "throughput / Node's" } th { "loop utilization (model, Node)" }
             }
             @for r in &twins.rows {
                 tr {
                     td { (r.workload) } td { code { (r.config) } }
                     td.num { (format!("{:.2}×", r.looplab)) } td.num { (format!("{:.2}×", r.node)) }
                     td.num { (format!("{:+.2}", r.difference())) }
+                    td.num { (format!("{:+.0}%", r.relative_difference() * 100.0)) }
+                    td.num { (format!("{:.2}×", r.absolute)) }
+                    td.num { (super::runtimes::utilization_pair(r.utilization)) }
                 }
             }
         }

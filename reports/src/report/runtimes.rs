@@ -1,13 +1,14 @@
 //! looplab against Node.js, for sweeps that ran both: each runtime's points relative to its
-//! own plain loop, side by side, and whether the two answers agree. Nothing here compares one
-//! runtime's throughput with the other's directly: the model is meant to reproduce Node's
-//! ratios between strategies, not its absolute speed.
+//! own plain loop, side by side, and whether the two answers agree. The answers never compare
+//! one runtime's throughput with the other's; this section also shows each point's absolute
+//! throughput against Node's and both loop utilizations, because with a cost profile the model
+//! means to reproduce those too.
 
 use looplab_workloads::deploy::Runtime;
 
 use super::analysis::Answer;
 use super::data::{PointSummary, SweepData};
-use crate::store::Flavour;
+use crate::store::{metric, Flavour};
 
 /// One configuration measured on both runtimes.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +21,10 @@ pub struct TwinRow {
     pub looplab: f64,
     /// Node's throughput over Node's plain loop.
     pub node: f64,
+    /// The model's throughput over Node's, same configuration.
+    pub absolute: f64,
+    /// Loop utilization (median): the model's and Node's, where both were probed.
+    pub utilization: (Option<f64>, Option<f64>),
 }
 
 impl TwinRow {
@@ -27,6 +32,33 @@ impl TwinRow {
     pub fn difference(&self) -> f64 {
         self.node - self.looplab
     }
+
+    /// The model's ratio against Node's, as a relative difference (`-0.49` for 0.83× against
+    /// 1.62×).
+    pub fn relative_difference(&self) -> f64 {
+        self.looplab / self.node - 1.0
+    }
+
+    /// |model utilization − Node utilization|, where both were probed.
+    pub fn utilization_gap(&self) -> Option<f64> {
+        match self.utilization {
+            (Some(m), Some(n)) => Some((m - n).abs()),
+            _ => None,
+        }
+    }
+}
+
+/// The agreement figures of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RelativeFigures {
+    /// Mean |model ratio / Node ratio − 1|, percent.
+    pub mean_pct: f64,
+    /// Largest such, percent.
+    pub worst_pct: f64,
+    /// Smallest and largest model throughput / Node throughput.
+    pub absolute: (f64, f64),
+    /// Largest |model − Node| loop utilization.
+    pub utilization_gap: f64,
 }
 
 /// One workload's answers on both runtimes.
@@ -65,6 +97,33 @@ impl RuntimeComparison {
         (n > 0).then(|| self.rows.iter().map(|r| r.difference().abs()).sum::<f64>() / n as f64)
     }
 
+    /// Mean and worst |relative difference| (percent), the range of absolute throughput
+    /// ratios, and the largest utilization gap.
+    pub fn relative_figures(&self) -> Option<RelativeFigures> {
+        if self.rows.is_empty() {
+            return None;
+        }
+        let rel: Vec<f64> = self
+            .rows
+            .iter()
+            .map(|r| r.relative_difference().abs() * 100.0)
+            .collect();
+        let abs = self.rows.iter().map(|r| r.absolute);
+        Some(RelativeFigures {
+            mean_pct: rel.iter().sum::<f64>() / rel.len() as f64,
+            worst_pct: rel.iter().copied().fold(0.0, f64::max),
+            absolute: (
+                abs.clone().fold(f64::MAX, f64::min),
+                abs.fold(0.0, f64::max),
+            ),
+            utilization_gap: self
+                .rows
+                .iter()
+                .filter_map(TwinRow::utilization_gap)
+                .fold(0.0, f64::max),
+        })
+    }
+
     /// The row with the largest |difference|.
     pub fn largest(&self) -> Option<&TwinRow> {
         self.rows
@@ -90,17 +149,20 @@ impl RuntimeComparison {
         }
         out.push_str(&format!("\n{}\n\n", self.headline()));
         out.push_str(&format!(
-            "| workload | configuration | {} / its plain loop | Node.js / its plain loop | difference |\n|---|---|---|---|---|\n",
+            "| workload | configuration | {} / its plain loop | Node.js / its plain loop | difference | relative | throughput / Node's | loop utilization (model, Node) |\n|---|---|---|---|---|---|---|---|\n",
             self.model
         ));
         for r in &self.rows {
             out.push_str(&format!(
-                "| {} | {} | {:.2}× | {:.2}× | {:+.2} |\n",
+                "| {} | {} | {:.2}× | {:.2}× | {:+.2} | {:+.0}% | {:.2}× | {} |\n",
                 r.workload,
                 r.config,
                 r.looplab,
                 r.node,
-                r.difference()
+                r.difference(),
+                r.relative_difference() * 100.0,
+                r.absolute,
+                utilization_pair(r.utilization)
             ));
         }
         out
@@ -114,6 +176,12 @@ impl RuntimeComparison {
             self.model,
             self.agreement.len()
         );
+        if let Some(rel) = self.relative_figures() {
+            text.push_str(&format!(
+                " Relative to Node's own ratio, the model's differs by {:.0}% on average and {:.0}% at worst; absolute throughput is {:.0}% to {:.0}% of Node's; loop utilization within {:.2} of Node's at worst.",
+                rel.mean_pct, rel.worst_pct, rel.absolute.0 * 100.0, rel.absolute.1 * 100.0, rel.utilization_gap
+            ));
+        }
         if let (Some(mean), Some(worst)) = (self.mean_abs_difference(), self.largest()) {
             text.push_str(&format!(
                 " Each configuration's throughput over its runtime's plain loop differs by {mean:.2} on average between {} and Node.js ({} configurations), at most {:+.2} ({} {}).",
@@ -208,10 +276,19 @@ fn twin_row(
     let ratio = |a: &PointSummary, b: &PointSummary| {
         (a.ok > 0 && b.throughput() > 0.0).then(|| a.throughput() / b.throughput())
     };
+    let utilization = |q: &PointSummary| q.median(metric::LOOP_UTILIZATION);
     Some(TwinRow {
         workload: p.coords.workload.clone(),
         config: p.coords.config(),
         looplab: ratio(p, l_plain)?,
         node: ratio(twin, n_plain)?,
+        absolute: ratio(p, twin)?,
+        utilization: (utilization(p), utilization(twin)),
     })
+}
+
+/// `0.62, 0.71`, with `-` where a runtime was not probed.
+pub fn utilization_pair((m, n): (Option<f64>, Option<f64>)) -> String {
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    format!("{}, {}", f(m), f(n))
 }
