@@ -272,11 +272,11 @@ fn ok_server() -> String {
 }
 
 #[test]
-fn load_with_no_successful_request_exits_2_and_prints_no_percentiles() {
-    // Before: exit 0 and "p50 0" for both.
+fn load_with_no_successful_request_exits_1_and_prints_no_percentiles() {
+    // Before: exit 0 and "p50 0" for both. Now a failed threshold, like k6's: exit 1.
     let out = lab(&["load", "--url", "http://127.0.0.1:1/", "-d", "300ms"]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("no request succeeded: "), "{err}");
     assert!(err.contains(" errors (connect "), "{err}");
@@ -287,7 +287,7 @@ fn load_with_no_successful_request_exits_2_and_prints_no_percentiles() {
     let args = ["load", "--url", &url, "-c", "2", "-d", "300ms"];
     let out = lab(&[&args[..], &["--expect-status", "404"]].concat());
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("got status 200, expected 404"), "{err}");
     assert!(!stdout(&out).contains("p50"), "{}", stdout(&out));
     let out = lab(&args);

@@ -176,11 +176,19 @@ fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
     );
     let (output, seen) = run_watched(&args, None);
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
-    // The results folder first (scripts rely on it), then the report rendered into it.
+    // The answer in words, one line per workload; then the results folder (scripts rely on
+    // it), then the report rendered into it.
     let stdout = text(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("net (looplab's model): "), "{stdout}");
+    assert!(lines[1].starts_with("hash (looplab's model): "), "{stdout}");
+    assert!(
+        lines[1].contains("unknown: fewer than 3 repetitions"),
+        "{stdout}"
+    );
     assert_eq!(
-        lines,
+        lines[2..],
         [
             format!("results: {}", out.display()),
             format!("report: {}", out.join("report.html").display())
