@@ -178,10 +178,40 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn experiment(args: &ExperimentArgs) -> Result<()> {
-    if args.out.is_some() && args.name != "classic" {
-        bail!("--out records the classic set; use it with `lab experiment classic --out DIR`");
+/// The flags each experiment takes (a flag it would ignore is refused).
+fn experiment_flags(name: &str) -> &'static [&'static str] {
+    match name {
+        "classic" => &["out"],
+        "staircase" => &["pool", "calls", "iterations", "keylen", "json"],
+        "multitask" => &["pool", "iterations", "keylen", "json"],
+        "ordering" => &["json"],
+        "cluster" => &["policy", "work-ms", "seconds", "json"],
+        "workers" => &["work-ms", "iterations", "json"],
+        _ => &[],
     }
+}
+
+fn experiment(args: &ExperimentArgs) -> Result<()> {
+    let mut names = vec!["classic"];
+    names.extend(EXPERIMENTS.map(|e| e.0));
+    known("experiment", &args.name, &names)?;
+    let given = [
+        ("pool", args.pool.is_some()),
+        ("calls", args.calls.is_some()),
+        ("iterations", args.iterations.is_some()),
+        ("keylen", args.keylen.is_some()),
+        ("policy", args.policy.is_some()),
+        ("work-ms", args.work_ms.is_some()),
+        ("seconds", args.seconds.is_some()),
+        ("json", args.json),
+        ("out", args.out.is_some()),
+    ];
+    strict(
+        "experiment",
+        &args.name,
+        &given,
+        experiment_flags(&args.name),
+    )?;
     let report = match args.name.as_str() {
         "classic" => return classic(args.out.as_deref()),
         "staircase" | "multitask" => pool_experiment(args)?,
@@ -244,14 +274,31 @@ fn process_experiment(args: &ExperimentArgs) -> Result<ExperimentReport> {
     Ok(cluster(&lab, &config)?)
 }
 
-fn run_bench(args: &BenchArgs) -> Result<()> {
-    if !BENCHES.iter().any(|b| b.0 == args.name) {
-        bail!(
-            "unknown bench `{}`; choose one of: {}",
-            args.name,
-            BENCHES.map(|b| b.0).join(", ")
-        );
+/// The flags each bench takes beyond `--json` and `--costs` (a flag it would ignore is
+/// refused).
+fn bench_flags(name: &str) -> &'static [&'static str] {
+    match name {
+        "pool-roundtrip" => &["n", "inflight", "pool"],
+        "timers" | "immediates" | "ticks" => &["n"],
+        "pbkdf2" => &["iterations", "keylen", "runs"],
+        "fs-read" => &["n", "inflight", "pool", "size"],
+        _ => &[],
     }
+}
+
+fn run_bench(args: &BenchArgs) -> Result<()> {
+    known("bench", &args.name, &BENCHES.map(|b| b.0))?;
+    let given = [
+        ("n", args.n.is_some()),
+        ("inflight", args.inflight.is_some()),
+        ("pool", args.pool.is_some()),
+        ("iterations", args.iterations.is_some()),
+        ("keylen", args.keylen.is_some()),
+        ("runs", args.runs.is_some()),
+        ("size", args.size.is_some()),
+    ];
+    strict("bench", &args.name, &given, bench_flags(&args.name))
+        .map_err(|e| anyhow::anyhow!("{e} (and --json, --costs)"))?;
     let d = BenchParams::defaults(&args.name);
     let params = BenchParams {
         n: args.n.unwrap_or(d.n),
@@ -314,4 +361,46 @@ fn classic(out: Option<&Path>) -> Result<()> {
         eprintln!("lab: {mismatches} experiment run(s) did not have Node's shape (see above)");
     }
     Ok(())
+}
+
+/// Refuses a name that is not one of `names`, suggesting the closest (as clap does for flags).
+fn known(what: &str, name: &str, names: &[&str]) -> Result<()> {
+    if names.contains(&name) {
+        return Ok(());
+    }
+    let close = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(name, n), *n))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(String::new(), |(_, n)| format!("did you mean `{n}`? "));
+    bail!(
+        "unknown {what} `{name}`; {close}choose one of: {}",
+        names.join(", ")
+    )
+}
+
+/// Refuses a flag given to a `what` (experiment or bench) called `name` that does not use it.
+fn strict(what: &str, name: &str, given: &[(&str, bool)], takes: &[&str]) -> Result<()> {
+    let ignored: Vec<String> = given
+        .iter()
+        .filter(|(flag, set)| *set && !takes.contains(flag))
+        .map(|(flag, _)| format!("--{flag}"))
+        .collect();
+    if ignored.is_empty() {
+        return Ok(());
+    }
+    let takes = if takes.is_empty() {
+        "no flags".to_string()
+    } else {
+        takes
+            .iter()
+            .map(|f| format!("--{f}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    bail!(
+        "lab {what} {name} does not use {}; it takes {takes}",
+        ignored.join(", ")
+    )
 }

@@ -199,3 +199,41 @@ fn a_profile_from_another_machine_warns_once() {
     assert_eq!(err.matches("warning").count(), 1, "{err}");
     assert!(err.contains("elsewhere-host"), "{err}");
 }
+
+#[test]
+fn a_flag_a_command_would_ignore_is_refused_and_names_get_suggestions() {
+    for (args, expected) in [
+        (
+            &["experiment", "classic", "--json"][..],
+            "lab experiment classic does not use --json; it takes --out",
+        ),
+        (
+            &[
+                "experiment",
+                "ordering",
+                "--policy",
+                "bogus",
+                "--calls",
+                "3",
+            ][..],
+            "lab experiment ordering does not use --calls, --policy; it takes --json",
+        ),
+        (
+            &["bench", "timers", "--runs", "5"][..],
+            "lab bench timers does not use --runs; it takes --n (and --json, --costs)",
+        ),
+        (
+            &["bench", "immediates", "--pool", "3"][..],
+            "lab bench immediates does not use --pool; it takes --n (and --json, --costs)",
+        ),
+        (&["experiment", "stair"][..], "did you mean `staircase`?"),
+        (&["bench", "timer"][..], "did you mean `timers`?"),
+    ] {
+        let out = lab(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+}
