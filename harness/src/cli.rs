@@ -56,8 +56,8 @@ enum Command {
     Scenario(crate::scenario_cmd::ScenarioArgs),
     /// Run the scenarios and benches on looplab and on Node.js; --out DIR writes calibration.json.
     Calibrate(crate::scenario_cmd::CalibrateArgs),
-    /// List strategies, workloads, experiments and benches.
-    List,
+    /// List runtimes, cost profiles, strategies, workloads, experiments and benches (--json).
+    List(ListArgs),
     /// One point of a sweep in a process of its own (started by `lab sweep`, not by people).
     #[command(hide = true)]
     Point(crate::point::PointArgs),
@@ -99,6 +99,89 @@ struct ExperimentArgs {
     /// where `lab report` draws them and `lab check` judges them (DIR is created if needed).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    /// One JSON array of {kind, name, what} objects instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The sweep's workloads (the report's names); `lab serve` takes them too.
+const SWEEP_WORKLOADS: [(&str, &str); 4] = [
+    (
+        "hash",
+        "one PBKDF2 per request on the pool (crypto.pbkdf2); pbkdf2Sync under loop-blocking",
+    ),
+    (
+        "file",
+        "read a file of file_bytes bytes through the pool (fs.readFile)",
+    ),
+    ("net", "a fixed 12-byte body, no pool (lab serve's hello)"),
+    (
+        "web",
+        "a mix: hello 8, hash 1, file 1 (lab serve's default mix)",
+    ),
+];
+
+/// The runtimes a sweep can run points on.
+const RUNTIMES: [(&str, &str); 3] = [
+    (
+        "looplab",
+        "looplab's Rust model of Node's loop, pool, workers and cluster",
+    ),
+    (
+        "node",
+        "real Node.js 20 running each point's twin (node/point.js)",
+    ),
+    (
+        "command",
+        "your own server, started from the sweep's command (README: bring your own app)",
+    ),
+];
+
+/// The cost profiles looplab's points can charge.
+const COSTS: [(&str, &str); 3] = [
+    ("native", "nothing charged: looplab's own costs"),
+    (
+        "node",
+        "costs/node.toml: Node's CPU per event, measured by lab calibrate --costs",
+    ),
+    (
+        "FILE",
+        "a profile file written by lab calibrate --costs --out FILE",
+    ),
+];
+
+fn list(args: &ListArgs) -> Result<()> {
+    let strategies = Strategy::ALL.map(|s| (s.name(), s.help()));
+    let serve_only: Vec<(&str, &str)> = looplab_workloads::serve::WORKLOAD_HELP
+        .into_iter()
+        .filter(|(name, _)| !["hash", "file"].contains(name))
+        .collect();
+    let groups: [(&str, &[(&str, &str)]); 7] = [
+        ("runtime", &RUNTIMES[..]),
+        ("costs", &COSTS[..]),
+        ("strategy", &strategies[..]),
+        ("workload", &SWEEP_WORKLOADS[..]),
+        ("serve kind", &serve_only[..]),
+        ("experiment", &EXPERIMENTS[..]),
+        ("bench", &BENCHES[..]),
+    ];
+    if args.json {
+        let rows: Vec<serde_json::Value> = groups
+            .iter()
+            .flat_map(|(kind, rows)| {
+                rows.iter()
+                    .map(move |(name, what)| serde_json::json!({"kind": kind, "name": name, "what": what}))
+            })
+            .collect();
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        print!("{}", output::list(&groups));
+    }
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -162,19 +245,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Calibrate(args)) => crate::scenario_cmd::calibrate(&args),
         Some(Command::Point(args)) => crate::point::run(&args),
         Some(Command::CostProbe(args)) => cost_probe(&args),
-        Some(Command::List) => {
-            let strategies = Strategy::ALL.map(|s| (s.name(), s.help()));
-            print!(
-                "{}",
-                output::list(&[
-                    ("strategy", &strategies[..]),
-                    ("workload", &looplab_workloads::serve::WORKLOAD_HELP[..]),
-                    ("experiment", &EXPERIMENTS[..]),
-                    ("bench", &BENCHES[..]),
-                ])
-            );
-            Ok(())
-        }
+        Some(Command::List(args)) => list(&args),
     }
 }
 

@@ -23,7 +23,8 @@ use crate::scratch;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// hello, hash, hash-sync, file, busy or mix.
+    /// hash, file, net, web (the sweep's names), or hello, hash-sync, busy, mix; net is
+    /// hello, web is the default mix.
     #[arg(long)]
     workload: String,
     /// How the work uses the cores: loop (one event loop and its pool), loop-blocking (hashes
@@ -80,12 +81,20 @@ fn deployment(args: &ServeArgs) -> Result<Deployment> {
         );
     };
     let mix = match args.workload.as_str() {
-        "mix" => parse_mix(&args.mix).map_err(anyhow::Error::msg)?,
+        // The sweep's names, so a report point can be served by hand: net is hello, web the
+        // default mix.
+        "mix" | "web" => parse_mix(&args.mix).map_err(anyhow::Error::msg)?,
+        "net" => vec![(Kind::Hello, 1)],
         name => match Kind::parse(name) {
             Some(kind) => vec![(kind, 1)],
             None => bail!(
-                "unknown workload `{name}`; choose one of: {}",
-                WORKLOAD_HELP.map(|w| w.0).join(", ")
+                "unknown workload `{name}`; choose one of: hash, file, net, web, {}",
+                WORKLOAD_HELP
+                    .map(|w| w.0)
+                    .into_iter()
+                    .filter(|w| !["hash", "file"].contains(w))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         },
     };

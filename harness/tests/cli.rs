@@ -35,6 +35,46 @@ fn list_names_every_experiment_and_bench() {
     ] {
         assert!(text.contains(name), "missing {name} in:\n{text}");
     }
+    // Everything a sweep can name, as JSON too: the sweep's workloads, every strategy, the
+    // runtimes and the cost profiles.
+    let json: serde_json::Value = serde_json::from_str(&stdout(&lab(&["list", "--json"]))).unwrap();
+    let names: Vec<(String, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().into(),
+                r["name"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for (kind, name) in [
+        ("workload", "net"),
+        ("workload", "web"),
+        ("strategy", "rayon"),
+        ("runtime", "node"),
+        ("costs", "node"),
+        ("bench", "fs-read"),
+    ] {
+        assert!(
+            names.contains(&(kind.into(), name.into())),
+            "{kind} {name}: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn serve_takes_the_sweeps_workload_names() {
+    // `net` and `web` are the sweep's names for hello and the default mix: a report point can
+    // be served by hand. A wrong name lists both vocabularies.
+    let out = lab(&["serve", "--workload", "nett"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("choose one of: hash, file, net, web, hello"),
+        "{err}"
+    );
 }
 
 #[test]

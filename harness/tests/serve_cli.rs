@@ -112,6 +112,33 @@ fn serves_every_path_and_stops_on_sigint() {
 }
 
 #[test]
+fn the_sweeps_workload_names_serve_the_same_thing() {
+    // net is hello; web is the default mix (hello 8, hash 1, file 1), as in a sweep.
+    let mut net = start(&["--workload", "net"]);
+    assert_eq!(get(&net.addr, "/").1, b"hello world\n");
+    assert_eq!(stop_with(&mut net, libc::SIGTERM).0, Some(0));
+    let mut web = start(&[
+        "--workload",
+        "web",
+        "--iterations",
+        "1000",
+        "--file-bytes",
+        "100",
+    ]);
+    let lengths: Vec<usize> = (0..10).map(|_| get(&web.addr, "/").1.len()).collect();
+    assert_eq!(
+        lengths.iter().filter(|&&n| n == 12).count(),
+        8,
+        "{lengths:?}"
+    );
+    assert!(
+        lengths.contains(&64) && lengths.contains(&100),
+        "{lengths:?}"
+    );
+    assert_eq!(stop_with(&mut web, libc::SIGTERM).0, Some(0));
+}
+
+#[test]
 fn mix_rotates_by_weight_and_stops_on_sigterm() {
     let mut server = start(&[
         "--workload",
