@@ -58,6 +58,13 @@ enum Command {
     Calibrate(crate::scenario_cmd::CalibrateArgs),
     /// List runtimes, cost profiles, strategies, workloads, experiments and benches (--json).
     List(ListArgs),
+    /// Print a shell completion script: `lab completions bash > /etc/bash_completion.d/lab`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `lab man > lab.1 && man ./lab.1`.
+    Man,
     /// One point of a sweep in a process of its own (started by `lab sweep`, not by people).
     #[command(hide = true)]
     Point(crate::point::PointArgs),
@@ -246,6 +253,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Point(args)) => crate::point::run(&args),
         Some(Command::CostProbe(args)) => cost_probe(&args),
         Some(Command::List(args)) => list(&args),
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "lab", &mut std::io::stdout());
+            Ok(())
+        }
+        Some(Command::Man) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
+        }
     }
 }
 

@@ -277,3 +277,30 @@ fn a_flag_a_command_would_ignore_is_refused_and_names_get_suggestions() {
         assert!(stdout(&out).is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn completions_and_a_man_page_are_printed() {
+    let bash = lab(&["completions", "bash"]);
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let script = stdout(&bash);
+    assert!(
+        script.contains("_lab()") && script.contains("sweep"),
+        "{script}"
+    );
+    let zsh = stdout(&lab(&["completions", "zsh"]));
+    assert!(zsh.contains("#compdef lab"), "{zsh}");
+    let man = lab(&["man"]);
+    assert!(man.status.success());
+    let page = stdout(&man);
+    assert!(
+        page.contains(".TH lab 1") && page.contains("sweep"),
+        "{page}"
+    );
+    let bad = lab(&["completions", "nushell"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("possible values: bash"),
+        "{}",
+        stderr(&bad)
+    );
+}
