@@ -45,7 +45,62 @@ pub struct PointSummary {
     pub generator_limited: bool,
 }
 
+/// Why a point's figure may not be the server's, marked wherever the figure is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// The load generator used its threads' capacity in a repetition: it set the pace.
+    GeneratorLimited,
+    /// Other processes or the hypervisor took CPU during a repetition (see the warnings'
+    /// unstable-window rule for the thresholds).
+    BusyMachine,
+    /// Open loop: the achieved rate stayed under 95% of the offered one.
+    UnderRate,
+}
+
+impl Mark {
+    /// A few words, for tables and sentences.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mark::GeneratorLimited => "generator-limited",
+            Mark::BusyMachine => "machine busy",
+            Mark::UnderRate => "under the offered rate",
+        }
+    }
+}
+
 impl PointSummary {
+    /// Why this point's figure may not be the server's, if it may not.
+    pub fn marks(&self) -> Vec<Mark> {
+        let max = |name| self.metric(name).map(|s| s.max);
+        let busy = max(metric::FOREIGN_CPU).is_some_and(|f| f > super::warnings::FOREIGN_CORES)
+            || max(metric::STEAL).is_some_and(|s| s > super::warnings::STEAL_CORES);
+        let under = match (
+            self.median(metric::ACHIEVED_RATE),
+            self.median(metric::INTENDED_RATE),
+        ) {
+            (Some(a), Some(i)) if self.coords.is_open_loop() => a < 0.95 * i,
+            _ => false,
+        };
+        [
+            (self.generator_limited, Mark::GeneratorLimited),
+            (busy, Mark::BusyMachine),
+            (under, Mark::UnderRate),
+        ]
+        .into_iter()
+        .filter_map(|(on, mark)| on.then_some(mark))
+        .collect()
+    }
+
+    /// The marks as text: ` [generator-limited, machine busy]`, or empty.
+    pub fn marks_text(&self) -> String {
+        let marks = self.marks();
+        if marks.is_empty() {
+            return String::new();
+        }
+        let words: Vec<&str> = marks.iter().map(|m| m.label()).collect();
+        format!(" [{}]", words.join(", "))
+    }
+
     /// The summary of a metric, if any ok repetition recorded it.
     pub fn metric(&self, name: &str) -> Option<&Summary> {
         self.metrics.get(name)
@@ -335,5 +390,40 @@ mod tests {
         assert_eq!((p2.repetitions, p2.ok), (1, 0));
         assert_eq!(p2.failures, ["repetition 0: server did not start"]);
         assert_eq!(p2.throughput(), 0.0);
+    }
+
+    #[test]
+    fn figures_that_may_not_be_the_servers_are_marked_with_why() {
+        let with = |id: &str, extra: &[(&str, f64)]| {
+            let mut r = record(id, 0, true, 100.0);
+            for (name, value) in extra {
+                r.metrics.insert(name.to_string(), *value);
+            }
+            r
+        };
+        let records = [
+            with("loop/net/c8", &[]),
+            with("loop/hash/p4/c8", &[(metric::FOREIGN_CPU, 0.9)]),
+            with(
+                "loop/web/p4/c8/r500",
+                &[
+                    (metric::ACHIEVED_RATE, 400.0),
+                    (metric::INTENDED_RATE, 500.0),
+                ],
+            ),
+            with("loop/file/p4/c8", &[(metric::GENERATOR_LIMITED, 1.0)]),
+        ];
+        let points = aggregate(&records, &mut Vec::new());
+        let marks: Vec<Vec<Mark>> = points.iter().map(PointSummary::marks).collect();
+        assert_eq!(
+            marks,
+            [
+                vec![],
+                vec![Mark::BusyMachine],
+                vec![Mark::UnderRate],
+                vec![Mark::GeneratorLimited]
+            ]
+        );
+        assert_eq!(points[1].marks_text(), " [machine busy]");
     }
 }

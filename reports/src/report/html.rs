@@ -238,7 +238,9 @@ fn points(data: &SweepData) -> Markup {
         h2 id="points" { "Every point" }
         p {
             "Medians over the ok repetitions; throughput with its min..max. Rows in red had "
-            "failed repetitions; in yellow, the load generator was the limit."
+            "failed repetitions; in yellow, the load generator was the limit. A point whose "
+            "figure may not be the server's says why in brackets: generator-limited, machine "
+            "busy (other processes or steal), under the offered rate (open loop)."
         }
         div.points {
             table {
@@ -249,7 +251,7 @@ fn points(data: &SweepData) -> Markup {
                 @for p in &data.points {
                     @let class = if p.ok < p.repetitions { "failed" } else if p.generator_limited { "limited" } else { "" };
                     tr class=(class) {
-                        td { code { (p.id) } }
+                        td { code { (p.id) } (p.marks_text()) }
                         td.num { (p.ok) " / " (p.repetitions) }
                         @for c in &cols { td.num { (cell(p, c)) } }
                     }

@@ -33,7 +33,7 @@ pub(super) fn answer_rows(data: &SweepData, answers: &[Answer<'_>]) -> Vec<Answe
             } else {
                 a.workload.clone()
             },
-            best: a.best.coords.config(),
+            best: format!("{}{}", a.best.coords.config(), a.best.marks_text()),
             throughput: format!("{} {unit}", si(a.best.throughput())),
             speedup: match (a.speedup(), a.plain) {
                 (Some(s), Some((plain, rule))) => {
@@ -233,7 +233,7 @@ fn csv_field(text: &str) -> String {
 }
 
 /// The columns of `points.csv` before the metrics'.
-const CSV_COLUMNS: [&str; 12] = [
+const CSV_COLUMNS: [&str; 15] = [
     "point_id",
     "strategy",
     "workload",
@@ -246,6 +246,9 @@ const CSV_COLUMNS: [&str; 12] = [
     "repetitions",
     "ok_repetitions",
     "generator_limited",
+    "marks",
+    "runtime",
+    "costs",
 ];
 
 /// The summary statistics written per metric, in column order.
@@ -288,6 +291,15 @@ fn csv_row(p: &PointSummary, metrics: &BTreeSet<&str>) -> Vec<String> {
         p.repetitions.to_string(),
         p.ok.to_string(),
         u8::from(p.generator_limited).to_string(),
+        csv_field(
+            &p.marks()
+                .iter()
+                .map(|m| m.label())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        csv_field(c.runtime.name()),
+        csv_field(c.costs.as_deref().unwrap_or("native")),
     ];
     for m in metrics {
         match p.metric(m) {

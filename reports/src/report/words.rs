@@ -59,6 +59,14 @@ pub fn sentence(a: &Answer<'_>) -> String {
         ));
     }
     text.push_str(&format!(". Load: {}.", load(best)));
+    let marks = a.best.marks();
+    if !marks.is_empty() {
+        let words: Vec<&str> = marks.iter().map(|m| m.label()).collect();
+        text.push_str(&format!(
+            " Caution: the best point's figure may not be the server's ({}).",
+            words.join(", ")
+        ));
+    }
     text
 }
 
