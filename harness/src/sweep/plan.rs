@@ -106,44 +106,11 @@ pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<Plan, ConfigError>
             max: MAX_POINTS,
         });
     }
-    let mut all = Vec::new();
-    let mut dropped = Vec::new();
-    let mut pool_not_swept = Vec::new();
-    for &runtime in &spec.runtimes {
-        let policy = Some(spec.params.cluster_policy);
-        for &strategy in &spec.strategies {
-            if let Some(reason) = runtime.cannot_run(strategy, policy) {
-                let pair = format!("{}:{}", runtime.name(), strategy.name());
-                dropped.push(Pruned { pair, reason });
-                continue;
-            }
-            for workload in &spec.workloads {
-                let pair = format!("{}/{}", strategy.name(), workload.name);
-                let first_runtime = runtime == spec.runtimes[0];
-                if let Some(reason) = drop_reason(spec.mode, strategy, workload) {
-                    if first_runtime {
-                        dropped.push(Pruned { pair, reason });
-                    }
-                    continue;
-                }
-                let pools: Vec<Option<u32>> = match pool_not_swept_reason(strategy, workload) {
-                    Some(reason) => {
-                        if first_runtime {
-                            pool_not_swept.push(Pruned { pair, reason });
-                        }
-                        vec![None]
-                    }
-                    None => spec.pool_sizes.iter().copied().map(Some).collect(),
-                };
-                for costs in costs_of(spec, runtime) {
-                    for &pool_size in &pools {
-                        let at = (runtime, costs, strategy, pool_size);
-                        expand_counts(spec, at, workload, &mut all);
-                    }
-                }
-            }
-        }
-    }
+    let Expanded {
+        points: all,
+        dropped,
+        pool_not_swept,
+    } = expand(spec);
     if all.is_empty() {
         return Err(ConfigError::NothingToRun {
             reason: format!(
@@ -171,6 +138,73 @@ pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<Plan, ConfigError>
         pool_not_swept,
         seed: spec.seed,
     })
+}
+
+/// Every point of the product, in axis order, and the pairs rules 0 to 2 pruned.
+struct Expanded {
+    points: Vec<PointSpec>,
+    dropped: Vec<Pruned>,
+    pool_not_swept: Vec<Pruned>,
+}
+
+/// Rules 0 to 4 over the whole product (before `--shard` and the seed). A pair pruned for
+/// every runtime is listed once.
+fn expand(spec: &SweepSpec) -> Expanded {
+    let mut out = Expanded {
+        points: Vec::new(),
+        dropped: Vec::new(),
+        pool_not_swept: Vec::new(),
+    };
+    let policy = Some(spec.params.cluster_policy);
+    for &runtime in &spec.runtimes {
+        let first_runtime = runtime == spec.runtimes[0];
+        for &strategy in &spec.strategies {
+            if let Some(reason) = runtime.cannot_run(strategy, policy) {
+                let pair = format!("{}:{}", runtime.name(), strategy.name());
+                out.dropped.push(Pruned { pair, reason });
+                continue;
+            }
+            for workload in &spec.workloads {
+                let Some(pools) = pools(spec, strategy, workload, first_runtime, &mut out) else {
+                    continue;
+                };
+                for costs in costs_of(spec, runtime) {
+                    for &pool_size in &pools {
+                        let at = (runtime, costs, strategy, pool_size);
+                        expand_counts(spec, at, workload, &mut out.points);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rules 1 and 2 for one pair: `None` when it is dropped, else the pool sizes it sweeps.
+/// The reasons are listed once, for the first runtime.
+fn pools(
+    spec: &SweepSpec,
+    strategy: Strategy,
+    workload: &Workload,
+    list: bool,
+    out: &mut Expanded,
+) -> Option<Vec<Option<u32>>> {
+    let pair = format!("{}/{}", strategy.name(), workload.name);
+    if let Some(reason) = drop_reason(spec.mode, strategy, workload) {
+        if list {
+            out.dropped.push(Pruned { pair, reason });
+        }
+        return None;
+    }
+    match pool_not_swept_reason(strategy, workload) {
+        Some(reason) => {
+            if list {
+                out.pool_not_swept.push(Pruned { pair, reason });
+            }
+            Some(vec![None])
+        }
+        None => Some(spec.pool_sizes.iter().copied().map(Some).collect()),
+    }
 }
 
 /// The points the plan would have if rule 1 dropped nothing (rule 2 may prune pool sizes,
