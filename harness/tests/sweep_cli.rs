@@ -166,3 +166,26 @@ fn bad_keys_and_values_are_one_line_and_exit_2() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).starts_with("lab: error: read sweep file /nonexistent/sweep.toml"));
 }
+
+#[test]
+fn the_plan_as_json_has_every_point_and_what_was_pruned() {
+    let text = lab(&["--plan"]);
+    let json = lab(&["--plan", "--json"]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("one JSON object");
+    let points = v["points"].as_array().expect("points");
+    assert_eq!(points.len(), point_count(&text));
+    assert!(points
+        .iter()
+        .any(|p| p["id"] == "node:cluster/hash/p4/k2/c16"));
+    assert_eq!(points[0]["repetitions"], 3);
+    assert!(v["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["pair"] == "node:tokio"));
+    assert!(v["estimated_ms"].as_u64().unwrap() > 0);
+    // --json alone is refused: it goes with --plan.
+    let alone = lab(&["--json"]);
+    assert_eq!(alone.status.code(), Some(2));
+}

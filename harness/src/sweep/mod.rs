@@ -65,6 +65,10 @@ pub struct SweepArgs {
     /// Print the plan (points, count, estimated duration) and exit without running.
     #[arg(long)]
     plan: bool,
+    /// With --plan: one JSON object (points with their coordinates and repetitions, what was
+    /// pruned and why, the estimate) instead of the table.
+    #[arg(long, requires = "plan")]
+    json: bool,
     /// Run shard I of N (1-based): every N-th point of the plan.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
@@ -139,7 +143,11 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
     let sweep = flags::resolve(args)?;
     if args.plan {
-        print!("{}", show::render(&sweep.plan));
+        if args.json {
+            println!("{}", serde_json::to_string(&show::json(&sweep.plan))?);
+        } else {
+            print!("{}", show::render(&sweep.plan));
+        }
         return Ok(());
     }
     needs_node(&sweep.plan)?;

@@ -9,6 +9,28 @@ use looplab_reports::report::format::count;
 use super::plan::{Plan, POINT_OVERHEAD_MS};
 use super::spec::{format_duration_ms, Load, Mode};
 
+/// The plan as one JSON value: every point (id, coordinates, repetitions), the pruned pairs
+/// with their reasons, and the estimate in milliseconds.
+pub fn json(plan: &Plan) -> serde_json::Value {
+    let pruned = |list: &[super::spec::Pruned]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|p| serde_json::json!({"pair": p.pair, "reason": p.reason}))
+            .collect()
+    };
+    let points: Vec<serde_json::Value> = plan
+        .points
+        .iter()
+        .map(|p| serde_json::json!({"id": p.id, "coords": p.coords, "repetitions": p.repetitions}))
+        .collect();
+    serde_json::json!({
+        "points": points,
+        "total_points": plan.total_points,
+        "dropped": pruned(&plan.dropped),
+        "pool_not_swept": pruned(&plan.pool_not_swept),
+        "estimated_ms": plan.estimated_ms(),
+    })
+}
+
 /// The plan as text: one line per point, what was pruned, then the count and the estimate.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
