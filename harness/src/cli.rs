@@ -456,12 +456,8 @@ fn known(what: &str, name: &str, names: &[&str]) -> Result<()> {
     if names.contains(&name) {
         return Ok(());
     }
-    let close = names
-        .iter()
-        .map(|n| (strsim::jaro_winkler(name, n), *n))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or(String::new(), |(_, n)| format!("did you mean `{n}`? "));
+    let close =
+        output::closest(name, names).map_or(String::new(), |n| format!("did you mean `{n}`? "));
     bail!(
         "unknown {what} `{name}`; {close}choose one of: {}",
         names.join(", ")

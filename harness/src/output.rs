@@ -98,3 +98,13 @@ pub fn list(groups: &[(&str, &[(&str, &str)])]) -> String {
     }
     table.render()
 }
+
+/// The allowed name closest to a mistyped one, when it is close (as clap suggests flags).
+pub fn closest<'a>(value: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|name| (strsim::jaro_winkler(value, name), *name))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}

@@ -30,6 +30,7 @@
 
 mod child;
 
+use looplab_reports::check::median;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -222,18 +223,6 @@ fn http_pair(s: &Sides, micro_file: &Path) -> Result<Pair> {
     .arg(micro_file);
     let looplab = child::http_per_request(&mut lab, HTTP_WARMUP, HTTP_REQUESTS)?;
     Ok(Pair { node, looplab })
-}
-
-/// The median of `values` (not empty).
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
 }
 
 /// One event's cost from its runs: the median difference (>= 0), half the range.

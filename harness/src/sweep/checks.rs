@@ -79,18 +79,8 @@ pub(super) fn unknown(key: &str, value: &str, allowed: &[&str]) -> ConfigError {
         key: key.to_string(),
         value: value.to_string(),
         allowed: allowed.join(", "),
-        suggestion: closest(value, allowed).map(str::to_string),
+        suggestion: crate::output::closest(value, allowed).map(str::to_string),
     }
-}
-
-/// The allowed name closest to a mistyped one, when it is close (as clap suggests flags).
-pub(super) fn closest<'a>(value: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|name| (strsim::jaro_winkler(value, name), *name))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
 }
 
 pub(super) fn check(key: &str, value: i64, range: &Range) -> Result<i64, ConfigError> {

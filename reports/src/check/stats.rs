@@ -70,7 +70,7 @@ pub fn welch_log(baseline: &[f64], new: &[f64]) -> Option<WelchResult> {
 }
 
 /// Mean and unbiased sample variance (n - 1 denominator) of at least two values.
-fn mean_and_variance(values: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_and_variance(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);

@@ -220,9 +220,7 @@ fn log_variance(values: &[f64]) -> Option<f64> {
         return None;
     }
     let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
-    let mean = logs.iter().sum::<f64>() / logs.len() as f64;
-    let ss: f64 = logs.iter().map(|l| (l - mean).powi(2)).sum();
-    Some(ss / (logs.len() - 1) as f64)
+    Some(crate::check::mean_and_variance(&logs).1)
 }
 
 /// Half B against half A, as `lab check` would judge them.

@@ -6,7 +6,7 @@
 use looplab_workloads::deploy::{Runtime, Strategy};
 
 use super::analysis::Answer;
-use super::format::times;
+use super::format::{count, times};
 use crate::noise::Judgement;
 use crate::store::Coords;
 
@@ -21,12 +21,14 @@ pub fn settings(coords: &Coords) -> String {
         Strategy::LoopBlocking => format!("one process hashing with pbkdf2Sync{pool}"),
         Strategy::Workers => {
             let w = coords.workers.unwrap_or(1);
-            format!("{w} worker thread{} for the hashing{pool}", plural(w))
+            let threads = count(w, "worker thread", "worker threads");
+            format!("{threads} for the hashing{pool}")
         }
         Strategy::Cluster => {
             let k = coords.processes.unwrap_or(1);
             let each = if pool.is_empty() { "" } else { " each" };
-            format!("cluster of {k} worker process{}{pool}{each}", plural_es(k))
+            let processes = count(k, "worker process", "worker processes");
+            format!("cluster of {processes}{pool}{each}")
         }
         Strategy::Tokio => "tokio (a reference Node cannot deploy)".to_string(),
         Strategy::Rayon => "rayon (a reference Node cannot deploy)".to_string(),
@@ -105,21 +107,5 @@ fn certainty(judgement: Option<Judgement>) -> String {
         Some(Judgement::Tested(_)) => "within the noise".to_string(),
         Some(j) => j.describe(),
         None => "not judged".to_string(),
-    }
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-fn plural_es(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "es"
     }
 }
