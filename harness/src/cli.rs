@@ -93,12 +93,12 @@ struct ExperimentArgs {
     /// Cluster scheduling policy: rr, none or reuseport (cluster).
     #[arg(long)]
     policy: Option<String>,
-    /// Milliseconds of work per request (cluster).
-    #[arg(long)]
-    work_ms: Option<u64>,
-    /// Measured seconds per point (cluster).
-    #[arg(long)]
-    seconds: Option<f64>,
+    /// Work per request, like 100ms (cluster, workers).
+    #[arg(long, value_name = "DURATION")]
+    work: Option<String>,
+    /// The measured window per point, like 3s (cluster).
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<String>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -269,12 +269,12 @@ pub fn run(cli: Cli) -> Result<()> {
 /// The flags each experiment takes (a flag it would ignore is refused).
 fn experiment_flags(name: &str) -> &'static [&'static str] {
     match name {
-        "classic" => &["out"],
+        "classic" => &["out", "json"],
         "staircase" => &["pool", "calls", "iterations", "keylen", "json"],
         "multitask" => &["pool", "iterations", "keylen", "json"],
         "ordering" => &["json"],
-        "cluster" => &["policy", "work-ms", "seconds", "json"],
-        "workers" => &["work-ms", "iterations", "json"],
+        "cluster" => &["policy", "work", "duration", "json"],
+        "workers" => &["work", "iterations", "json"],
         _ => &[],
     }
 }
@@ -289,8 +289,8 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
         ("iterations", args.iterations.is_some()),
         ("keylen", args.keylen.is_some()),
         ("policy", args.policy.is_some()),
-        ("work-ms", args.work_ms.is_some()),
-        ("seconds", args.seconds.is_some()),
+        ("work", args.work.is_some()),
+        ("duration", args.duration.is_some()),
         ("json", args.json),
         ("out", args.out.is_some()),
     ];
@@ -301,7 +301,7 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
         experiment_flags(&args.name),
     )?;
     let report = match args.name.as_str() {
-        "classic" => return classic(args.out.as_deref()),
+        "classic" => return classic(args.out.as_deref(), args.json),
         "staircase" | "multitask" => pool_experiment(args)?,
         "ordering" => ordering()?,
         "workers" | "cluster" => process_experiment(args)?,
@@ -344,10 +344,11 @@ fn pool_experiment(args: &ExperimentArgs) -> Result<ExperimentReport> {
 /// The workers or cluster experiment, which start this program again as their workers.
 fn process_experiment(args: &ExperimentArgs) -> Result<ExperimentReport> {
     let lab = std::env::current_exe().context("find the lab executable")?;
+    let work_ms = duration_flag("work", args.work.as_deref())?.map(|d| d.as_millis() as u64);
     if args.name == "workers" {
         let d = WorkersExperimentConfig::default();
         let config = WorkersExperimentConfig {
-            work_ms: args.work_ms.unwrap_or(d.work_ms),
+            work_ms: work_ms.unwrap_or(d.work_ms),
             pool_hash_iterations: args.iterations.unwrap_or(d.pool_hash_iterations),
         };
         return Ok(workers(&lab, &config)?);
@@ -355,11 +356,22 @@ fn process_experiment(args: &ExperimentArgs) -> Result<ExperimentReport> {
     let d = ClusterExperimentConfig::default();
     let config = ClusterExperimentConfig {
         policy: args.policy.clone().unwrap_or(d.policy),
-        work_ms: args.work_ms.unwrap_or(d.work_ms),
-        seconds: args.seconds.unwrap_or(d.seconds),
+        work_ms: work_ms.unwrap_or(d.work_ms),
+        seconds: duration_flag("duration", args.duration.as_deref())?
+            .map_or(d.seconds, |d| d.as_secs_f64()),
         children: d.children,
     };
     Ok(cluster(&lab, &config)?)
+}
+
+/// A duration flag's value in the lab's one grammar (humantime: `100ms`, `3s`), if given.
+fn duration_flag(flag: &str, value: Option<&str>) -> Result<Option<std::time::Duration>> {
+    value
+        .map(|text| {
+            looplab_workloads::load::parse_duration(text)
+                .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+        })
+        .transpose()
 }
 
 /// The flags each bench takes beyond `--json` and `--costs` (a flag it would ignore is
@@ -426,25 +438,41 @@ fn default_run() -> Result<()> {
 /// `lab experiment classic`: the recorded set (the staircase at pools 1, 2 and 4, multitask at
 /// pools 1 to 5, each until it has Node's shape, at most three times) and ordering, each
 /// printed, then a summary; `--out DIR` writes the recorded set to `DIR/experiments.json`.
-fn classic(out: Option<&Path>) -> Result<()> {
+fn classic(out: Option<&Path>, json: bool) -> Result<()> {
     let recorded = recorded::record()?;
     let mut reports: Vec<ExperimentReport> = recorded
         .iter()
         .flat_map(|a| a.runs.iter().map(|run| run.report.clone()))
         .collect();
     reports.push(ordering()?);
-    for report in &reports {
-        println!("{}", output::experiment_text(report));
-    }
-    print!("{}", output::summary(&reports));
-    if let Some(dir) = out {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-        check_owner(dir)?;
-        let _lock = FolderLock::acquire(dir)?;
-        write_experiments(dir, &ExperimentsFile::of(&recorded))?;
-        println!("recorded: {}", dir.join(EXPERIMENTS_FILE).display());
-    }
+    let recorded_at = match out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+            check_owner(dir)?;
+            let _lock = FolderLock::acquire(dir)?;
+            write_experiments(dir, &ExperimentsFile::of(&recorded))?;
+            Some(dir.join(EXPERIMENTS_FILE))
+        }
+        None => None,
+    };
     let mismatches = reports.iter().filter(|r| !r.matches_node()).count();
+    if json {
+        let value = serde_json::json!({
+            "experiments": reports.iter().map(output::experiment_json).collect::<Vec<_>>(),
+            "runs": reports.len(),
+            "mismatches": mismatches,
+            "recorded": recorded_at.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{}", serde_json::to_string(&value)?);
+    } else {
+        for report in &reports {
+            println!("{}", output::experiment_text(report));
+        }
+        print!("{}", output::summary(&reports));
+        if let Some(path) = &recorded_at {
+            println!("recorded: {}", path.display());
+        }
+    }
     if mismatches > 0 {
         eprintln!("lab: {mismatches} experiment run(s) did not have Node's shape (see above)");
     }

@@ -1,7 +1,8 @@
 //! `lab`: the command-line front door of looplab.
 //!
-//! Exit status (a contract, see DESIGN.md): 0 fine, 1 a regression found by `check`, 2 any
-//! error, with a one-line reason on stderr.
+//! Exit status (a contract, see DESIGN.md): 0 fine; 1 a threshold failed (a regression found by
+//! `check`, a failed `load`, orders that differ from Node's in `scenario --node` or `calibrate`);
+//! 2 any error, with a one-line reason on stderr; 130 an interrupted sweep.
 
 mod check_cmd;
 mod cli;
@@ -39,11 +40,7 @@ fn main() -> ExitCode {
             eprintln!("lab: {e}");
             ExitCode::from(130)
         }
-        Err(e) if e.downcast_ref::<load_cmd::LoadFailed>().is_some() => {
-            eprintln!("lab: {e}");
-            ExitCode::from(1)
-        }
-        Err(e) if e.downcast_ref::<check_cmd::Regressions>().is_some() => {
+        Err(e) if threshold_failed(&e) => {
             eprintln!("lab: {e}");
             ExitCode::from(1)
         }
@@ -52,4 +49,11 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A run that worked but failed what it checks: exit 1, like k6's thresholds.
+fn threshold_failed(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<load_cmd::LoadFailed>().is_some()
+        || e.downcast_ref::<check_cmd::Regressions>().is_some()
+        || e.downcast_ref::<scenario_cmd::OrdersDiffer>().is_some()
 }

@@ -62,6 +62,19 @@ pub struct CalibrateArgs {
     no_benches: bool,
 }
 
+/// Node and looplab completed a scenario's operations in different orders (racy groups
+/// compared as sets); `main` exits 1 on it, after the comparison was printed.
+#[derive(Debug)]
+pub struct OrdersDiffer(pub String);
+
+impl std::fmt::Display for OrdersDiffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "orders differ from Node's: {}", self.0)
+    }
+}
+
+impl std::error::Error for OrdersDiffer {}
+
 /// Runs `lab scenario`.
 pub fn run(args: &ScenarioArgs) -> Result<()> {
     // The file's own error (FILE:LINE:COL: ...) is the whole message: no context added.
@@ -101,7 +114,16 @@ pub fn run(args: &ScenarioArgs) -> Result<()> {
             println!("Gantt chart: {}", png.display());
         }
     }
-    Ok(())
+    match &session.summary {
+        Some(s) if !s.order_identical => Err(OrdersDiffer(format!(
+            "{} agreed in {} (first difference: {})",
+            scenario.name,
+            s.agreement(),
+            s.first_difference.as_deref().unwrap_or("-")
+        ))
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 fn session_json(file: &Path, scenario: &Scenario, session: &Session) -> serde_json::Value {
@@ -269,7 +291,22 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         let path = write_calibration(out, &calibration)?;
         println!("written: {}", path.display());
     }
-    Ok(())
+    let differ: Vec<&str> = calibration
+        .scenarios
+        .iter()
+        .filter(|s| !s.order_identical)
+        .map(|s| s.name.as_str())
+        .collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(OrdersDiffer(format!(
+        "{} of {} scenarios ({})",
+        differ.len(),
+        calibration.scenarios.len(),
+        differ.join(", ")
+    ))
+    .into())
 }
 
 fn calibration_text(c: &Calibration) -> String {

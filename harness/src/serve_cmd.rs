@@ -62,9 +62,9 @@ pub struct ServeArgs {
     /// Size in bytes of the file `/file` reads.
     #[arg(long, default_value_t = 65_536)]
     file_bytes: usize,
-    /// Wall-clock milliseconds `/busy` spins on the loop (the course's doWork).
-    #[arg(long, default_value_t = 100)]
-    busy_ms: u64,
+    /// Wall-clock time `/busy` spins on the loop (the course's doWork), like 100ms.
+    #[arg(long, value_name = "DURATION", default_value = "100ms")]
+    busy: String,
     /// Weights for `--workload mix`, like hello:8,hash:1,file:1.
     #[arg(long, default_value = "hello:8,hash:1,file:1")]
     mix: String,
@@ -114,7 +114,9 @@ fn deployment(args: &ServeArgs) -> Result<Deployment> {
         restart: args.restart,
         hash_iterations: args.iterations,
         file_bytes: args.file_bytes,
-        busy_ms: args.busy_ms,
+        busy_ms: looplab_workloads::load::parse_duration(&args.busy)
+            .map_err(|e| anyhow::anyhow!("--busy: {e}"))?
+            .as_millis() as u64,
         costs: crate::costs_flag::table(args.costs.as_deref())?,
         ..Deployment::new(strategy, mix)
     })

@@ -244,8 +244,8 @@ fn a_profile_from_another_machine_warns_once() {
 fn a_flag_a_command_would_ignore_is_refused_and_names_get_suggestions() {
     for (args, expected) in [
         (
-            &["experiment", "classic", "--json"][..],
-            "lab experiment classic does not use --json; it takes --out",
+            &["experiment", "classic", "--pool", "2"][..],
+            "lab experiment classic does not use --pool; it takes --out, --json",
         ),
         (
             &[

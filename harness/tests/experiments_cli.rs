@@ -21,7 +21,7 @@ fn check(report: &serde_json::Value, index: usize) -> bool {
 
 #[test]
 fn workers_keep_the_loop_responsive_and_share_the_pool() {
-    let report = experiment(&["workers", "--work-ms", "300", "--iterations", "100000"]);
+    let report = experiment(&["workers", "--work", "300ms", "--iterations", "100000"]);
     assert_eq!(report["experiment"], "workers");
     assert_eq!(
         report["completions"].as_array().unwrap().len(),
@@ -35,9 +35,35 @@ fn workers_keep_the_loop_responsive_and_share_the_pool() {
 
 #[test]
 fn cluster_wall_clock_work_scales_past_the_cores() {
-    let report = experiment(&["cluster", "--work-ms", "50", "--seconds", "1"]);
+    let report = experiment(&["cluster", "--work", "50ms", "--duration", "1s"]);
     assert_eq!(report["experiment"], "cluster");
     let points = report["completions"].as_array().unwrap();
     assert_eq!(points.len(), 6, "{report:#}");
     assert!(check(&report, 0), "{report:#}");
+}
+
+#[test]
+fn classic_json_is_one_object_with_every_run_and_the_mismatch_count() {
+    let report = experiment(&["classic"]);
+    let runs = report["experiments"].as_array().expect("experiments");
+    assert_eq!(report["runs"], runs.len(), "{report:#}");
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["experiment"].as_str().unwrap())
+        .collect();
+    for name in ["staircase", "multitask", "ordering"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let mismatched = runs
+        .iter()
+        .filter(|r| {
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["holds"] == false)
+        })
+        .count();
+    assert_eq!(report["mismatches"], mismatched, "{report:#}");
+    assert!(report["recorded"].is_null());
 }

@@ -70,12 +70,17 @@ fn huge_sizes_and_bad_floats_are_refused_not_panics() {
         &["bench", "fs-read", "--size", &max],
         &["--size", &max, "67108864"],
     );
-    for seconds in ["NaN", "inf", "1e300", "-1", "0"] {
+    for duration in ["NaN", "inf", "1e300", "-1", "0", "3"] {
         refused(
-            &["experiment", "cluster", &format!("--seconds={seconds}")],
-            &["seconds", "3600"],
+            &["experiment", "cluster", &format!("--duration={duration}")],
+            &["--duration", "10s"],
         );
     }
+    refused(
+        &["experiment", "cluster", "--duration=2h"],
+        &["duration", "1h"],
+    );
+    refused(&["experiment", "workers", "--work=2m"], &["work", "60s"]);
 }
 
 #[test]

@@ -361,3 +361,100 @@ fn calibrate_writes_calibration_json_in_the_report_s_schema() {
     assert_eq!(rows[1]["racy"], true);
     assert!(rows[1]["time_ratio"].as_f64().is_some_and(|r| r > 0.0));
 }
+
+/// A folder holding a `node` that runs the real one with a pool of 1 thread whatever the
+/// scenario asks for, and a scenario whose order depends on the pool: a long hash then a short
+/// one finish short first on 2 threads, long first on 1.
+fn node_with_one_pool_thread() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    require_node();
+    let real = which_node();
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("node");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nUV_THREADPOOL_SIZE=1 exec {} \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let scenario = dir.path().join("long-then-short.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"long-then-short\"\npool_size = 2\n\n\
+         [[op]]\nkind = \"pbkdf2\"\nlabel = \"long\"\niterations = 400000\n\n\
+         [[op]]\nkind = \"pbkdf2\"\nlabel = \"short\"\niterations = 1000\n",
+    )
+    .unwrap();
+    (dir, scenario)
+}
+
+fn which_node() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("node"))
+        .find(|p| p.is_file())
+        .expect("node on PATH")
+}
+
+fn path_with_first(dir: &Path) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    std::env::join_paths(dirs).unwrap()
+}
+
+#[test]
+fn scenario_with_node_exits_1_when_the_orders_differ() {
+    let (dir, scenario) = node_with_one_pool_thread();
+    let out = lab()
+        .arg("scenario")
+        .arg(&scenario)
+        .arg("--node")
+        .env("PATH", path_with_first(dir.path()))
+        .output()
+        .expect("run lab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("orders differ from Node's"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("first difference"),
+        "the comparison is printed before the exit"
+    );
+    // The same scenario against the real node agrees, and exits 0.
+    let out = lab()
+        .arg("scenario")
+        .arg(&scenario)
+        .arg("--node")
+        .output()
+        .expect("run lab");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn calibrate_exits_1_naming_the_scenarios_whose_orders_differ() {
+    let (dir, scenario) = node_with_one_pool_thread();
+    let scenarios = tempfile::tempdir().unwrap();
+    std::fs::copy(&scenario, scenarios.path().join("long-then-short.toml")).unwrap();
+    let out = lab()
+        .arg("calibrate")
+        .arg("--scenarios")
+        .arg(scenarios.path())
+        .args(["--runs", "1", "--no-benches"])
+        .env("PATH", path_with_first(dir.path()))
+        .output()
+        .expect("run lab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("1 of 1 scenarios (long-then-short)"),
+        "{stderr}"
+    );
+}

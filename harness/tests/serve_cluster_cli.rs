@@ -129,8 +129,8 @@ fn sigint_to_the_process_group_drains_in_flight_requests() {
         &[
             "--workload",
             "busy",
-            "--busy-ms",
-            "1000",
+            "--busy",
+            "1s",
             "--strategy",
             "cluster",
             "--cluster",

@@ -54,16 +54,16 @@ pub const MAX_SECONDS: f64 = 3_600.0;
 fn validate(config: &ClusterExperimentConfig) -> Result<(), WorkloadError> {
     if !(config.seconds > 0.0 && config.seconds <= MAX_SECONDS) {
         return Err(WorkloadError::Param {
-            name: "seconds",
-            value: config.seconds.to_string(),
-            hint: "use a finite number of seconds above 0 and at most 3600, like 3",
+            name: "duration",
+            value: format!("{}s", config.seconds),
+            hint: "use a duration above 0 and at most 1h, like 3s",
         });
     }
     super::in_range(
-        "work-ms",
+        "work",
         config.work_ms,
         (1, super::MAX_WORK_MS),
-        "use 1..=60000 ms of work, like 100",
+        "use 1ms..=60s of work per request, like 100ms (a value is in whole milliseconds)",
     )?;
     Ok(())
 }
@@ -109,8 +109,8 @@ fn measure(
     .chain([
         "--cluster".into(),
         children.to_string(),
-        "--busy-ms".into(),
-        config.work_ms.to_string(),
+        "--busy".into(),
+        format!("{}ms", config.work_ms),
         "--iterations".into(),
         iterations.to_string(),
     ])

@@ -99,7 +99,7 @@ impl ExperimentReport {
 pub const MAX_HASH_ITERATIONS: u64 = 10_000_000;
 /// Longest PBKDF2 key, in bytes: 1,024 (16 SHA-512 blocks, each costing the full iterations).
 pub const MAX_KEYLEN: usize = 1_024;
-/// Most milliseconds of work per request (`--work-ms`, `--busy-ms`): one minute.
+/// Most milliseconds of work per request (`--work`, `--busy`): one minute.
 pub const MAX_WORK_MS: u64 = 60_000;
 
 /// `value` if it is in `min..=max`; else a [`WorkloadError::Param`] whose `hint` states the

@@ -90,10 +90,10 @@ pub fn workers(
     config: &WorkersExperimentConfig,
 ) -> Result<ExperimentReport, WorkloadError> {
     super::in_range(
-        "work-ms",
+        "work",
         config.work_ms,
         (1, super::MAX_WORK_MS),
-        "use 1..=60000 ms of work, like 500",
+        "use 1ms..=60s of work per request, like 500ms (a value is in whole milliseconds)",
     )?;
     super::check_hash(config.pool_hash_iterations, 64)?;
     let iterations = calibrate_iterations(config.work_ms)?;

@@ -170,10 +170,10 @@ fn validate(spec: &Deployment) -> Result<(), WorkloadError> {
         "use 1..=10000000 iterations, like 10000",
     )?;
     in_range(
-        "--busy-ms",
+        "--busy",
         spec.busy_ms,
         (0, MAX_WORK_MS),
-        "use 0..=60000 ms, like 100",
+        "use 0ms..=60s, like 100ms (a value is in whole milliseconds)",
     )?;
     ThreadPool::with_size(spec.pool)?;
     validate_counts(spec)
