@@ -7,7 +7,7 @@
 //! `lab report` and `lab check` only read: they never run anything, so they can be pointed at
 //! any results folder, including one copied from another machine.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -23,28 +23,48 @@ pub struct ReportArgs {
     /// Where to write report.html, summary.md, points.csv and charts/; default: DIR itself.
     #[arg(long, value_name = "DIR2")]
     out: Option<PathBuf>,
+    /// Print one JSON object (the answers as data, the warning count, the files) instead of
+    /// the answers in words.
+    #[arg(long)]
+    json: bool,
 }
 
-/// Runs `lab report`: prints where the report is.
+/// Runs `lab report`: prints the answers and where the report is.
 pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.out.as_deref().unwrap_or(&args.dir);
     let rendered = report::render(&args.dir, out)?;
-    print_answers(&rendered);
+    finish("lab report", &args.dir, &rendered, args.json)
+}
+
+/// The end of `lab report` and of a sweep (`who`): the answers in words, the warning count and
+/// the paths; with `json`, one JSON object holding the same on stdout.
+pub fn finish(who: &str, results: &Path, rendered: &report::Rendered, json: bool) -> Result<()> {
+    if json {
+        let value = serde_json::json!({
+            "results": results.display().to_string(),
+            "report": rendered.html.display().to_string(),
+            "summary": rendered.summary.display().to_string(),
+            "csv": rendered.csv.display().to_string(),
+            "warnings": rendered.warnings,
+            "answers": rendered.answers,
+        });
+        println!("{}", serde_json::to_string(&value)?);
+        return Ok(());
+    }
+    for answer in &rendered.answers {
+        println!("{}", answer.sentence);
+    }
     if rendered.warnings > 0 {
         eprintln!(
-            "lab report: {} warning(s) about these results, listed at the end of the report",
+            "{who}: {} warning(s) about these results, listed at the end of the report",
             rendered.warnings
         );
     }
+    if who != "lab report" {
+        println!("results: {}", results.display());
+    }
     println!("report: {}", rendered.html.display());
     Ok(())
-}
-
-/// The answer in words, one line per workload, on stdout.
-pub fn print_answers(rendered: &report::Rendered) {
-    for line in &rendered.answers {
-        println!("{line}");
-    }
 }
 
 /// The end of a successful sweep: the report, rendered into the results folder once the

@@ -60,6 +60,10 @@ pub struct CalibrateArgs {
     /// Skip the micro-benchmarks (scenarios only).
     #[arg(long)]
     no_benches: bool,
+    /// Print one JSON object (what calibration.json holds, or with --costs the profile, and
+    /// where it was written) instead of tables.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Node and looplab completed a scenario's operations in different orders (racy groups
@@ -268,7 +272,7 @@ fn runs_text(scenario: &Scenario, session: &Session) -> String {
 /// Runs `lab calibrate`.
 pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     if args.costs {
-        return crate::costs_cmd::run(args.out.as_deref(), args.runs.unwrap_or(5));
+        return crate::costs_cmd::run(args.out.as_deref(), args.runs.unwrap_or(5), args.json);
     }
     let runs = args.runs.unwrap_or(3);
     let dir = match &args.scenarios {
@@ -286,10 +290,21 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         calibrate::calibrate_benches(&scripts, &mut progress)?
     };
     let calibration = Calibration { scenarios, benches };
-    print!("{}", calibration_text(&calibration));
-    if let Some(out) = &args.out {
-        let path = write_calibration(out, &calibration)?;
-        println!("written: {}", path.display());
+    let written = match &args.out {
+        Some(out) => Some(write_calibration(out, &calibration)?),
+        None => None,
+    };
+    if args.json {
+        let value = json!({
+            "calibration": calibration,
+            "written": written.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{}", serde_json::to_string(&value)?);
+    } else {
+        print!("{}", calibration_text(&calibration));
+        if let Some(path) = &written {
+            println!("written: {}", path.display());
+        }
     }
     let differ: Vec<&str> = calibration
         .scenarios

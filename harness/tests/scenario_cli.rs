@@ -447,7 +447,7 @@ fn calibrate_exits_1_naming_the_scenarios_whose_orders_differ() {
         .arg("calibrate")
         .arg("--scenarios")
         .arg(scenarios.path())
-        .args(["--runs", "1", "--no-benches"])
+        .args(["--runs", "1", "--no-benches", "--json"])
         .env("PATH", path_with_first(dir.path()))
         .output()
         .expect("run lab");
@@ -457,4 +457,11 @@ fn calibrate_exits_1_naming_the_scenarios_whose_orders_differ() {
         stderr.contains("1 of 1 scenarios (long-then-short)"),
         "{stderr}"
     );
+    // --json: the calibration as one object on stdout, printed before the exit.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let rows = report["calibration"]["scenarios"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["name"], "long-then-short");
+    assert_eq!(rows[0]["order_identical"], false);
+    assert!(report["written"].is_null());
 }

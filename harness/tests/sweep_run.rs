@@ -287,6 +287,56 @@ fn a_tiny_service_sweep_records_every_point_and_leaves_no_process() {
 }
 
 #[test]
+fn a_sweep_with_json_ends_with_one_object_holding_the_answers() {
+    let tmp = temp();
+    let out = tmp.path().join("run");
+    let args = tiny(
+        &out,
+        &[
+            "--strategies",
+            "loop,cluster",
+            "--cluster-counts",
+            "2",
+            "--workloads",
+            "net,hash",
+            "--json",
+        ],
+    );
+    let output = lab().args(&args).output().unwrap();
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    let value: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    assert_eq!(value["results"], out.display().to_string());
+    assert_eq!(
+        value["report"],
+        out.join("report.html").display().to_string()
+    );
+    let answers = value["answers"].as_array().unwrap();
+    let workloads: Vec<&str> = answers
+        .iter()
+        .map(|a| a["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(workloads, ["net", "hash"], "{value:#}");
+    for a in answers {
+        assert!(a["sentence"]
+            .as_str()
+            .unwrap()
+            .starts_with(a["workload"].as_str().unwrap()));
+        assert_eq!(a["flavour"], "looplab");
+        assert!(a["throughput_per_s"].as_f64().unwrap() > 0.0, "{a:#}");
+        assert_eq!(a["repetitions"], 1);
+        // One repetition: the rule cannot judge the best against the other strategy's best,
+        // and the record says why.
+        let other = &a["over_runner_up"];
+        assert_eq!(
+            other["certainty"], "unknown: fewer than 3 repetitions (1)",
+            "{a:#}"
+        );
+        assert!(other["ci95"].is_null());
+        assert_ne!(other["against"], a["best"]);
+    }
+}
+
+#[test]
 fn a_batch_sweep_runs_every_strategy() {
     let tmp = temp();
     let config = tmp.path().join("batch.toml");
@@ -409,10 +459,25 @@ fn an_interrupted_sweep_resumes_without_losing_or_repeating_a_point() {
         "stderr: {}",
         text(&output.stderr)
     );
+    // Ctrl-C prints the resume line and nothing else (no broken pipe from the stopped
+    // point, no closing summary).
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the plan's line, then the resume line: {stderr}"
+    );
     assert!(
-        text(&output.stderr).contains(&format!("lab sweep --resume {}", out.display())),
-        "{}",
-        text(&output.stderr)
+        lines[0].starts_with("lab sweep: 3 points to run"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "lab: interrupted; everything measured so far is in {0}; finish it with `lab sweep --resume {0}`",
+            out.display()
+        ),
     );
     assert_none_left(&seen);
     let before = records(&out);

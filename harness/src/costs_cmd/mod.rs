@@ -91,7 +91,7 @@ const HTTP_WARMUP: u64 = 2_000;
 const HTTP_REQUESTS: u64 = 10_000;
 
 /// Runs `lab calibrate --costs`.
-pub fn run(out: Option<&Path>, runs: u32) -> Result<()> {
+pub fn run(out: Option<&Path>, runs: u32, json: bool) -> Result<()> {
     let node = looplab_workloads::scenario::find_node().map_err(|_| {
         anyhow::anyhow!(
             "`node` was not found on PATH; `lab calibrate --costs` measures Node against looplab: install Node.js 20 (https://nodejs.org/en/download)"
@@ -111,13 +111,18 @@ pub fn run(out: Option<&Path>, runs: u32) -> Result<()> {
     micro_costs.write(&micro_file)?;
     composite(&sides, runs, &micro_file, &mut samples)?;
     let profile = profile(&version, runs, &samples);
-    print!("{}", table(&profile));
     let out = out.map_or_else(crate::sweep::node_profile_path, Path::to_path_buf);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
     profile.write(&out)?;
-    println!("written: {}", out.display());
+    if json {
+        let value = serde_json::json!({ "profile": profile, "written": out.display().to_string() });
+        println!("{}", serde_json::to_string(&value)?);
+    } else {
+        print!("{}", table(&profile));
+        println!("written: {}", out.display());
+    }
     Ok(())
 }
 

@@ -65,9 +65,10 @@ pub struct SweepArgs {
     /// Print the plan (points, count, estimated duration) and exit without running.
     #[arg(long)]
     plan: bool,
-    /// With --plan: one JSON object (points with their coordinates and repetitions, what was
-    /// pruned and why, the estimate) instead of the table.
-    #[arg(long, requires = "plan")]
+    /// One JSON object on stdout instead of text: with --plan, the points with their
+    /// coordinates and repetitions, what was pruned and why, the estimate; after a sweep, the
+    /// answers as data, the warning count and the files.
+    #[arg(long)]
     json: bool,
     /// Run shard I of N (1-based): every N-th point of the plan.
     #[arg(long, value_name = "I/N")]
@@ -152,7 +153,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
     needs_node(&sweep.plan)?;
     let results = folder::create(args, &sweep)?;
-    session::execute(results, &sweep.plan, args.quiet)
+    session::execute(results, &sweep.plan, args.quiet, args.json)
 }
 
 /// When the plan has points on Node, checks that they can run here (one line otherwise).
@@ -172,5 +173,5 @@ fn resume(args: &SweepArgs, path: &Path) -> Result<()> {
     flags::check_resume_alone(args, path)?;
     let (results, sweep) = folder::reopen(path)?;
     needs_node(&sweep.plan)?;
-    session::execute(results, &sweep.plan, args.quiet)
+    session::execute(results, &sweep.plan, args.quiet, args.json)
 }

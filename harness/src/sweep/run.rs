@@ -101,8 +101,9 @@ pub fn execute(
             started += 1;
             let records = run_repetition(lab, point, round, dir, progress, &mut outcome)?;
             if STOP.load(Ordering::SeqCst) {
+                // Ctrl-C: the resume line is all that is printed (the repetition cut short
+                // is not recorded, so the resume runs it again).
                 outcome.interrupted = true;
-                progress.finish_point(&label, "interrupted");
                 break 'rounds;
             }
             progress.finish_point(&label, &summary(&records, 1));
@@ -290,7 +291,7 @@ impl PointRun<'_> {
                     window,
                     probe_error,
                 }) => {
-                    if let Some(e) = probe_error {
+                    if let Some(e) = probe_error.filter(|_| !STOP.load(Ordering::SeqCst)) {
                         self.progress
                             .println(&format!("{}: loop metrics missing: {e}", self.point.id));
                     }

@@ -58,7 +58,7 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// Runs the plan into the folder, then closes the folder's metadata and says where it is.
-pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> {
+pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool, json: bool) -> Result<()> {
     let lab = std::env::current_exe().context("find this program to start the points")?;
     let done = results.done_points()?;
     let left = left_to_run(plan, &done);
@@ -72,29 +72,20 @@ pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool) -> Result<()> 
         meta.finished_at = Some(rfc3339_utc(SystemTime::now()));
         results.write_meta(&meta)?;
     }
-    eprintln!("{}", summary(&outcome));
     if outcome.interrupted {
         return Err(Interrupted {
             dir: results.path().to_path_buf(),
         }
         .into());
     }
+    eprintln!("{}", summary(&outcome));
     all_failed(&outcome, results.path())?;
     if let Err(e) = record_experiments(&lab, &results, quiet) {
         eprintln!("lab: warning: the classic experiments were not recorded ({e:#}); the report and `lab check` say so");
     }
     let dir = results.path().to_path_buf();
     let rendered = crate::report_cmd::after_sweep(results)?;
-    crate::report_cmd::print_answers(&rendered);
-    if rendered.warnings > 0 {
-        eprintln!(
-            "lab: {} warning(s) about these results, listed at the end of the report",
-            rendered.warnings
-        );
-    }
-    println!("results: {}", dir.display());
-    println!("report: {}", rendered.html.display());
-    Ok(())
+    crate::report_cmd::finish("lab", &dir, &rendered, json)
 }
 
 /// A sweep in which every repetition that ran failed measured nothing: an error (exit 2)

@@ -95,8 +95,8 @@ pub struct Rendered {
     pub charts: Vec<PathBuf>,
     /// How many warnings the report lists.
     pub warnings: usize,
-    /// The answer in words, one sentence per workload and flavour ([`words::sentence`]).
-    pub answers: Vec<String>,
+    /// The answers, one per workload and flavour, each with its sentence ([`words::record`]).
+    pub answers: Vec<words::AnswerRecord>,
 }
 
 /// Renders the report of the results folder `input` into the folder `out` (created if needed;
@@ -141,7 +141,7 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
             .flat_map(|(_, r)| [r.png.clone(), r.svg_path.clone()])
             .collect(),
         warnings: warnings.len(),
-        answers: answers.iter().map(words::sentence).collect(),
+        answers: answers.iter().map(words::record).collect(),
     })
 }
 

@@ -4,6 +4,7 @@
 //! every sweep and by `lab report`, and first on the report's page.
 
 use looplab_workloads::deploy::{Runtime, Strategy};
+use serde::Serialize;
 
 use super::analysis::Answer;
 use super::format::{count, times};
@@ -107,5 +108,84 @@ fn certainty(judgement: Option<Judgement>) -> String {
         Some(Judgement::Tested(_)) => "within the noise".to_string(),
         Some(j) => j.describe(),
         None => "not judged".to_string(),
+    }
+}
+
+/// One answer as data (`lab sweep --json`, `lab report --json`): the sentence, and what it is
+/// made of.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnswerRecord {
+    /// The workload.
+    pub workload: String,
+    /// Where it ran: `looplab`, `node`, `looplab with node costs`...
+    pub flavour: String,
+    /// The answer in words, as printed.
+    pub sentence: String,
+    /// The best configuration's point id.
+    pub best: String,
+    /// The best configuration as settings.
+    pub settings: String,
+    /// The load it was measured under.
+    pub load: String,
+    /// Its median throughput, per second.
+    pub throughput_per_s: f64,
+    /// Repetitions that ran without error.
+    pub repetitions: usize,
+    /// The best over the plain loop, and the rule's verdict on it (none when the best is the
+    /// plain loop).
+    pub over_plain: Option<Verdict>,
+    /// The best over the runner-up (the best configuration of another strategy).
+    pub over_runner_up: Option<Verdict>,
+    /// Why the best point's figure may not be the server's (generator-limited, ...).
+    pub marks: Vec<&'static str>,
+}
+
+/// The best over another point, and the lab's one rule on it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// The other point's id.
+    pub against: String,
+    /// Median over median.
+    pub ratio: f64,
+    /// `beyond the noise`, `within the noise`, or why unknown.
+    pub certainty: String,
+    /// The 95% interval of the ratio, when it was tested.
+    pub ci95: Option<(f64, f64)>,
+}
+
+fn verdict(against: &str, ratio: f64, judgement: Option<Judgement>) -> Verdict {
+    Verdict {
+        against: against.to_string(),
+        ratio,
+        certainty: certainty(judgement),
+        ci95: match judgement {
+            Some(Judgement::Tested(d)) => Some(d.ci95),
+            _ => None,
+        },
+    }
+}
+
+/// The answer `a` as data.
+pub fn record(a: &Answer<'_>) -> AnswerRecord {
+    let best = &a.best.coords;
+    AnswerRecord {
+        workload: a.workload.clone(),
+        flavour: best.flavour().to_string(),
+        sentence: sentence(a),
+        best: a.best.id.clone(),
+        settings: settings(best),
+        load: load(best),
+        throughput_per_s: a.best.throughput(),
+        repetitions: a.best.ok,
+        over_plain: a
+            .plain
+            .filter(|(plain, _)| !std::ptr::eq(*plain, a.best))
+            .zip(a.speedup())
+            .map(|((plain, _), s)| verdict(&plain.id, s, a.speedup_noise)),
+        over_runner_up: a
+            .runner_up
+            .zip(a.runner_up_ratio())
+            .map(|((other, j), r)| verdict(&other.id, r, Some(j))),
+        marks: a.best.marks().iter().map(|m| m.label()).collect(),
     }
 }
