@@ -211,13 +211,15 @@ fn text(r: &LoadReport) -> String {
         e.total, e.connect, e.timeout, e.status, e.short_body, e.io
     );
     out += &format!(
-        "  generator   {:.2} s CPU (user {:.2}, sys {:.2}) over {:.2} s = {:.0}% of {} thread(s){}\n",
+        "  generator   {:.2} s CPU (user {:.2}, sys {:.2}) over {:.2} s = {:.0}% of {} thread(s), {:.0}% of the CPU they could get (waited {:.2} s for a core){}\n",
         r.cpu.total_s,
         r.cpu.user_s,
         r.cpu.sys_s,
         r.cpu.wall_s,
         r.cpu.utilization * 100.0,
         p.threads,
+        r.cpu.capacity_utilization * 100.0,
+        r.cpu.wait_s,
         if r.generator_limited {
             ": the generator, not the server, may have been the limit"
         } else {

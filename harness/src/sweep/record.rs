@@ -112,7 +112,7 @@ fn generator_metrics(m: &mut Metrics, r: &LoadReport) {
     }
     put(m, metric::ABANDONED, r.abandoned as f64);
     put(m, metric::GENERATOR_CPU, r.cpu.total_s);
-    put(m, metric::GENERATOR_UTIL, r.cpu.utilization);
+    put(m, metric::GENERATOR_UTIL, r.cpu.capacity_utilization);
     put(
         m,
         metric::GENERATOR_LIMITED,

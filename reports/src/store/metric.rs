@@ -30,7 +30,8 @@ pub const ERRORS_IO: &str = "errors_io";
 pub const ABANDONED: &str = "abandoned";
 /// CPU seconds the load generator used.
 pub const GENERATOR_CPU: &str = "generator_cpu_s";
-/// The load generator's busiest thread, as a fraction of one core.
+/// The load generator's CPU use as a fraction of the CPU its threads could get (their wall
+/// time less their wait for a core); the generator is the limit from 0.9.
 pub const GENERATOR_UTIL: &str = "generator_util";
 /// 1 when the load generator was the limit.
 pub const GENERATOR_LIMITED: &str = "generator_limited";

@@ -13,11 +13,14 @@ use serde::Serialize;
 
 use super::driver::Measured;
 use super::spec::{LoadSpec, Plan};
-use super::stats::ErrorCounts;
+use super::stats::{CpuTime, ErrorCounts};
 use super::LoadError;
 
-/// CPU use of the generator, as a share of its threads' capacity, from which the generator
-/// rather than the server is taken to have been the limit.
+/// CPU use of the generator, as a share of its measured capacity (the CPU its threads could
+/// have had: their wall time less the time they waited for a core), from which the generator
+/// rather than the server is taken to have been the limit. Against capacity, not wall time: on
+/// a machine busy with the server, a generator thread that waits for a core 10% of the window
+/// and runs the other 86% had no idle time left, and it set the pace.
 pub const GENERATOR_LIMITED_AT: f64 = 0.9;
 
 /// The parameters of the run, as resolved.
@@ -114,6 +117,11 @@ pub struct CpuReport {
     pub wall_s: f64,
     /// `total_s / (threads * wall_s)`: 1.0 is every generator thread busy all the time.
     pub utilization: f64,
+    /// Time the generator threads waited for a core (run queue), summed; 0 where unknown.
+    pub wait_s: f64,
+    /// `total_s / (threads * wall_s - wait_s)`: the share of the CPU the generator could have
+    /// had that it used; the generator is the limit from [`GENERATOR_LIMITED_AT`].
+    pub capacity_utilization: f64,
     /// The whole process (RUSAGE_SELF: includes anything else running in this process).
     pub process_user_s: f64,
     /// The whole process, system time.
@@ -155,7 +163,7 @@ pub struct LoadReport {
     pub latency_uncorrected_us: Option<LatencySummary>,
     /// The generator's CPU use.
     pub cpu: CpuReport,
-    /// The generator used at least [`GENERATOR_LIMITED_AT`] of its threads' capacity: it,
+    /// The generator used at least [`GENERATOR_LIMITED_AT`] of its measured capacity: it,
     /// not the server, may have set the pace.
     pub generator_limited: bool,
 }
@@ -184,7 +192,7 @@ pub(crate) fn build(
         unfinished_connections: measured.unfinished,
         latency_us: LatencySummary::of(stats.latency)?,
         latency_uncorrected_us: stats.uncorrected.map(LatencySummary::of).transpose()?,
-        generator_limited: cpu.utilization >= GENERATOR_LIMITED_AT,
+        generator_limited: cpu.capacity_utilization >= GENERATOR_LIMITED_AT,
         cpu,
     })
 }
@@ -210,21 +218,34 @@ fn params(spec: &LoadSpec) -> LoadParams {
 }
 
 fn cpu_report(measured: &Measured, threads: usize) -> CpuReport {
-    let generator = &measured.generator_cpu;
+    cpu_of(
+        measured.generator_cpu,
+        measured.process_cpu,
+        measured.cpu_wall_s,
+        threads,
+    )
+}
+
+fn cpu_of(generator: CpuTime, process: CpuTime, wall_s: f64, threads: usize) -> CpuReport {
     let total_s = generator.user_s + generator.sys_s;
-    let capacity_s = threads as f64 * measured.cpu_wall_s;
+    let wall_capacity_s = threads as f64 * wall_s;
+    let share = |capacity_s: f64| {
+        if capacity_s > 0.0 {
+            (total_s / capacity_s).min(1.0)
+        } else {
+            0.0
+        }
+    };
     CpuReport {
         user_s: generator.user_s,
         sys_s: generator.sys_s,
         total_s,
-        wall_s: measured.cpu_wall_s,
-        utilization: if capacity_s > 0.0 {
-            total_s / capacity_s
-        } else {
-            0.0
-        },
-        process_user_s: measured.process_cpu.user_s,
-        process_sys_s: measured.process_cpu.sys_s,
+        wall_s,
+        utilization: share(wall_capacity_s),
+        wait_s: generator.wait_s,
+        capacity_utilization: share(wall_capacity_s - generator.wait_s),
+        process_user_s: process.user_s,
+        process_sys_s: process.sys_s,
     }
 }
 
@@ -243,6 +264,33 @@ fn encode(histogram: &Histogram<u64>) -> Result<String, LoadError> {
 mod tests {
     use super::*;
     use hdrhistogram::serialization::Deserializer;
+
+    #[test]
+    fn the_generator_is_the_limit_against_the_cpu_it_could_get() {
+        let cpu = |user_s, wait_s| CpuTime {
+            user_s,
+            sys_s: 0.0,
+            wait_s,
+        };
+        let process = CpuTime::default();
+        // 86% of its thread's wall time, and the other 10% waiting for a core: no idle time
+        // left, the generator set the pace.
+        let busy = cpu_of(cpu(0.86, 0.10), process, 1.0, 1);
+        assert!((busy.utilization - 0.86).abs() < 1e-9);
+        assert!((busy.capacity_utilization - 0.86 / 0.90).abs() < 1e-9);
+        assert!(busy.capacity_utilization >= GENERATOR_LIMITED_AT);
+        // 86% with no wait: it idled 14% of the time waiting for the server.
+        let idle = cpu_of(cpu(0.86, 0.0), process, 1.0, 1);
+        assert!(idle.capacity_utilization < GENERATOR_LIMITED_AT);
+        // Two threads: the capacity is both threads' wall time less both waits.
+        let two = cpu_of(cpu(1.5, 0.4), process, 1.0, 2);
+        assert!((two.capacity_utilization - 1.5 / 1.6).abs() < 1e-9);
+        // Nothing measured: 0, not a division by zero.
+        assert_eq!(
+            cpu_of(cpu(0.0, 0.0), process, 0.0, 1).capacity_utilization,
+            0.0
+        );
+    }
 
     #[test]
     fn summaries_round_trip_through_the_encoding() {

@@ -198,11 +198,14 @@ impl ConnStats {
     }
 }
 
-/// User and system CPU time, in seconds.
+/// User and system CPU time, in seconds, and for a thread the time it waited for a core.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct CpuTime {
     pub user_s: f64,
     pub sys_s: f64,
+    /// Time runnable but waiting on a run queue (Linux schedstat; 0 where unknown): the CPU
+    /// the thread wanted and the machine did not give it.
+    pub wait_s: f64,
 }
 
 impl CpuTime {
@@ -212,7 +215,10 @@ impl CpuTime {
         let who = libc::RUSAGE_THREAD;
         #[cfg(not(target_os = "linux"))]
         let who = libc::RUSAGE_SELF;
-        rusage(who)
+        CpuTime {
+            wait_s: runqueue_wait_s(),
+            ..rusage(who)
+        }
     }
 
     /// The whole process's CPU time (every thread, the generator's and any other).
@@ -224,6 +230,7 @@ impl CpuTime {
         CpuTime {
             user_s: (self.user_s - earlier.user_s).max(0.0),
             sys_s: (self.sys_s - earlier.sys_s).max(0.0),
+            wait_s: (self.wait_s - earlier.wait_s).max(0.0),
         }
     }
 
@@ -231,8 +238,19 @@ impl CpuTime {
         CpuTime {
             user_s: self.user_s + other.user_s,
             sys_s: self.sys_s + other.sys_s,
+            wait_s: self.wait_s + other.wait_s,
         }
     }
+}
+
+/// This thread's time waiting on a run queue so far, seconds: the second field of
+/// `/proc/thread-self/schedstat` (ns). 0 where the file is missing (not Linux, or a kernel
+/// without schedstats), which leaves the generator's capacity at its threads' wall time.
+fn runqueue_wait_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0.0, |ns| ns as f64 / 1e9)
 }
 
 /// getrusage; zero if it fails (it cannot with these arguments, and a zero shows in the report).
@@ -247,6 +265,7 @@ fn rusage(who: libc::c_int) -> CpuTime {
     CpuTime {
         user_s: seconds(usage.ru_utime),
         sys_s: seconds(usage.ru_stime),
+        wait_s: 0.0,
     }
 }
 
