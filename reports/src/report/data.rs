@@ -66,6 +66,48 @@ impl Mark {
             Mark::UnderRate => "under the offered rate",
         }
     }
+
+    /// Every mark, in the order they are listed.
+    pub const ALL: [Mark; 3] = [Mark::GeneratorLimited, Mark::BusyMachine, Mark::UnderRate];
+
+    /// The letter a chart writes beside a marked point.
+    pub fn letter(self) -> char {
+        match self {
+            Mark::GeneratorLimited => 'G',
+            Mark::BusyMachine => 'B',
+            Mark::UnderRate => 'R',
+        }
+    }
+}
+
+/// A set of [`Mark`]s, small enough to travel with a chart point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks(u8);
+
+impl Marks {
+    /// The set of `marks`.
+    pub fn of(marks: &[Mark]) -> Marks {
+        Marks(marks.iter().fold(0, |bits, m| bits | 1 << *m as u8))
+    }
+
+    /// Whether `mark` is in the set.
+    pub fn contains(self, mark: Mark) -> bool {
+        self.0 & 1 << mark as u8 != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The marks' letters, like `GB`.
+    pub fn letters(self) -> String {
+        Mark::ALL
+            .into_iter()
+            .filter(|m| self.contains(*m))
+            .map(Mark::letter)
+            .collect()
+    }
 }
 
 impl PointSummary {

@@ -15,12 +15,13 @@ pub(crate) struct LegendEntry {
     pub line_only: bool,
 }
 
-/// Draws legend entries top to bottom in `area`, wrapping labels that do not fit.
+/// Draws legend entries top to bottom in `area`, wrapping labels that do not fit; returns
+/// the height below the last entry.
 pub(crate) fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[LegendEntry],
     top: i32,
-) -> Result<(), String> {
+) -> Result<i32, String> {
     let font = (FAMILY, text::LEGEND).into_font().color(&BLACK);
     let (width, _) = area.dim_in_pixel();
     let text_width = width.saturating_sub(44) as usize;
@@ -50,7 +51,7 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
         }
         y += 6;
     }
-    Ok(())
+    Ok(y)
 }
 
 /// Splits `text` into lines no wider than `width` pixels, at spaces where possible.

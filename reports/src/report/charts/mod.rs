@@ -375,7 +375,8 @@ fn draw_xy_panels<DB: DrawingBackend>(
         xy::draw(area, panel, false)?;
         add_new_entries(&mut entries, xy::legend_entries(panel));
     }
-    draw_legend(&legend, &entries, 40)
+    let below = draw_legend(&legend, &entries, 40)?;
+    xy::draw_mark_legend(&legend, panels, below + 6)
 }
 
 /// Bar charts in a grid of `columns` columns, one legend for all (each label once).
@@ -394,7 +395,7 @@ fn draw_bar_panels<DB: DrawingBackend>(
         bars::draw(area, panel)?;
         add_new_entries(&mut entries, bars::legend_entries(panel));
     }
-    draw_legend(&legend, &entries, 40)
+    draw_legend(&legend, &entries, 40).map(|_| ())
 }
 
 /// Appends the entries whose labels `entries` does not have yet.

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use super::{
     draw_legend, draw_marker, err, house_mesh, text, LegendEntry, Look, MarkerShape, Ticked, FAMILY,
 };
+use crate::report::data::{Mark, Marks};
 
 /// An axis: its label (with the unit), its range and its ticks, in the figure's coordinate.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +48,8 @@ pub struct XyPoint {
     pub y: f64,
     /// Error bar ends, when there is a spread to show.
     pub spread: Option<(f64, f64)>,
+    /// Why the figure may not be the server's: drawn as a ring and letters at the marker.
+    pub marks: Marks,
 }
 
 /// A named series of points joined by a line.
@@ -148,7 +151,8 @@ pub(super) fn draw<DB: DrawingBackend>(
     }
     if legend {
         let top = if panel.title.is_some() { 40 } else { 14 };
-        draw_legend(&legend_area, &legend_entries(panel), top)?;
+        let below = draw_legend(&legend_area, &legend_entries(panel), top)?;
+        draw_mark_legend(&legend_area, std::slice::from_ref(panel), below + 6)?;
     }
     Ok(())
 }
@@ -208,6 +212,51 @@ fn draw_series<DB: DrawingBackend>(plot: &Plot<DB>, series: &Series) -> Result<(
     }
     for &at in &points {
         draw_marker(plot, at, series.look)?;
+    }
+    for p in series.points.iter().filter(|p| !p.marks.is_empty()) {
+        draw_ring(plot, (p.x, p.y), &p.marks.letters())?;
+    }
+    Ok(())
+}
+
+/// Colour of the rings and letters on points whose figure may not be the server's.
+const FLAG_RED: RGBColor = RGBColor(200, 30, 30);
+
+/// A ring around the marker at `at`, with `letters` above its right.
+fn draw_ring<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    area: &DrawingArea<DB, CT>,
+    at: (f64, f64),
+    letters: &str,
+) -> Result<(), String> {
+    let font = (FAMILY, text::NOTE).into_font().color(&FLAG_RED);
+    let ring = Circle::new((0, 0), 9, FLAG_RED.stroke_width(2));
+    let label = Text::new(letters.to_string(), (9, -22), font);
+    area.draw(&(EmptyElement::at(at) + ring + label))
+        .map_err(err)
+}
+
+/// The legend entries of the marks the panels' points carry: ring, letter, meaning.
+pub(super) fn draw_mark_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panels: &[XyPanel],
+    top: i32,
+) -> Result<(), String> {
+    let all = panels
+        .iter()
+        .flat_map(|p| &p.series)
+        .flat_map(|s| &s.points);
+    let shown: Vec<Mark> = Mark::ALL
+        .into_iter()
+        .filter(|m| all.clone().any(|p| p.marks.contains(*m)))
+        .collect();
+    let font = (FAMILY, text::LEGEND).into_font().color(&BLACK);
+    let mut y = top;
+    for mark in shown {
+        let ring = Circle::new((17, y + 7), 7, FLAG_RED.stroke_width(2));
+        area.draw(&ring).map_err(err)?;
+        let line = format!("{}: {}", mark.letter(), mark.label());
+        area.draw_text(&line, &font, (38, y)).map_err(err)?;
+        y += 24;
     }
     Ok(())
 }
@@ -287,4 +336,68 @@ pub fn nice_ticks(
             (v, label(v))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::charts::{write, Body, Figure};
+
+    fn figure(marks: Marks) -> Figure {
+        let axis = |label: &str| Axis {
+            label: label.into(),
+            min: 0.0,
+            max: 10.0,
+            ticks: vec![(0.0, "0".into()), (10.0, "10".into())],
+        };
+        let point = |x, marks| XyPoint {
+            x,
+            y: 5.0,
+            spread: None,
+            marks,
+        };
+        let series = Series {
+            label: "loop".into(),
+            look: Look {
+                color: RGBColor(0, 0, 200),
+                marker: MarkerShape::Circle,
+                dashed: false,
+            },
+            points: vec![point(2.0, Marks::default()), point(6.0, marks)],
+        };
+        Figure {
+            name: "marks".into(),
+            title: "t".into(),
+            note: String::new(),
+            caption: String::new(),
+            size: (700, 400),
+            body: Body::Xy(vec![XyPanel {
+                title: None,
+                x: axis("x"),
+                y: axis("y"),
+                series: vec![series],
+                references: Vec::new(),
+                markers: Vec::new(),
+            }]),
+        }
+    }
+
+    #[test]
+    fn a_marked_point_gets_a_ring_its_letters_and_a_legend_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let marked = Marks::of(&[Mark::GeneratorLimited, Mark::UnderRate]);
+        assert_eq!(marked.letters(), "GR");
+        let svg = write(figure(marked), dir.path()).unwrap().svg;
+        assert!(
+            svg.contains("\nGR\n</text>"),
+            "the letters beside the point"
+        );
+        assert!(svg.contains("G: generator-limited"), "{svg}");
+        assert!(svg.contains("R: under the offered rate"));
+        assert!(!svg.contains("B: machine busy"), "only the marks present");
+        let plain = write(figure(Marks::default()), dir.path()).unwrap().svg;
+        assert!(!plain.contains("generator-limited"));
+        assert!(!plain.contains("#C81E1E"), "no ring without a mark");
+        assert!(svg.contains("#C81E1E"), "the ring's colour");
+    }
 }

@@ -10,7 +10,7 @@ use super::super::analysis::best_per_strategy;
 use super::super::charts::{look, Axis, Body, Figure, Look, MarkerShape, Series, XyPanel, XyPoint};
 use looplab_workloads::deploy::Strategy;
 
-use super::super::data::{metric, PointSummary, SweepData};
+use super::super::data::{metric, Marks, PointSummary, SweepData};
 use super::super::format::{si, Labeler};
 use super::{file_name, log_ms_axis};
 
@@ -109,6 +109,7 @@ fn spectrum_points(h: &Histogram<u64>, range: &mut MsRange) -> Vec<XyPoint> {
                 x,
                 y: ms.log10(),
                 spread: None,
+                marks: Marks::default(),
             }
         })
         .collect()
@@ -259,6 +260,7 @@ fn p99_point(p: &PointSummary, extent: &mut OpenLoopExtent) -> Option<XyPoint> {
         x: offered_rate(p),
         y: m.max(1e-3).log10(),
         spread: (s.count >= 2).then(|| (a.max(1e-3).log10(), b.max(1e-3).log10())),
+        marks: Marks::of(&p.marks()),
     })
 }
 

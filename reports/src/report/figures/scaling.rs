@@ -8,7 +8,7 @@ use super::super::analysis::{parallelism_series, ParallelismSeries};
 use super::super::charts::{look, Body, Figure, Marker, RefLine, Series, XyPanel, XyPoint};
 use looplab_workloads::deploy::Strategy;
 
-use super::super::data::{metric, PointSummary, SweepData};
+use super::super::data::{metric, Marks, PointSummary, SweepData};
 use super::super::format::Labeler;
 use super::{file_name, log2_axis, ms_label, si_label, throughput_label, zero_based};
 
@@ -97,6 +97,7 @@ fn point_of(p: &PointSummary, m: &Measure, x: f64) -> Option<XyPoint> {
         x,
         y: s.median * m.scale,
         spread: (s.count >= 2).then_some((s.min * m.scale, s.max * m.scale)),
+        marks: Marks::of(&p.marks()),
     })
 }
 

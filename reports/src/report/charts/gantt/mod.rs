@@ -81,7 +81,7 @@ pub(super) fn draw<DB: DrawingBackend>(
     for (panel, panel_area) in gantt.panels.iter().zip(&areas) {
         draw_panel(panel_area, gantt, panel)?;
     }
-    draw_legend(&legend_area, &legend_entries(gantt), 14)
+    draw_legend(&legend_area, &legend_entries(gantt), 14).map(|_| ())
 }
 
 /// Axes, then queue waits, bars, labels of narrow bars and end dots, in that order (later
