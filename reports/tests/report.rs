@@ -346,3 +346,94 @@ fn three_repetitions_get_a_verdict_and_an_interval_from_the_one_rule() {
         "{summary}"
     );
 }
+
+/// The fixture with only its open-loop hash points (loop and cluster at 200 and 400
+/// requests/s), their p99 and achieved rates set per point as given (ms, requests/s).
+fn open_loop_hash(dir: &Path, set: &[(&str, f64, f64)]) {
+    edit_records(dir, |mut r| {
+        let id = r["point_id"].as_str().unwrap().to_string();
+        if id.contains("/hash/") && !id.contains("/r") {
+            return None;
+        }
+        if let Some((_, p99_ms, achieved)) = set.iter().find(|(p, _, _)| *p == id) {
+            r["metrics"]["p99_us"] = serde_json::json!(p99_ms * 1e3);
+            r["metrics"]["achieved_rate_per_s"] = serde_json::json!(achieved);
+        }
+        Some(r)
+    });
+}
+
+#[test]
+fn open_loop_answers_with_the_highest_rate_within_the_objective() {
+    let (_tmp, dir) = fixture();
+    open_loop_hash(
+        &dir,
+        &[
+            ("loop/hash/p4/c8/r200", 10.0, 200.0),
+            ("loop/hash/p4/c8/r400", 30.0, 300.0),
+            ("cluster/hash/p4/k2/c8/r200", 12.0, 200.0),
+            ("cluster/hash/p4/k2/c8/r400", 40.0, 400.0),
+        ],
+    );
+    let (rendered, html) = render_ok(&dir);
+    let hash = rendered
+        .answers
+        .iter()
+        .find(|a| a.workload == "hash")
+        .expect("a hash answer");
+    // The loop's p99 at 400/s is within 50 ms, but it reached 300 of the 400 requests/s
+    // offered: it sustains 200; the cluster sustains 400.
+    assert_eq!(hash.sustained_rate_per_s, Some(400), "{hash:#?}");
+    assert_eq!(hash.slo_p99_ms, Some(50.0));
+    assert_eq!(hash.best, "cluster/hash/p4/k2/c8/r400");
+    assert!(
+        hash.sentence.contains(
+            "open loop with the objective p99 at most 50 ms: deploy cluster of 2 worker processes"
+        ),
+        "{}",
+        hash.sentence
+    );
+    assert!(hash
+        .sentence
+        .contains("sustains 400 requests/s within it (p99 40 ms there)"));
+    assert!(hash
+        .sentence
+        .contains("the plain loop (one process, UV_THREADPOOL_SIZE=4) sustains 200 requests/s"));
+    assert!(
+        html.contains("Open loop: the highest rate within p99 at most 50 ms"),
+        "the section"
+    );
+    assert!(html.contains("30 ms ✗ R"), "the under-rate cell is marked");
+    let summary = read(&rendered.summary);
+    assert!(
+        summary.contains("| cluster/p4/k2/c8 | 400 | 12 ms ✓ | 40 ms ✓ |"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn open_loop_with_no_configuration_within_the_objective_says_so() {
+    let (_tmp, dir) = fixture();
+    open_loop_hash(
+        &dir,
+        &[
+            ("loop/hash/p4/c8/r200", 60.0, 200.0),
+            ("loop/hash/p4/c8/r400", 90.0, 400.0),
+            ("cluster/hash/p4/k2/c8/r200", 70.0, 200.0),
+            ("cluster/hash/p4/k2/c8/r400", 10.0, 400.0),
+        ],
+    );
+    let (rendered, _) = render_ok(&dir);
+    let hash = rendered
+        .answers
+        .iter()
+        .find(|a| a.workload == "hash")
+        .unwrap();
+    // The cluster meets the objective at 400/s but missed it at 200/s: it sustains nothing.
+    assert_eq!(hash.sustained_rate_per_s, None, "{hash:#?}");
+    assert!(
+        hash.sentence.contains("no configuration met the objective at any offered rate; the lowest p99 at the lowest rate, 200 requests/s, was 60 ms (one process, UV_THREADPOOL_SIZE=4)"),
+        "{}",
+        hash.sentence
+    );
+}

@@ -65,6 +65,10 @@ pub struct SweepConfig {
     pub worker_counts: Option<Vec<i64>>,
     pub connections: Option<Vec<i64>>,
     pub rates: Option<Vec<i64>>,
+    /// Open loop: the latency objective the answer ranks by (p99 at most this), like "50ms".
+    /// Left out of the serialized config when unset, so sweeps written before it keep their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_p99: Option<String>,
     pub hash_iterations: Option<i64>,
     pub file_bytes: Option<i64>,
     pub jobs: Option<i64>,
@@ -113,6 +117,7 @@ impl SweepConfig {
             worker_counts: top.worker_counts.or(self.worker_counts),
             connections: top.connections.or(self.connections),
             rates: top.rates.or(self.rates),
+            slo_p99: top.slo_p99.or(self.slo_p99),
             hash_iterations: top.hash_iterations.or(self.hash_iterations),
             file_bytes: top.file_bytes.or(self.file_bytes),
             jobs: top.jobs.or(self.jobs),
@@ -178,7 +183,22 @@ impl SweepConfig {
             params: self.params(policy, file_mode)?,
         };
         check_file_bytes_in_flight(&spec)?;
+        self.slo_p99_ms()?;
         Ok(spec)
+    }
+
+    /// `slo_p99`, checked: open loop only (it needs `rates`), a duration above 0 up to 1h.
+    pub fn slo_p99_ms(&self) -> Result<Option<u64>, ConfigError> {
+        if self.slo_p99.is_none() {
+            return Ok(None);
+        }
+        if self.rates.is_none() {
+            return Err(ConfigError::Unused {
+                key: "slo_p99",
+                needs: "rates (an open-loop sweep)",
+            });
+        }
+        duration(&self.slo_p99, "slo_p99", 1).map(Some)
     }
 
     /// `command` and `paths`: required and checked when `runtimes` has `command`, refused
@@ -477,7 +497,7 @@ mod tests {
             error("repetitions = 2\npoolsizes = [1]\n"),
             "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
              `warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `costs`, `command`, `paths`, `strategies`, `workloads`, `pool_sizes`, \
-             `cluster_counts`, `worker_counts`, `connections`, `rates`, `hash_iterations`, \
+             `cluster_counts`, `worker_counts`, `connections`, `rates`, `slo_p99`, `hash_iterations`, \
              `file_bytes`, `jobs`, `cluster_policy`, `file_mode`, `mixes`"
         );
         let wrong_type = error("pool_sizes = \"4\"");
@@ -499,6 +519,8 @@ mod tests {
             ("worker_counts = [-1]", "worker_counts: -1 is out of range 1..=256; use values like [1, 2]"),
             ("connections = [0]", "connections: 0 is out of range 1..=10000; use values like [16, 64]"),
             ("rates = []", "rates: the list is empty; give at least one value, like [500, 1000]"),
+            ("slo_p99 = \"50ms\"", "slo_p99 is only used with rates (an open-loop sweep); add it, or remove slo_p99"),
+            ("rates = [100]\nslo_p99 = \"50\"", "slo_p99: `50` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""),
             ("repetitions = 0", "repetitions: 0 is out of range 1..=1000; use values like 3"),
             ("seed = -5", "seed: -5 is out of range 0..=9223372036854775807; use values like 42"),
             ("hash_iterations = 0", "hash_iterations: 0 is out of range 1..=10000000; use values like 10000"),

@@ -30,6 +30,11 @@ pub enum ConfigError {
     Duplicate { key: String, value: String },
     /// A duration that is not like "5s".
     BadDuration { key: String, value: String },
+    /// A key that only means something with another one, given without it.
+    Unused {
+        key: &'static str,
+        needs: &'static str,
+    },
     /// A flag value that is not a number list, or a `--shard` that is not `I/N`.
     BadFlag {
         flag: &'static str,
@@ -72,17 +77,11 @@ impl fmt::Display for ConfigError {
                 key,
                 value,
                 allowed,
-                suggestion: Some(close),
-            } => write!(
-                f,
-                "{key}: `{value}` is not allowed; did you mean `{close}`? (choose from {allowed})"
-            ),
-            ConfigError::UnknownName {
-                key,
-                value,
-                allowed,
-                suggestion: None,
-            } => write!(f, "{key}: `{value}` is not allowed; choose from {allowed}"),
+                suggestion,
+            } => match suggestion {
+                Some(close) => write!(f, "{key}: `{value}` is not allowed; did you mean `{close}`? (choose from {allowed})"),
+                None => write!(f, "{key}: `{value}` is not allowed; choose from {allowed}"),
+            },
             ConfigError::Duplicate { key, value } => {
                 write!(f, "{key}: {value} is listed twice; list each value once")
             }
@@ -90,6 +89,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "{key}: `{value}` is not a duration; write a number and a unit, like \"500ms\", \"5s\" or \"1m\""
             ),
+            ConfigError::Unused { key, needs } => {
+                write!(f, "{key} is only used with {needs}; add it, or remove {key}")
+            }
             ConfigError::BadFlag {
                 flag,
                 value,

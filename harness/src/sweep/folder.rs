@@ -33,6 +33,7 @@ pub fn create(args: &SweepArgs, sweep: &Resolved) -> Result<ResultsDir> {
     meta.rustc_version = crate::version::rustc_version().map(str::to_string);
     meta.shard = sweep.shard.map(|s| format!("{}/{}", s.index, s.count));
     meta.aa = sweep.config.aa == Some(true);
+    meta.slo_p99_ms = sweep.config.slo_p99_ms()?.map(|ms| ms as f64);
     Ok(ResultsDir::create(&parent, &name, &meta)?)
 }
 

@@ -8,7 +8,7 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::analysis::{Answer, RULES};
+use super::analysis::RULES;
 use super::charts::ChartFiles;
 use super::data::SweepData;
 use super::figures::Section;
@@ -16,7 +16,7 @@ use super::format::{sig3, times};
 use super::runtimes::RuntimeComparison;
 use super::tables::{answer_rows, cell, columns};
 use super::warnings::Warning;
-use super::CHARTS_DIR;
+use super::{Said, CHARTS_DIR};
 use crate::noise::{FALSE_DISCOVERY_RATE, MIN_REPETITIONS};
 use crate::store::{Calibration, Optional, EXPERIMENTS_FILE};
 
@@ -53,7 +53,7 @@ pre { background: #f6f8fa; padding: 12px; overflow-x: auto; font-size: 13px; }
 /// The whole page.
 pub(super) fn page(
     data: &SweepData,
-    answers: &[Answer<'_>],
+    said: &Said<'_, '_>,
     rendered: &[(Section, ChartFiles)],
     warnings: &[Warning],
     twins: &[RuntimeComparison],
@@ -68,7 +68,8 @@ pub(super) fn page(
             }
             body {
                 (header(data, warnings))
-                (answer(data, answers))
+                (answer(data, said))
+                (open_loop(said))
                 @for twins in twins { (runtimes(twins)) }
                 (charts(data, rendered))
                 (points(data))
@@ -104,12 +105,13 @@ fn header(data: &SweepData, warnings: &[Warning]) -> Markup {
     }
 }
 
-fn answer(data: &SweepData, answers: &[Answer<'_>]) -> Markup {
+fn answer(data: &SweepData, said: &Said<'_, '_>) -> Markup {
+    let answers = said.answers;
     let rows = answer_rows(data, answers);
     html! {
         h2 id="answer" { "The answer" }
-        @if !answers.is_empty() {
-            ul.sentences { @for a in answers { li { (super::words::sentence(a)) } } }
+        @if !said.sentences.is_empty() {
+            ul.sentences { @for s in &said.sentences { li { (s) } } }
         }
         @if rows.is_empty() {
             p { "No point has an ok repetition: there is no answer to give." }
@@ -137,6 +139,27 @@ fn answer(data: &SweepData, answers: &[Answer<'_>]) -> Markup {
         @if !floor.is_empty() {
             h3 id="noise" { "What this sweep could tell apart" }
             ul { @for line in &floor { li { (line) } } }
+        }
+    }
+}
+
+/// Open loop: per workload and flavour, p99 at each offered rate against the objective.
+fn open_loop(said: &Said<'_, '_>) -> Markup {
+    html! {
+        @if let Some(first) = said.open.first() {
+            h2 id="open-loop" { "Open loop: the highest rate within p99 at most "
+                (super::format::ms(first.slo_ms * 1e3)) " ms" }
+            @for a in said.open {
+                @let (header, rows) = super::slo::grid(a);
+                h3 { (a.workload) " (" (a.rows[0].first.coords.flavour()) ")" }
+                table.answer {
+                    tr { @for h in &header { th { (h) } } }
+                    @for row in &rows { tr { @for c in row { td { (c) } } } }
+                }
+            }
+            p { "✓ within the objective, ✗ not; R: under the offered rate, G: the load \
+                 generator was the limit, B: the machine was busy with other work." }
+            ul { @for rule in super::slo::RULES { li { (rule) } } }
         }
     }
 }

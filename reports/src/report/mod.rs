@@ -33,6 +33,7 @@ pub mod format;
 mod html;
 pub mod noise_floor;
 pub mod runtimes;
+pub mod slo;
 pub mod stats;
 mod tables;
 pub mod warnings;
@@ -123,10 +124,12 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
     }
     let warnings = warnings::warnings(&data);
     let answers: Vec<_> = views.iter().flat_map(analysis::answers).collect();
+    let open: Vec<_> = views.iter().flat_map(slo::answers).collect();
+    let said = Said::new(&answers, &open);
     let twins = runtimes::compare(&data, &answers);
-    let page = html::page(&data, &answers, &rendered, &warnings, &twins);
+    let page = html::page(&data, &said, &rendered, &warnings, &twins);
     write_file(out, HTML_FILE, page.as_bytes())?;
-    let mut summary = tables::summary_markdown(&data, &answers, &warnings);
+    let mut summary = tables::summary_markdown(&data, &said, &warnings);
     for twins in &twins {
         summary.push_str(&twins.markdown());
     }
@@ -141,8 +144,38 @@ pub fn render(input: &Path, out: &Path) -> Result<Rendered, ReportError> {
             .flat_map(|(_, r)| [r.png.clone(), r.svg_path.clone()])
             .collect(),
         warnings: warnings.len(),
-        answers: answers.iter().map(words::record).collect(),
+        answers: said.records,
     })
+}
+
+/// What the report says for each answer: the throughput answers, the open-loop answers, and
+/// per answer its sentence and record (an open-loop workload's are its objective's).
+pub(crate) struct Said<'s, 'a> {
+    pub answers: &'s [analysis::Answer<'a>],
+    pub open: &'s [slo::SloAnswer<'a>],
+    pub sentences: Vec<String>,
+    pub records: Vec<words::AnswerRecord>,
+}
+
+impl<'s, 'a> Said<'s, 'a> {
+    fn new(answers: &'s [analysis::Answer<'a>], open: &'s [slo::SloAnswer<'a>]) -> Self {
+        let (sentences, records) = answers
+            .iter()
+            .map(|a| match slo::matching(open, a) {
+                Some(s) => (
+                    words::slo_sentence(s),
+                    words::slo_record(s).unwrap_or_else(|| words::record(a)),
+                ),
+                None => (words::sentence(a), words::record(a)),
+            })
+            .unzip();
+        Said {
+            answers,
+            open,
+            sentences,
+            records,
+        }
+    }
 }
 
 /// Removes the PNG and SVG files of an earlier render, so a chart the data no longer has does

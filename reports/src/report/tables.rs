@@ -165,9 +165,10 @@ fn md(text: &str) -> String {
 /// `summary.md`: the answer table, the rules, and the warnings.
 pub(super) fn summary_markdown(
     data: &SweepData,
-    answers: &[Answer<'_>],
+    said: &super::Said<'_, '_>,
     warnings: &[Warning],
 ) -> String {
+    let answers = said.answers;
     let mut out = format!(
         "## looplab: {} ({}, {} mode, {} cores)\n\n",
         md(&data.meta.sweep_id),
@@ -195,8 +196,11 @@ pub(super) fn summary_markdown(
         out.push_str("\nNo point has an ok repetition: there is no answer.\n");
     }
     out.push('\n');
-    for a in answers {
-        out.push_str(&format!("- {}\n", md(&super::words::sentence(a))));
+    for sentence in &said.sentences {
+        out.push_str(&format!("- {}\n", md(sentence)));
+    }
+    for a in said.open {
+        out.push_str(&open_loop_markdown(a));
     }
     out.push('\n');
     for rule in RULES {
@@ -312,6 +316,24 @@ fn csv_row(p: &PointSummary, metrics: &BTreeSet<&str>) -> Vec<String> {
         }
     }
     row
+}
+
+/// One open-loop answer's grid as a Markdown table, under a bold title.
+fn open_loop_markdown(a: &super::slo::SloAnswer<'_>) -> String {
+    let (header, rows) = super::slo::grid(a);
+    let mut out = format!(
+        "\n**{} ({}), open loop: p99 at each offered rate, objective {} ms**\n\n| {} |\n|{}\n",
+        md(&a.workload),
+        a.rows[0].first.coords.flavour(),
+        super::format::ms(a.slo_ms * 1e3),
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use looplab_workloads::deploy::{Runtime, Strategy};
 use serde::Serialize;
 
 use super::analysis::Answer;
-use super::format::{count, times};
+use super::format::{count, ms, times};
+use super::slo::{SloAnswer, SloRow};
 use crate::noise::Judgement;
 use crate::store::Coords;
 
@@ -45,13 +46,18 @@ pub fn load(coords: &Coords) -> String {
     }
 }
 
+/// Where a point ran, for a sentence: ` (looplab's model)`, ` on Node.js`...
+fn on(coords: &Coords) -> String {
+    match coords.runtime {
+        Runtime::Looplab if coords.costs.is_none() => " (looplab's model)".to_string(),
+        _ => format!(" on {}", coords.flavour()),
+    }
+}
+
 /// The sentence of one answer.
 pub fn sentence(a: &Answer<'_>) -> String {
     let best = &a.best.coords;
-    let on = match best.runtime {
-        Runtime::Looplab if best.costs.is_none() => " (looplab's model)".to_string(),
-        _ => format!(" on {}", best.flavour()),
-    };
+    let on = on(best);
     let mut text = format!("{}{on}: {}", a.workload, against_plain(a));
     if let (Some((other, judgement)), Some(r)) = (a.runner_up, a.runner_up_ratio()) {
         text.push_str(&format!(
@@ -138,6 +144,11 @@ pub struct AnswerRecord {
     pub over_runner_up: Option<Verdict>,
     /// Why the best point's figure may not be the server's (generator-limited, ...).
     pub marks: Vec<&'static str>,
+    /// Open loop: the latency objective the answer ranks by, ms.
+    pub slo_p99_ms: Option<f64>,
+    /// Open loop: the highest offered rate the best sustains within the objective (none when
+    /// no configuration met it).
+    pub sustained_rate_per_s: Option<u32>,
 }
 
 /// The best over another point, and the lab's one rule on it.
@@ -187,5 +198,122 @@ pub fn record(a: &Answer<'_>) -> AnswerRecord {
             .zip(a.runner_up_ratio())
             .map(|((other, j), r)| verdict(&other.id, r, Some(j))),
         marks: a.best.marks().iter().map(|m| m.label()).collect(),
+        slo_p99_ms: None,
+        sustained_rate_per_s: None,
     }
+}
+
+/// The open-loop answer's sentence: what sustains the highest rate within the objective.
+pub fn slo_sentence(a: &SloAnswer<'_>) -> String {
+    let Some(first) = a.rows.first() else {
+        return format!("{}: no open-loop point", a.workload);
+    };
+    let head = format!(
+        "{}{}, open loop with the objective p99 at most {}",
+        a.workload,
+        on(&first.first.coords),
+        in_ms(a.slo_ms)
+    );
+    let Some(best) = a.best() else {
+        return format!(
+            "{head}: no configuration met the objective at any offered rate{}.",
+            lowest_p99(a)
+        );
+    };
+    let plain = a.plain();
+    let is_plain = plain.is_none() && best.first.coords.strategy == Strategy::Loop;
+    let mut text = format!(
+        "{head}: deploy {}{}: it sustains {}",
+        if is_plain { "the plain loop, " } else { "" },
+        settings(&best.first.coords),
+        sustains(best)
+    );
+    let next = a
+        .rows
+        .get(1)
+        .filter(|r| plain.is_none_or(|p| !std::ptr::eq(*r, p)));
+    for (name, row) in [("the plain loop", plain), ("the next best", next)] {
+        let Some(row) = row else { continue };
+        text.push_str(&format!("; {name} ({}) ", settings(&row.first.coords)));
+        text.push_str(&match row.sustained {
+            Some(_) => format!("sustains {}", sustains(row)),
+            None => "meets it at none of the rates".to_string(),
+        });
+    }
+    let marks = best.at_sustained().map(|c| c.marks).unwrap_or_default();
+    if !marks.is_empty() {
+        text.push_str(&format!(
+            ". Caution: the figure there may not be the server's ({})",
+            marks_words(marks)
+        ));
+    }
+    text.push('.');
+    text
+}
+
+/// `400 requests/s within it (p99 23 ms there)`.
+fn sustains(row: &SloRow<'_>) -> String {
+    match row.at_sustained() {
+        Some(c) => format!(
+            "{} requests/s within it (p99 {} there)",
+            c.rate,
+            in_ms(c.p99_ms)
+        ),
+        None => "no rate".to_string(),
+    }
+}
+
+/// `; the lowest p99 at 100 requests/s was 71 ms (loop/p4/c16)`, or nothing.
+fn lowest_p99(a: &SloAnswer<'_>) -> String {
+    let lowest = a
+        .rows
+        .iter()
+        .filter_map(|r| r.cells.first())
+        .filter(|c| c.p99_ms.is_finite())
+        .min_by(|x, y| x.p99_ms.total_cmp(&y.p99_ms));
+    match lowest {
+        Some(c) => format!(
+            "; the lowest p99 at the lowest rate, {} requests/s, was {} ({})",
+            c.rate,
+            in_ms(c.p99_ms),
+            settings(&c.point.coords)
+        ),
+        None => String::new(),
+    }
+}
+
+fn marks_words(marks: super::data::Marks) -> String {
+    let words: Vec<&str> = super::data::Mark::ALL
+        .into_iter()
+        .filter(|m| marks.contains(*m))
+        .map(|m| m.label())
+        .collect();
+    words.join(", ")
+}
+
+/// The open-loop answer as data: its best configuration at the sustained rate.
+pub fn slo_record(a: &SloAnswer<'_>) -> Option<AnswerRecord> {
+    let row = a.best().or(a.rows.first())?;
+    let cell = row.at_sustained().or(row.cells.first())?;
+    let p = cell.point;
+    Some(AnswerRecord {
+        workload: a.workload.clone(),
+        flavour: p.coords.flavour().to_string(),
+        sentence: slo_sentence(a),
+        best: p.id.clone(),
+        settings: settings(&p.coords),
+        load: load(&p.coords),
+        throughput_per_s: p.throughput(),
+        repetitions: p.ok,
+        over_plain: None,
+        over_runner_up: None,
+        marks: p.marks().iter().map(|m| m.label()).collect(),
+        slo_p99_ms: Some(a.slo_ms),
+        sustained_rate_per_s: a.best().and(row.sustained),
+    })
+}
+
+/// Milliseconds with their unit: `23.4 ms`.
+fn in_ms(value_ms: f64) -> String {
+    format!("{} ms", ms(value_ms * 1e3))
 }

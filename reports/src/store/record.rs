@@ -58,6 +58,10 @@ pub struct Meta {
     /// other, measured in interleaved rounds, so the report can compare the two.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aa: bool,
+    /// Open loop: the latency objective the answer ranks by (`slo_p99` in the sweep), ms;
+    /// none for the default ([`crate::report::slo::DEFAULT_SLO_P99_MS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_p99_ms: Option<f64>,
 }
 
 /// One input of a merge: where its records came from and who measured them.
@@ -94,6 +98,7 @@ impl Meta {
             config,
             sources: Vec::new(),
             aa: false,
+            slo_p99_ms: None,
         }
     }
 }
