@@ -91,7 +91,7 @@ struct ExperimentArgs {
     #[arg(long)]
     keylen: Option<usize>,
     /// Cluster scheduling policy: rr, none or reuseport (cluster).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::serve_cmd::policy_names())]
     policy: Option<String>,
     /// Work per request, like 100ms (cluster, workers).
     #[arg(long, value_name = "DURATION")]

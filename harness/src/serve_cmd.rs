@@ -25,12 +25,12 @@ use crate::scratch;
 pub struct ServeArgs {
     /// hash, file, net, web (the sweep's names), or hello, hash-sync, busy, mix; net is
     /// hello, web is the default mix.
-    #[arg(long)]
+    #[arg(long, value_parser = workload_names())]
     workload: String,
     /// How the work uses the cores: loop (one event loop and its pool), loop-blocking (hashes
     /// on the loop), workers (CPU work in worker threads), cluster (worker processes) or tokio
     /// (a reference server on a tokio runtime).
-    #[arg(long, default_value = "loop")]
+    #[arg(long, default_value = "loop", value_parser = strategy_names())]
     strategy: String,
     /// Worker threads for --strategy workers.
     #[arg(long, default_value_t = 2)]
@@ -42,7 +42,7 @@ pub struct ServeArgs {
     #[arg(long)]
     cluster: Option<usize>,
     /// How cluster workers share the port: rr (Node's default), none, reuseport.
-    #[arg(long)]
+    #[arg(long, value_parser = policy_names())]
     policy: Option<String>,
     /// Restart cluster workers that die (with back-off).
     #[arg(long)]
@@ -70,6 +70,27 @@ pub struct ServeArgs {
     mix: String,
     #[arg(long, value_name = "native|node|FILE", help = crate::costs_flag::HELP)]
     costs: Option<String>,
+}
+
+/// `--workload`'s choices: the sweep's names (hash, file, net, web), then serve's own.
+fn workload_names() -> clap::builder::PossibleValuesParser {
+    let sweep = ["hash", "file", "net", "web"];
+    let own = WORKLOAD_HELP
+        .map(|w| w.0)
+        .into_iter()
+        .filter(|w| !sweep.contains(w));
+    clap::builder::PossibleValuesParser::new(sweep.into_iter().chain(own))
+}
+
+/// `--strategy`'s choices: the strategies that serve HTTP.
+fn strategy_names() -> clap::builder::PossibleValuesParser {
+    let serving = Strategy::ALL.into_iter().filter(|s| s.serves_http());
+    clap::builder::PossibleValuesParser::new(serving.map(Strategy::name))
+}
+
+/// `--policy`'s choices (serve and the cluster experiment).
+pub fn policy_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(SchedulingPolicy::ALL.map(SchedulingPolicy::name))
 }
 
 /// The deployment the flags describe.

@@ -72,7 +72,7 @@ fn serve_takes_the_sweeps_workload_names() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("choose one of: hash, file, net, web, hello"),
+        err.contains("[possible values: hash, file, net, web, hello"),
         "{err}"
     );
 }
@@ -248,14 +248,7 @@ fn a_flag_a_command_would_ignore_is_refused_and_names_get_suggestions() {
             "lab experiment classic does not use --pool; it takes --out, --json",
         ),
         (
-            &[
-                "experiment",
-                "ordering",
-                "--policy",
-                "bogus",
-                "--calls",
-                "3",
-            ][..],
+            &["experiment", "ordering", "--policy", "none", "--calls", "3"][..],
             "lab experiment ordering does not use --calls, --policy; it takes --json",
         ),
         (
@@ -302,5 +295,39 @@ fn completions_and_a_man_page_are_printed() {
         stderr(&bad).contains("possible values: bash"),
         "{}",
         stderr(&bad)
+    );
+}
+
+#[test]
+fn values_with_fixed_choices_list_them_and_suggest_the_closest() {
+    for (args, possible, similar) in [
+        (
+            &["serve", "--workload", "net", "--strategy", "lop"][..],
+            "[possible values: loop, loop-blocking, workers, cluster, tokio]",
+            Some("a similar value exists: 'loop'"),
+        ),
+        (
+            &["serve", "--workload", "nett"][..],
+            "[possible values: hash, file, net, web, hello, hash-sync, busy, mix]",
+            Some("a similar value exists: 'net'"),
+        ),
+        (
+            &["experiment", "cluster", "--policy", "bogus"][..],
+            "[possible values: rr, none, reuseport]",
+            None,
+        ),
+    ] {
+        let out = lab(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(possible), "{args:?}: {err}");
+        if let Some(similar) = similar {
+            assert!(err.contains(similar), "{args:?}: {err}");
+        }
+    }
+    let help = stdout(&lab(&["serve", "--help"]));
+    assert!(
+        help.contains("[possible values: rr, none, reuseport]"),
+        "{help}"
     );
 }

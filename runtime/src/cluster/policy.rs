@@ -34,6 +34,13 @@ pub enum SchedulingPolicy {
 }
 
 impl SchedulingPolicy {
+    /// Every policy, Node's default first.
+    pub const ALL: [SchedulingPolicy; 3] = [
+        SchedulingPolicy::RoundRobin,
+        SchedulingPolicy::Shared,
+        SchedulingPolicy::ReusePort,
+    ];
+
     /// The short name: `rr`, `none` (Node's names) or `reuseport`.
     pub fn name(self) -> &'static str {
         match self {
