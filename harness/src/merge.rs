@@ -198,9 +198,13 @@ fn check_complete(inputs: &[Input], allow_missing: bool) -> Result<()> {
         );
         return Ok(());
     }
+    let index = match missing[..] {
+        [one] => one.to_string(),
+        _ => "I".to_string(),
+    };
     bail!(
-        "{line}; run {} (lab sweep --shard I/{count} with the same options, or --resume its \
-         folder) and merge again, or pass --allow-missing to merge what is there",
+        "{line}; run {} (lab sweep --shard {index}/{count} with the same options, or --resume \
+         its folder) and merge again, or pass --allow-missing to merge what is there",
         if missing.len() == 1 { "it" } else { "them" }
     )
 }
