@@ -40,12 +40,10 @@ pub fn open_or_create(args: &SweepArgs, sweep: Resolved) -> Result<(ResultsDir, 
                 path.display()
             );
         }
-        if !args.quiet {
-            eprintln!(
-                "lab: {} exists: resuming it (a re-run of this sweep and shard)",
-                path.display()
-            );
-        }
+        eprintln!(
+            "lab: {} exists: resuming it (a re-run of this sweep and shard)",
+            path.display()
+        );
         return Ok((results, found));
     }
     Ok((create(&parent, &name, &sweep)?, sweep))
