@@ -128,7 +128,8 @@ pub struct SweepArgs {
     /// Results folder to create (new or empty); default: a new folder under lab-results/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Put the results folder in DIR, named by the sweep and shard (<sweep id>-shard-I-of-N):
+    /// Put the results folder in DIR, named by the sweep and shard (<sweep id>-shard-I-of-N,
+    /// or <sweep id> without a shard):
     /// running the same sweep and shard again (a scheduler's retry) resumes that folder.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     out_parent: Option<PathBuf>,
