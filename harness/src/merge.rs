@@ -8,7 +8,7 @@
 //! 3. Refuse strangers: every input must carry the first one's `sweep_id`. Refuse an
 //!    incomplete split: when the inputs are shards of N, every shard 1..N must be there, or
 //!    the merge is refused naming the missing ones (`--allow-missing` merges what is there,
-//!    with a warning naming them).
+//!    with a warning naming them). A source that did not finish is a warning.
 //! 4. Flatten sources: a plain input becomes one [`Source`]; an input that is itself a merge
 //!    contributes its own sources, so merging merges stays one level deep. Every record's
 //!    `source` is set to the index of the source it came from.
@@ -146,25 +146,40 @@ fn expand(inputs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Every source's shard, `(I, N, folder)`, or `None` when a source is a whole sweep (then
+/// there is no split to complete); a source that did not finish is a warning.
+fn shards_of(inputs: &[Input]) -> Result<Option<Vec<(u32, u32, String)>>> {
+    let sources: Vec<Source> = inputs.iter().flat_map(|i| sources_of(&i.dir)).collect();
+    for source in sources.iter().filter(|s| s.finished_at.is_none()) {
+        eprintln!(
+            "lab: warning: {} did not finish (meta.json has no finished_at): its points may be \
+             incomplete; `lab sweep --resume` of it finishes it",
+            source.folder
+        );
+    }
+    let mut present = Vec::new();
+    for source in sources {
+        let Some(text) = source.shard.as_deref() else {
+            return Ok(None);
+        };
+        let Some((index, count)) = parse_shard(text) else {
+            bail!(
+                "{}: meta.json names shard `{text}`, which is not I/N; the folder was edited, \
+                 fix its shard or leave it out",
+                source.folder
+            );
+        };
+        present.push((index, count, source.folder));
+    }
+    Ok(Some(present))
+}
+
 /// Step 3's split check: the shards every input (or merged input's source) names must be
 /// all of one `N`, and with `--allow-missing` the missing ones are a warning instead.
 fn check_complete(inputs: &[Input], allow_missing: bool) -> Result<()> {
-    let mut present: Vec<(u32, u32, String)> = Vec::new();
-    for input in inputs {
-        for source in sources_of(&input.dir) {
-            let Some(text) = source.shard.as_deref() else {
-                return Ok(()); // A whole sweep is among the inputs: no split to complete.
-            };
-            let Some((index, count)) = parse_shard(text) else {
-                bail!(
-                    "{}: meta.json names shard `{text}`, which is not I/N; the folder was edited, \
-                     fix its shard or leave it out",
-                    source.folder
-                );
-            };
-            present.push((index, count, source.folder));
-        }
-    }
+    let Some(present) = shards_of(inputs)? else {
+        return Ok(());
+    };
     let Some((_, count, first)) = present.first().cloned() else {
         return Ok(());
     };

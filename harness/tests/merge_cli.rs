@@ -159,6 +159,14 @@ fn a_merge_of_a_merge_keeps_sources_flat_and_an_unfinished_input_leaves_no_end()
     let all = tmp.path().join("all");
     let out = merge(&[&first, &s3], &all);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "lab: warning: {} did not finish (meta.json has no finished_at): its points may be \
+             incomplete; `lab sweep --resume` of it finishes it\n",
+            s3.display()
+        )
+    );
     let merged = ResultsDir::open(&all).unwrap();
     let hosts: Vec<&str> = merged
         .meta()
