@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// How long the array may take: about 45 s here (debug build, 2 cores, the tasks' classic
+/// How long the array may take: 30 to 55 s here (debug build, 2 cores, the tasks' classic
 /// experiments and reports included); the bound leaves room for a busy machine.
 const ARRAY_TIMEOUT: Duration = Duration::from_secs(180);
 
