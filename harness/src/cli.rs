@@ -42,9 +42,11 @@ enum Command {
     /// Load an HTTP server: closed loop, or open loop at --rate, with checked answers.
     Load(crate::load_cmd::LoadArgs),
     /// Run a sweep into a new results folder and render its report (--plan: only show the
-    /// points; --print-config: the built-in sweep; --resume DIR: finish one).
+    /// points; --print-config: the built-in sweep; --resume DIR: finish one; --shard auto: a
+    /// scheduler's shard).
     Sweep(Box<crate::sweep::SweepArgs>),
-    /// Merge the results folders of one sweep's shards into one (--out DIR).
+    /// Merge the results folders of one sweep's shards, or the parent folder holding them, into
+    /// one (--out DIR); missing shards are named.
     Merge(crate::merge::MergeArgs),
     /// Save what `lab check` compares with from results folders (--save FILE).
     Baseline(crate::check_cmd::BaselineArgs),

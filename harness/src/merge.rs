@@ -1,9 +1,14 @@
 //! `lab merge A B ... --out C`: joins the results folders of one sweep's shards (run on one
 //! machine or several) into one folder, keeping who measured what.
 //!
-//! 1. Refuse early: fewer than two inputs, or an `--out` that exists and is not empty.
+//! 1. A parent folder given alone (no `meta.json` of its own) stands for the results folders
+//!    inside it, as the shards of a job array leave them. Refuse early: fewer than two
+//!    inputs, or an `--out` that exists and is not empty.
 //! 2. Open every input (which validates `meta.json` and every line of `results.jsonl`).
-//! 3. Refuse strangers: every input must carry the first one's `sweep_id`.
+//! 3. Refuse strangers: every input must carry the first one's `sweep_id`. Refuse an
+//!    incomplete split: when the inputs are shards of N, every shard 1..N must be there, or
+//!    the merge is refused naming the missing ones (`--allow-missing` merges what is there,
+//!    with a warning naming them). A source that did not finish is a warning.
 //! 4. Flatten sources: a plain input becomes one [`Source`]; an input that is itself a merge
 //!    contributes its own sources, so merging merges stays one level deep. Every record's
 //!    `source` is set to the index of the source it came from.
@@ -17,20 +22,26 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use looplab_reports::store::{Machine, Meta, PointRecord, ResultsDir, Source, StoreError};
+use looplab_reports::store::{
+    Machine, Meta, PointRecord, ResultsDir, Source, StoreError, META_FILE,
+};
 use looplab_reports::Table;
 
 /// `lab merge` arguments.
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// Results folders to merge: the shards of one sweep (or earlier merges of them).
+    /// Results folders to merge: the shards of one sweep (or earlier merges of them), or one
+    /// parent folder holding them.
     #[arg(required = true, value_name = "DIR")]
     inputs: Vec<PathBuf>,
     /// The merged folder to create; it must not exist, or be empty.
     #[arg(long, value_name = "OUT")]
     out: PathBuf,
+    /// Merge even when shards of the split are missing (they are named in a warning).
+    #[arg(long)]
+    allow_missing: bool,
 }
 
 /// One opened input, with its records already attributed to flattened sources.
@@ -49,16 +60,17 @@ struct Merged {
 
 /// Runs `lab merge`.
 pub fn run(args: &MergeArgs) -> Result<()> {
-    if args.inputs.len() < 2 {
+    let paths = expand(&args.inputs, &args.out)?;
+    if paths.len() < 2 {
         bail!(
             "lab merge needs at least 2 results folders, got {}; list every shard's folder, \
-             like `lab merge lab-results/a lab-results/b --out lab-results/all`",
-            args.inputs.len()
+             like `lab merge lab-results/a lab-results/b --out lab-results/all`, or their parent",
+            paths.len()
         );
     }
     let (parent, name) = check_out(&args.out)?;
-    let mut inputs: Vec<Input> = Vec::with_capacity(args.inputs.len());
-    for path in &args.inputs {
+    let mut inputs: Vec<Input> = Vec::with_capacity(paths.len());
+    for path in &paths {
         let dir = ResultsDir::open(path)?;
         if let Some(same) = inputs.iter().find(|i| same_folder(i.dir.path(), path)) {
             bail!(
@@ -71,6 +83,7 @@ pub fn run(args: &MergeArgs) -> Result<()> {
         inputs.push(Input { dir, records });
     }
     check_same_sweep(&inputs)?;
+    check_complete(&inputs, args.allow_missing)?;
     let merged = merge(inputs)?;
     let mut out = ResultsDir::create(&parent, &name, &merged.meta)?;
     out.append_all(&merged.records)?;
@@ -100,6 +113,122 @@ fn check_out(out: &Path) -> Result<(PathBuf, String)> {
         .into());
     }
     Ok((parent, name.to_string()))
+}
+
+/// The inputs, with a lone parent folder (a folder without `meta.json`) replaced by the
+/// results folders in it, by name, leaving out `out` should it be among them.
+fn expand(inputs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
+    let [parent] = inputs else {
+        return Ok(inputs.to_vec());
+    };
+    if !parent.is_dir() || parent.join(META_FILE).exists() {
+        return Ok(inputs.to_vec());
+    }
+    let entries = std::fs::read_dir(parent)
+        .with_context(|| format!("read the folder {}", parent.display()))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("read the folder {}", parent.display()))?
+            .path();
+        if path.join(META_FILE).is_file() && !same_folder(&path, out) {
+            found.push(path);
+        }
+    }
+    if found.is_empty() {
+        bail!(
+            "{} is neither a results folder (no meta.json) nor a folder holding results folders; \
+             give the shards' folders or the folder they were written into",
+            parent.display()
+        );
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Every source's shard, `(I, N, folder)`, or `None` when a source is a whole sweep (then
+/// there is no split to complete); a source that did not finish is a warning.
+fn shards_of(inputs: &[Input]) -> Result<Option<Vec<(u32, u32, String)>>> {
+    let sources: Vec<Source> = inputs.iter().flat_map(|i| sources_of(&i.dir)).collect();
+    for source in sources.iter().filter(|s| s.finished_at.is_none()) {
+        eprintln!(
+            "lab: warning: {} did not finish (meta.json has no finished_at): its points may be \
+             incomplete; `lab sweep --resume` of it finishes it",
+            source.folder
+        );
+    }
+    let mut present = Vec::new();
+    for source in sources {
+        let Some(text) = source.shard.as_deref() else {
+            return Ok(None);
+        };
+        let Some((index, count)) = parse_shard(text) else {
+            bail!(
+                "{}: meta.json names shard `{text}`, which is not I/N; the folder was edited, \
+                 fix its shard or leave it out",
+                source.folder
+            );
+        };
+        present.push((index, count, source.folder));
+    }
+    Ok(Some(present))
+}
+
+/// Step 3's split check: the shards every input (or merged input's source) names must be
+/// all of one `N`, and with `--allow-missing` the missing ones are a warning instead.
+fn check_complete(inputs: &[Input], allow_missing: bool) -> Result<()> {
+    let Some(present) = shards_of(inputs)? else {
+        return Ok(());
+    };
+    let Some((_, count, first)) = present.first().cloned() else {
+        return Ok(());
+    };
+    if let Some((i, n, other)) = present.iter().find(|(_, n, _)| *n != count) {
+        bail!(
+            "{first} is a shard of {count} but {other} is shard {i}/{n}: shards of different \
+             splits; merge the folders of one split (one N)"
+        );
+    }
+    let missing: Vec<u32> = (1..=count)
+        .filter(|i| !present.iter().any(|(index, _, _)| index == i))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (noun, verb) = if missing.len() == 1 {
+        ("shard", "is")
+    } else {
+        ("shards", "are")
+    };
+    let line = format!("{noun} {list} of {count} {verb} missing from the inputs");
+    if allow_missing {
+        eprintln!(
+            "lab: warning: {line}; merging the {} present",
+            present.len()
+        );
+        return Ok(());
+    }
+    let index = match missing[..] {
+        [one] => one.to_string(),
+        _ => "I".to_string(),
+    };
+    bail!(
+        "{line}; run {} (lab sweep --shard {index}/{count} with the same options, or --resume \
+         its folder) and merge again, or pass --allow-missing to merge what is there",
+        if missing.len() == 1 { "it" } else { "them" }
+    )
+}
+
+/// `I/N` with 1 <= I <= N.
+fn parse_shard(text: &str) -> Option<(u32, u32)> {
+    let (i, n) = text.split_once('/')?;
+    let (i, n): (u32, u32) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
+    (i >= 1 && i <= n).then_some((i, n))
 }
 
 fn same_folder(a: &Path, b: &Path) -> bool {

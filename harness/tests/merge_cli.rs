@@ -1,6 +1,8 @@
 //! `lab merge` through the real binary, on folders written with the reports crate: shards join
 //! into one folder with every record once and attributed to its source, merges of merges stay
-//! flat, and every refusal is one line on stderr, exit status 2, with nothing written.
+//! flat, a parent folder stands for the shards inside it, a split with a shard missing is
+//! refused naming it (or merged with a warning, `--allow-missing`), and every refusal is one
+//! line on stderr, exit status 2, with nothing written.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -136,7 +138,19 @@ fn a_merge_of_a_merge_keeps_sources_flat_and_an_unfinished_input_leaves_no_end()
     let tmp = tempfile::tempdir().unwrap();
     let [s1, s2, s3] = three_shards(tmp.path());
     let first = tmp.path().join("first");
-    assert!(merge(&[&s1, &s2], &first).status.success());
+    // Shard 3 of 3 is left out of the first merge on purpose.
+    let partial = lab_merge(&[
+        &s1,
+        &s2,
+        Path::new("--out"),
+        &first,
+        Path::new("--allow-missing"),
+    ]);
+    assert!(partial.status.success(), "stderr: {}", stderr(&partial));
+    assert_eq!(
+        stderr(&partial),
+        "lab: warning: shard 3 of 3 is missing from the inputs; merging the 2 present\n"
+    );
     let mut unfinished = ResultsDir::open_to_write(&s3).unwrap();
     let mut meta = unfinished.meta().clone();
     meta.finished_at = None;
@@ -145,6 +159,14 @@ fn a_merge_of_a_merge_keeps_sources_flat_and_an_unfinished_input_leaves_no_end()
     let all = tmp.path().join("all");
     let out = merge(&[&first, &s3], &all);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "lab: warning: {} did not finish (meta.json has no finished_at): its points may be \
+             incomplete; `lab sweep --resume` of it finishes it\n",
+            s3.display()
+        )
+    );
     let merged = ResultsDir::open(&all).unwrap();
     let hosts: Vec<&str> = merged
         .meta()
@@ -283,4 +305,87 @@ fn fewer_than_two_folders_or_one_folder_twice_is_refused() {
         "{message}"
     );
     assert!(!out_path.exists());
+}
+
+#[test]
+fn a_parent_folder_stands_for_the_shards_inside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parent = tmp.path().join("shards");
+    three_shards(&parent);
+    // Not results folders: a stray file and a folder without meta.json are left out.
+    fs::write(parent.join("notes.txt"), "x").unwrap();
+    fs::create_dir(parent.join("logs")).unwrap();
+    let out_path = tmp.path().join("all");
+    let out = merge(&[&parent], &out_path);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let merged = ResultsDir::open(&out_path).unwrap();
+    let shards: Vec<Option<&str>> = merged
+        .meta()
+        .sources
+        .iter()
+        .map(|s| s.shard.as_deref())
+        .collect();
+    assert_eq!(shards, [Some("1/3"), Some("2/3"), Some("3/3")]);
+    assert_eq!(merged.records().unwrap().len(), 10);
+    // The merged folder inside the parent is not taken for a shard on a second merge.
+    let inside = parent.join("merged");
+    assert!(merge(&[&parent], &inside).status.success());
+    let again = tmp.path().join("again");
+    let message = refused(&merge(&[&parent], &again));
+    assert!(message.contains("it was measured twice"), "{message}");
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let message = refused(&merge(&[&empty], &again));
+    assert!(message.ends_with("is neither a results folder (no meta.json) nor a folder holding results folders; give the shards' folders or the folder they were written into"), "{message}");
+}
+
+#[test]
+fn a_split_with_shards_missing_is_refused_naming_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parent = tmp.path().join("shards");
+    let s1 = shard(&parent, "a", "sweep-7", "1/4", &["loop/hash/p1"]);
+    shard(&parent, "b", "sweep-7", "3/4", &["loop/hash/p2"]);
+    let out_path = tmp.path().join("all");
+    assert_eq!(
+        refused(&merge(&[&parent], &out_path)),
+        "shards 2, 4 of 4 are missing from the inputs; run them (lab sweep --shard I/4 with the \
+         same options, or --resume its folder) and merge again, or pass --allow-missing to merge \
+         what is there"
+    );
+    assert!(!out_path.exists());
+    shard(&parent, "c", "sweep-7", "4/4", &["loop/hash/p4"]);
+    assert_eq!(
+        refused(&merge(&[&parent], &out_path)),
+        "shard 2 of 4 is missing from the inputs; run it (lab sweep --shard 2/4 with the same \
+         options, or --resume its folder) and merge again, or pass --allow-missing to merge what \
+         is there"
+    );
+    let other_split = shard(tmp.path(), "d", "sweep-7", "2/2", &["loop/hash/k2"]);
+    let message = refused(&merge(&[&s1, &other_split], &out_path));
+    assert!(
+        message.ends_with(
+            "is shard 2/2: shards of different splits; merge the folders of one split (one N)"
+        ),
+        "{message}"
+    );
+    let allowed = lab_merge(&[
+        &parent,
+        Path::new("--out"),
+        &out_path,
+        Path::new("--allow-missing"),
+    ]);
+    assert!(allowed.status.success(), "stderr: {}", stderr(&allowed));
+    assert!(
+        stderr(&allowed).contains("shard 2 of 4 is missing"),
+        "{}",
+        stderr(&allowed)
+    );
+    assert_eq!(
+        ResultsDir::open(&out_path)
+            .unwrap()
+            .records()
+            .unwrap()
+            .len(),
+        6
+    );
 }

@@ -185,7 +185,110 @@ fn the_plan_as_json_has_every_point_and_what_was_pruned() {
         .iter()
         .any(|d| d["pair"] == "node:tokio"));
     assert!(v["estimated_ms"].as_u64().unwrap() > 0);
-    // --json alone is refused: it goes with --plan.
-    let alone = lab(&["--json"]);
-    assert_eq!(alone.status.code(), Some(2));
+}
+
+/// The variables `--shard auto` reads, removed so the test's own environment cannot answer.
+const SCHEDULER_VARS: [&str; 10] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_STEP",
+    "SLURM_ARRAY_TASK_COUNT",
+    "JOB_COMPLETION_INDEX",
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "LAB_SHARD_INDEX",
+    "LAB_SHARDS",
+];
+
+/// `lab sweep ARGS` with exactly `vars` of the scheduler variables set.
+fn lab_in(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
+    command.arg("sweep").args(args);
+    for var in SCHEDULER_VARS {
+        command.env_remove(var);
+    }
+    command.envs(vars.iter().copied());
+    command.output().expect("run lab")
+}
+
+/// The point ids of a `--plan --json`.
+fn plan_ids(out: &Output) -> Vec<String> {
+    assert!(out.status.success(), "stderr: {}", stderr(out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    plan["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[test]
+fn shard_auto_plans_the_shard_the_schedulers_environment_names() {
+    let plan = ["--plan", "--json", "--quick", "--runtimes", "looplab"];
+    let explicit = plan_ids(&lab_in(&[], &[&plan[..], &["--shard", "2/3"]].concat()));
+    let whole = plan_ids(&lab_in(&[], &plan));
+    assert!(!explicit.is_empty() && explicit.len() < whole.len());
+    let auto = [&plan[..], &["--shard", "auto"]].concat();
+    let slurm = [
+        ("SLURM_ARRAY_TASK_ID", "5"),
+        ("SLURM_ARRAY_TASK_MIN", "4"),
+        ("SLURM_ARRAY_TASK_MAX", "6"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ("LAB_SHARD_INDEX", "1"),
+        ("LAB_SHARDS", "3"),
+    ];
+    let out = lab_in(&slurm, &auto);
+    assert_eq!(
+        plan_ids(&out),
+        explicit,
+        "Slurm's task 5 of 4-6 is shard 2/3"
+    );
+    assert_eq!(
+        stderr(&out),
+        "lab: shard 2/3 from SLURM_ARRAY_TASK_ID=5 of --array=4-6\n"
+    );
+    let kubernetes = [("JOB_COMPLETION_INDEX", "1"), ("LAB_SHARDS", "3")];
+    assert_eq!(plan_ids(&lab_in(&kubernetes, &auto)), explicit);
+    let gitlab = [("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "3")];
+    assert_eq!(plan_ids(&lab_in(&gitlab, &auto)), explicit);
+    let quiet = lab_in(&gitlab, &[&auto[..], &["--quiet"]].concat());
+    assert!(quiet.status.success() && quiet.stderr.is_empty());
+}
+
+#[test]
+fn shard_auto_without_a_scheduler_or_with_half_of_one_is_one_line() {
+    let auto = ["--plan", "--quick", "--shard", "auto"];
+    let out = lab_in(&[], &auto);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("lab: error: --shard auto: no scheduler's shard in the environment (looked at SLURM_ARRAY_TASK_ID"),
+        "{err}"
+    );
+    assert_refused(
+        &lab_in(&[("JOB_COMPLETION_INDEX", "0")], &auto),
+        "--shard auto: JOB_COMPLETION_INDEX is set but LAB_SHARDS is not; set LAB_SHARDS to the Job's completions, in the pod's env",
+    );
+    assert_refused(
+        &lab_in(&[("LAB_SHARD_INDEX", "4"), ("LAB_SHARDS", "3")], &auto),
+        "--shard auto: LAB_SHARD_INDEX=4 (1-based) with LAB_SHARDS=3 is not one of 3 shards; the index must be within the count",
+    );
+}
+
+#[test]
+fn out_parent_goes_with_neither_out_nor_resume() {
+    let both = lab(&["--quick", "--out", "a", "--out-parent", "b"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
+    assert_refused(
+        &lab(&["--resume", "somewhere", "--out-parent", "b"]),
+        "--resume takes the sweep from somewhere/meta.json; drop the other sweep options (only --quiet may go with it)",
+    );
 }

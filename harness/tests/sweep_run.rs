@@ -993,3 +993,73 @@ fn a_missing_cost_profile_is_one_line_and_exit_2() {
     assert!(err.contains("/nonexistent/profile.toml"), "{err}");
     assert!(err.contains("lab calibrate --costs"), "{err}");
 }
+
+/// A scheduler's retry of a shard task: `--shard auto --out-parent P` names the folder by the
+/// sweep and shard, so running the same command again finds it and resumes it (here its
+/// measured point was lost, as when a task dies before writing it), in place of a second
+/// folder that would hold the same points twice.
+#[test]
+fn a_shard_run_again_under_out_parent_resumes_its_folder() {
+    let tmp = temp();
+    let parent = tmp.path().join("shards");
+    let mut args = tiny(
+        &parent,
+        &["--strategies", "loop", "--workloads", "hash,file"],
+    );
+    let at = args.iter().position(|a| a == "--out").unwrap();
+    args[at] = "--out-parent".into();
+    args.extend(["--shard".into(), "auto".into()]);
+    let shard_task = || {
+        lab()
+            .args(&args)
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("CI_NODE_INDEX")
+            .env("LAB_SHARD_INDEX", "1")
+            .env("LAB_SHARDS", "2")
+            .output()
+            .unwrap()
+    };
+    let first = shard_task();
+    assert!(first.status.success(), "stderr: {}", text(&first.stderr));
+    let folders: Vec<PathBuf> = std::fs::read_dir(&parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let folder = &folders[0];
+    let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        name,
+        format!(
+            "{}-shard-1-of-2",
+            meta(folder)["sweep_id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(records(folder).len(), 1);
+    let started = meta(folder)["started_at"].clone();
+    std::fs::write(folder.join("results.jsonl"), "").unwrap();
+
+    let again = shard_task();
+    assert!(again.status.success(), "stderr: {}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains(&format!("{} exists: resuming it", folder.display())),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&parent).unwrap().count(),
+        1,
+        "no second folder"
+    );
+    assert_eq!(
+        records(folder).len(),
+        1,
+        "the lost point measured again, once"
+    );
+    assert_eq!(
+        meta(folder)["started_at"],
+        started,
+        "the same folder, resumed"
+    );
+}

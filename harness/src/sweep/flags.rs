@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use super::auto_shard;
 use super::config::{parse_name_list, parse_number_list, SweepConfig};
 use super::error::ConfigError;
 use super::order::Shard;
@@ -26,10 +27,9 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Validates `config`, then reads `shard` (`I/N`), then plans: the first mistake wins.
-    pub fn new(config: SweepConfig, shard: Option<&str>) -> Result<Self> {
+    /// Validates `config`, then plans its `shard`: the first mistake wins.
+    pub fn new(config: SweepConfig, shard: Option<Shard>) -> Result<Self> {
         let spec = config.resolve()?;
-        let shard = shard.map(Shard::parse).transpose()?;
         let plan = plan::plan(&spec, shard)?;
         Ok(Self {
             config,
@@ -48,7 +48,28 @@ pub fn resolve(args: &SweepArgs) -> Result<Resolved> {
         config = config.overlay(SweepConfig::parse(&path.display().to_string(), &text)?);
     }
     config = config.overlay(overrides(args)?);
-    Resolved::new(config, args.shard.as_deref())
+    config.resolve()?;
+    Resolved::new(config, shard(args)?)
+}
+
+/// `--shard I/N`, or `--shard auto` read from the scheduler's environment (said on stderr
+/// unless `--quiet`).
+pub fn shard(args: &SweepArgs) -> Result<Option<Shard>> {
+    match args.shard.as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("auto") => {
+            let found = auto_shard::from_env(|name| std::env::var(name).ok())
+                .map_err(anyhow::Error::msg)?;
+            if !args.quiet {
+                eprintln!(
+                    "lab: shard {}/{} from {}",
+                    found.shard.index, found.shard.count, found.from
+                );
+            }
+            Ok(Some(found.shard))
+        }
+        Some(text) => Ok(Some(Shard::parse(text)?)),
+    }
 }
 
 /// `--resume` takes everything from the folder: refuses any other sweep option but `--quiet`.
@@ -58,6 +79,7 @@ pub fn check_resume_alone(args: &SweepArgs, path: &Path) -> Result<()> {
         || args.plan
         || args.shard.is_some()
         || args.out.is_some()
+        || args.out_parent.is_some()
         || overrides(args)? != SweepConfig::default();
     if given_elsewhere {
         bail!(

@@ -2,8 +2,12 @@
 //! lets `--resume` rebuild the same plan and `lab merge` tell shards of one sweep apart from
 //! others.
 //!
-//! 1. `--out DIR` names the folder; without it, a new folder under [`RESULTS_PARENT`] named by
-//!    the UTC start time (`-quick`, `-shard-I-of-N`, then `-2`, `-3`... if taken).
+//! 1. `--out DIR` names the folder. `--out-parent DIR` (and `--shard auto` without `--out`,
+//!    under [`RESULTS_PARENT`]) names it by the sweep: `DIR/<sweep id>-shard-I-of-N`, the same
+//!    for every run of that sweep and shard, so a scheduler's retry of a task finds the folder
+//!    its first attempt left and resumes it instead of measuring everything again. Otherwise
+//!    a new folder under [`RESULTS_PARENT`] named by the UTC start time (`-quick`,
+//!    `-shard-I-of-N`, then `-2`, `-3`... if taken).
 //! 2. `meta.json` holds the overlaid configuration, the shard and the sweep id (a hash of the
 //!    configuration without its seed).
 //! 3. Reopening a folder checks that its configuration still hashes to its sweep id.
@@ -22,9 +26,31 @@ use super::SweepArgs;
 /// Where results folders go by default, relative to the working directory.
 pub const RESULTS_PARENT: &str = "lab-results";
 
-/// A new results folder for `sweep`, with its `meta.json` written.
-pub fn create(args: &SweepArgs, sweep: &Resolved) -> Result<ResultsDir> {
-    let (parent, name) = location(args, sweep.shard)?;
+/// The folder `sweep` runs into, and the sweep as that folder has it: a new folder, or the
+/// folder a first attempt of this sweep and shard left under `--out-parent` (resumed, with
+/// its own configuration and seed).
+pub fn open_or_create(args: &SweepArgs, sweep: Resolved) -> Result<(ResultsDir, Resolved)> {
+    let (parent, name) = location(args, &sweep)?;
+    let path = parent.join(&name);
+    if stable_parent(args).is_some() && path.join("meta.json").exists() {
+        let (results, found) = reopen(&path)?;
+        if results.meta().sweep_id != sweep_id(&sweep.config)? || found.shard != sweep.shard {
+            bail!(
+                "{} holds another sweep or shard than this one; move it away or give another --out-parent",
+                path.display()
+            );
+        }
+        eprintln!(
+            "lab: {} exists: resuming it (a re-run of this sweep and shard)",
+            path.display()
+        );
+        return Ok((results, found));
+    }
+    Ok((create(&parent, &name, &sweep)?, sweep))
+}
+
+/// A new results folder `parent/name` for `sweep`, with its `meta.json` written.
+fn create(parent: &Path, name: &str, sweep: &Resolved) -> Result<ResultsDir> {
     let mut meta = Meta::new(
         sweep_id(&sweep.config)?,
         serde_json::to_value(&sweep.config)?,
@@ -34,7 +60,7 @@ pub fn create(args: &SweepArgs, sweep: &Resolved) -> Result<ResultsDir> {
     meta.shard = sweep.shard.map(|s| format!("{}/{}", s.index, s.count));
     meta.aa = sweep.config.aa == Some(true);
     meta.slo_p99_ms = sweep.config.slo_p99_ms()?.map(|ms| ms as f64);
-    Ok(ResultsDir::create(&parent, &name, &meta)?)
+    Ok(ResultsDir::create(parent, name, &meta)?)
 }
 
 /// An interrupted sweep's folder, opened to write, and the plan its `meta.json` describes.
@@ -54,14 +80,37 @@ pub fn reopen(path: &Path) -> Result<(ResultsDir, Resolved)> {
             meta.sweep_id
         );
     }
-    let sweep = Resolved::new(config, meta.shard.as_deref())?;
+    let shard = meta.shard.as_deref().map(Shard::parse).transpose()?;
+    let sweep = Resolved::new(config, shard)?;
     Ok((results, sweep))
 }
 
-/// The folder's parent and name: `--out` split, or a fresh name under [`RESULTS_PARENT`].
-fn location(args: &SweepArgs, shard: Option<Shard>) -> Result<(PathBuf, String)> {
+/// Where folders named by their sweep go: `--out-parent`, or [`RESULTS_PARENT`] for
+/// `--shard auto` without `--out`; `None` for a fresh or given name.
+fn stable_parent(args: &SweepArgs) -> Option<PathBuf> {
+    let auto = args.shard.as_deref().map(str::trim) == Some("auto");
+    match (&args.out_parent, &args.out) {
+        (Some(parent), _) => Some(parent.clone()),
+        (None, None) if auto => Some(PathBuf::from(RESULTS_PARENT)),
+        _ => None,
+    }
+}
+
+/// The folder's parent and name: `--out` split, the sweep's own name under its stable parent,
+/// or a fresh name under [`RESULTS_PARENT`].
+fn location(args: &SweepArgs, sweep: &Resolved) -> Result<(PathBuf, String)> {
+    if let Some(parent) = stable_parent(args) {
+        let mut name = sweep_id(&sweep.config)?;
+        if let Some(s) = sweep.shard {
+            name.push_str(&format!("-shard-{}-of-{}", s.index, s.count));
+        }
+        return Ok((parent, name));
+    }
     let Some(out) = &args.out else {
-        return Ok((PathBuf::from(RESULTS_PARENT), fresh_name(args.quick, shard)));
+        return Ok((
+            PathBuf::from(RESULTS_PARENT),
+            fresh_name(args.quick, sweep.shard),
+        ));
     };
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
     let name = out

@@ -23,6 +23,7 @@
 //! - `show.rs`: the `--plan` text.
 
 mod app;
+mod auto_shard;
 mod checks;
 mod child;
 mod config;
@@ -70,9 +71,6 @@ pub struct SweepArgs {
     /// answers as data, the warning count and the files.
     #[arg(long)]
     json: bool,
-    /// Run shard I of N (1-based): every N-th point of the plan.
-    #[arg(long, value_name = "I/N")]
-    shard: Option<String>,
     /// Shuffle the points' order with this seed (a whole number).
     #[arg(long)]
     seed: Option<String>,
@@ -122,9 +120,20 @@ pub struct SweepArgs {
     /// gives the false-alarm rate between the halves and the smallest detectable change.
     #[arg(long)]
     aa: bool,
+    /// Run shard I of N (1-based): every N-th point of the plan. `auto`: I and N from the
+    /// scheduler's environment (Slurm array, Kubernetes Indexed Job, GitLab parallel, or
+    /// LAB_SHARD_INDEX and LAB_SHARDS); its folder is then lab-results/<sweep id>-shard-I-of-N
+    /// unless --out or --out-parent says otherwise.
+    #[arg(long, value_name = "I/N|auto")]
+    shard: Option<String>,
     /// Results folder to create (new or empty); default: a new folder under lab-results/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Put the results folder in DIR, named by the sweep and shard (<sweep id>-shard-I-of-N,
+    /// or <sweep id> without a shard):
+    /// running the same sweep and shard again (a scheduler's retry) resumes that folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    out_parent: Option<PathBuf>,
     /// Finish the interrupted sweep in DIR: its own configuration, only the points missing.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
@@ -152,7 +161,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         return Ok(());
     }
     needs_node(&sweep.plan)?;
-    let results = folder::create(args, &sweep)?;
+    let (results, sweep) = folder::open_or_create(args, sweep)?;
     session::execute(results, &sweep.plan, args.quiet, args.json)
 }
 
