@@ -1,0 +1,244 @@
+//! Instruction counts of the runtime's hot paths under Callgrind (gungraun), checked in CI
+//! against `benches/instructions.baseline.json` by `scripts/instructions` (`lab instructions`).
+//!
+//! Every path runs twice, `n{SMALL}` and `n{LARGE}` operations on a fresh loop; the check
+//! divides the difference of the two counts by `LARGE - SMALL`, so loop creation, thread
+//! start-up and teardown cancel out and what remains is the cost of one operation:
+//! - `timer`: one `set_timeout(1)` scheduled and fired;
+//! - `immediate`: one `set_immediate` run;
+//! - `tick_microtask`: one next-tick and one microtask queued and drained;
+//! - `pool_roundtrip`: one empty work item submitted, run and completed on the loop (one in
+//!   flight, pool of 1);
+//! - `file_read`: one `fs::read_file` of 1 KiB (open, fstat, read, close: 4 pool trips);
+//! - `http_request`: one keep-alive `GET` on a loopback connection, parsed and answered by the
+//!   HTTP server, the client on the same loop;
+//! - `worker_message`: one message to a worker and its echo back.
+//!
+//! Callgrind counts only the threads that enter the benchmark function (gungraun's default
+//! entry point), plus the pool threads' job runner and the worker's loop, named in
+//! `--toggle-collect` below, so every thread's share of a round trip is counted.
+
+use std::cell::{Cell, RefCell};
+use std::hint::black_box;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use gungraun::{
+    library_benchmark, library_benchmark_group, main, Callgrind, LibraryBenchmarkConfig,
+};
+use looplab_runtime::http::{HttpServer, Response, ServerOptions};
+use looplab_runtime::tcp::{ReadEvent, TcpStream};
+use looplab_runtime::worker::{downcast, Worker};
+use looplab_runtime::{fs, EventLoop, RunMode, ThreadPool, WorkSpec};
+
+fn new_loop() -> EventLoop {
+    EventLoop::with_pool(ThreadPool::with_size(1).expect("a pool of 1")).expect("an event loop")
+}
+
+/// `n` callbacks queued by `schedule`, run to the last; returns how many ran.
+fn queued(n: u64, schedule: impl Fn(&EventLoop, Rc<Cell<u64>>)) -> u64 {
+    let lp = new_loop();
+    let count = Rc::new(Cell::new(0));
+    for _ in 0..n {
+        schedule(&lp, Rc::clone(&count));
+    }
+    lp.run(RunMode::Default);
+    assert_eq!(count.get(), n);
+    count.get()
+}
+
+#[library_benchmark]
+#[bench::n100(100)]
+#[bench::n1100(1100)]
+fn timer(n: u64) -> u64 {
+    queued(n, |lp, count| {
+        lp.set_timeout(1, move |_| count.set(count.get() + 1));
+    })
+}
+
+#[library_benchmark]
+#[bench::n100(100)]
+#[bench::n1100(1100)]
+fn immediate(n: u64) -> u64 {
+    queued(n, |lp, count| {
+        lp.set_immediate(move |_| count.set(count.get() + 1));
+    })
+}
+
+#[library_benchmark]
+#[bench::n100(100)]
+#[bench::n1100(1100)]
+fn tick_microtask(n: u64) -> u64 {
+    queued(n, |lp, count| {
+        let again = Rc::clone(&count);
+        lp.next_tick(move |_| count.set(count.get() + 1));
+        lp.queue_microtask(move |_| again.set(again.get() + 1));
+    }) / 2
+}
+
+fn submit(lp: &EventLoop, left: Rc<Cell<u64>>) {
+    lp.queue_work(
+        WorkSpec::cpu("empty"),
+        || black_box(()),
+        move |lp, ()| {
+            left.set(left.get() - 1);
+            if left.get() > 0 {
+                submit(lp, left);
+            }
+        },
+    );
+}
+
+#[library_benchmark]
+#[bench::n20(20)]
+#[bench::n220(220)]
+fn pool_roundtrip(n: u64) -> u64 {
+    let lp = new_loop();
+    let left = Rc::new(Cell::new(n));
+    submit(&lp, Rc::clone(&left));
+    lp.run(RunMode::Default);
+    assert_eq!(left.get(), 0);
+    n
+}
+
+fn read_next(lp: &EventLoop, path: Rc<std::path::PathBuf>, left: Rc<Cell<u64>>) {
+    let again = Rc::clone(&path);
+    fs::read_file(lp, path.as_path(), move |lp, bytes| {
+        assert_eq!(bytes.map(|b| b.len()).ok(), Some(1024));
+        left.set(left.get() - 1);
+        if left.get() > 0 {
+            read_next(lp, again, left);
+        }
+    });
+}
+
+/// `n` reads of a 1 KiB file in a private temp dir, made before counting starts.
+struct Reads {
+    _dir: tempfile::TempDir,
+    path: Rc<std::path::PathBuf>,
+    n: u64,
+}
+
+fn kib_file(n: u64) -> Reads {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("kib.bin");
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(&[7u8; 1024]))
+        .expect("a 1 KiB file");
+    Reads {
+        _dir: dir,
+        path: Rc::new(path),
+        n,
+    }
+}
+
+#[library_benchmark]
+#[bench::n10(args = (10), setup = kib_file)]
+#[bench::n60(args = (60), setup = kib_file)]
+fn file_read(reads: Reads) -> u64 {
+    let (lp, n) = (new_loop(), reads.n);
+    let left = Rc::new(Cell::new(n));
+    read_next(&lp, Rc::clone(&reads.path), Rc::clone(&left));
+    lp.run(RunMode::Default);
+    assert_eq!(left.get(), 0);
+    n
+}
+
+const REQUEST: &[u8] = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+const BODY: &str = "hello";
+
+/// The client's side: sends a request, and the next once the answer's body arrived.
+fn client(lp: &EventLoop, stream: TcpStream, n: u64, server: Rc<HttpServer>) {
+    let (left, seen) = (Rc::new(Cell::new(n)), Rc::new(RefCell::new(Vec::new())));
+    let reader = stream.clone();
+    stream.read_start(lp, move |lp, event| {
+        let ReadEvent::Data(bytes) = event else {
+            return;
+        };
+        let mut seen = seen.borrow_mut();
+        seen.extend_from_slice(bytes);
+        if !seen.ends_with(BODY.as_bytes()) {
+            return;
+        }
+        seen.clear();
+        left.set(left.get() - 1);
+        if left.get() > 0 {
+            reader.send(lp, REQUEST.to_vec());
+        } else {
+            reader.close(lp, |_| {});
+            server.close(lp, 0, |_| {});
+        }
+    });
+    stream.send(lp, REQUEST.to_vec());
+}
+
+#[library_benchmark]
+#[bench::n10(10)]
+#[bench::n110(110)]
+fn http_request(n: u64) -> u64 {
+    let lp = new_loop();
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    let answered = Rc::new(Cell::new(0u64));
+    let count = Rc::clone(&answered);
+    let server = HttpServer::bind(&lp, any, ServerOptions::default(), move |lp, _, res| {
+        count.set(count.get() + 1);
+        res.send(lp, Response::text(200, BODY));
+    })
+    .expect("a loopback server");
+    let addr = server.local_addr().expect("its address");
+    let server = Rc::new(server);
+    TcpStream::connect(&lp, addr, move |lp, stream| {
+        client(lp, stream.expect("a loopback connection"), n, server);
+    });
+    lp.run(RunMode::Default);
+    assert_eq!(answered.get(), n);
+    n
+}
+
+#[library_benchmark]
+#[bench::n20(20)]
+#[bench::n220(220)]
+fn worker_message(n: u64) -> u64 {
+    let lp = new_loop();
+    let worker = Rc::new(
+        Worker::spawn(&lp, "echo", |wlp, port| {
+            let reply = port.clone();
+            port.on_message(wlp, move |wlp, m| match downcast::<u64>(m) {
+                Ok(i) if i > 0 => drop(reply.post(i)),
+                _ => reply.off_message(wlp),
+            });
+        })
+        .expect("a worker"),
+    );
+    let back = Rc::clone(&worker);
+    worker.on_message(&lp, move |_, m| {
+        let i = downcast::<u64>(m).unwrap_or(0);
+        drop(back.post(if i < n { i + 1 } else { 0 }));
+    });
+    worker.post(1u64).expect("the worker takes a message");
+    lp.run(RunMode::Default);
+    n
+}
+
+library_benchmark_group!(
+    name = scheduling;
+    benchmarks = timer, immediate, tick_microtask
+);
+
+library_benchmark_group!(
+    name = trips;
+    benchmarks = pool_roundtrip, file_read, http_request, worker_message
+);
+
+main!(
+    config = LibraryBenchmarkConfig::default().tool(Callgrind::with_args([
+        // A fixed cache geometry, so the cache estimates do not depend on the machine.
+        "--cache-sim=yes",
+        "--I1=32768,8,64",
+        "--D1=32768,8,64",
+        "--LL=8388608,16,64",
+        "--branch-sim=yes",
+    ]));
+    library_benchmark_groups = scheduling, trips
+);
