@@ -7,6 +7,7 @@ mod check_cmd;
 mod cli;
 mod costs_cmd;
 mod costs_flag;
+mod instructions_cmd;
 mod load_cmd;
 mod merge;
 mod output;
@@ -43,7 +44,10 @@ fn main() -> ExitCode {
             eprintln!("lab: {e}");
             ExitCode::from(1)
         }
-        Err(e) if e.downcast_ref::<check_cmd::Regressions>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<check_cmd::Regressions>().is_some()
+                || e.downcast_ref::<instructions_cmd::AboveBaseline>().is_some() =>
+        {
             eprintln!("lab: {e}");
             ExitCode::from(1)
         }

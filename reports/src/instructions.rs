@@ -273,8 +273,8 @@ impl InstructionCheck {
         self.rows.iter().map(table_row).collect()
     }
 
-    /// The comparison as a terminal table under its headline.
-    pub fn terminal(&self) -> String {
+    /// The comparison as a terminal table.
+    pub fn table(&self) -> String {
         let mut table = Table::new(TABLE_HEADER);
         for i in 1..TABLE_HEADER.len() {
             table = table.right_align(i);
@@ -282,7 +282,12 @@ impl InstructionCheck {
         for row in self.table_rows() {
             table.row(row);
         }
-        let mut out = format!("{}\n{}", self.headline(), table.render());
+        table.render()
+    }
+
+    /// The comparison as a terminal table under its headline, with the fix on a failure.
+    pub fn terminal(&self) -> String {
+        let mut out = format!("{}\n{}", self.headline(), self.table());
         if let Some(hint) = self.hint() {
             out.push_str(&format!("{hint}\n"));
         }
@@ -352,7 +357,9 @@ fn table_row(r: &Row) -> [String; 9] {
 
 /// A figure per operation: one decimal below 100, whole numbers above.
 fn fmt(value: f64) -> String {
-    if value.abs() < 100.0 {
+    if value.abs() < 0.05 {
+        "0.0".into()
+    } else if value.abs() < 100.0 {
         format!("{value:.1}")
     } else {
         format!("{value:.0}")
@@ -391,6 +398,11 @@ fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), InstructionsErr
         action: "write",
         path: path.to_path_buf(),
         cause: std::io::Error::other("the path names no file; give one, like check.json"),
+    })?;
+    std::fs::create_dir_all(dir).map_err(|cause| InstructionsError::Io {
+        action: "create the folder of",
+        path: path.to_path_buf(),
+        cause,
     })?;
     Ok(write_json(dir, &name.to_string_lossy(), value)?)
 }
