@@ -46,7 +46,8 @@ fn main() -> ExitCode {
         }
         Err(e)
             if e.downcast_ref::<check_cmd::Regressions>().is_some()
-                || e.downcast_ref::<instructions_cmd::AboveBaseline>().is_some() =>
+                || e.downcast_ref::<instructions_cmd::AboveBaseline>()
+                    .is_some() =>
         {
             eprintln!("lab: {e}");
             ExitCode::from(1)

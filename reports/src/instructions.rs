@@ -474,7 +474,11 @@ fn totals(path: &Path, summary: &Summary) -> Result<PerOp, InstructionsError> {
 /// Every `summary.json` under `dir`, recursively, sorted.
 fn summary_files(dir: &Path) -> Result<Vec<PathBuf>, InstructionsError> {
     let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
+    let mut pending: Vec<PathBuf> = dir
+        .is_dir()
+        .then(|| dir.to_path_buf())
+        .into_iter()
+        .collect();
     while let Some(folder) = pending.pop() {
         let entries = std::fs::read_dir(&folder).map_err(|cause| InstructionsError::Io {
             action: "read the folder",
@@ -624,11 +628,20 @@ mod tests {
         use Verdict::*;
         assert_eq!(
             verdicts,
-            [("a", Same), ("b", Above), ("c", Below), ("fresh", New), ("gone", Missing)]
+            [
+                ("a", Same),
+                ("b", Above),
+                ("c", Below),
+                ("fresh", New),
+                ("gone", Missing)
+            ]
         );
         assert_eq!(check.failures(), 3);
         let table = check.terminal();
-        assert!(table.contains("+2.10%") && table.contains("ABOVE"), "{table}");
+        assert!(
+            table.contains("+2.10%") && table.contains("ABOVE"),
+            "{table}"
+        );
         assert!(table.contains(UPDATE_COMMAND), "{table}");
     }
 
@@ -637,18 +650,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("base.json");
         let err = InstructionBaseline::load(&path).unwrap_err().to_string();
-        assert!(err.contains("base.json") && err.contains(UPDATE_COMMAND), "{err}");
+        assert!(
+            err.contains("base.json") && err.contains(UPDATE_COMMAND),
+            "{err}"
+        );
         let baseline = InstructionBaseline::new([("t".to_string(), op(10.0))].into());
         baseline.save(&path).unwrap();
         assert_eq!(InstructionBaseline::load(&path).unwrap(), baseline);
         std::fs::write(&path, "{ half").unwrap();
         let err = InstructionBaseline::load(&path).unwrap_err().to_string();
-        assert!(err.contains("not a valid file") && err.contains(UPDATE_COMMAND), "{err}");
+        assert!(
+            err.contains("not a valid file") && err.contains(UPDATE_COMMAND),
+            "{err}"
+        );
         let check = InstructionCheck::compare("b", &baseline, &BTreeMap::new());
         let out = dir.path().join("check.json");
         check.save(&out).unwrap();
         assert_eq!(InstructionCheck::load(&out).unwrap(), check);
-        std::fs::write(&out, r#"{"instructions_schema": 9, "baseline": "b", "limit_pct": 2, "rows": []}"#).unwrap();
+        std::fs::write(
+            &out,
+            r#"{"instructions_schema": 9, "baseline": "b", "limit_pct": 2, "rows": []}"#,
+        )
+        .unwrap();
         let err = InstructionCheck::load(&out).unwrap_err().to_string();
         assert!(err.contains("instructions_schema 9"), "{err}");
     }

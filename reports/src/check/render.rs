@@ -51,7 +51,9 @@ impl CheckReport {
 
     /// Instruction benchmarks above their baseline (or missing from one side).
     pub fn instruction_failures(&self) -> usize {
-        self.instructions.as_ref().map_or(0, InstructionCheck::failures)
+        self.instructions
+            .as_ref()
+            .map_or(0, InstructionCheck::failures)
     }
 
     /// Whether the check passed (no regression, no failed invariant, no instruction count
@@ -343,13 +345,20 @@ pub fn markdown(report: &CheckReport) -> String {
 
 /// The section "Instructions per operation": Callgrind's counts against the baseline.
 fn markdown_instructions(check: &InstructionCheck) -> String {
-    let mut out = format!("\n#### Instructions per operation\n\n{}\n\n", check.headline());
-    let rows = check.rows.iter().zip(check.table_rows()).map(|(r, mut row)| {
-        if r.verdict.fails() {
-            row[4] = format!("**{}**", row[4]);
-        }
-        row
-    });
+    let mut out = format!(
+        "\n#### Instructions per operation\n\n{}\n\n",
+        check.headline()
+    );
+    let rows = check
+        .rows
+        .iter()
+        .zip(check.table_rows())
+        .map(|(r, mut row)| {
+            if r.verdict.fails() {
+                row[4] = format!("**{}**", row[4]);
+            }
+            row
+        });
     out.push_str(&markdown_table(TABLE_HEADER, rows));
     out.push_str(&format!(
         "\nBefore: the baseline {}; after: this build, under Callgrind (estimates: a fixed simulated cache and branch predictor).\n",
@@ -391,6 +400,7 @@ mod tests {
                 detail: "waves [2, 2]".into(),
                 attempts: 2,
             }],
+            instructions: None,
         }
     }
 
@@ -435,5 +445,30 @@ mod tests {
         let text = terminal(&few);
         assert!(text.contains("too few repetitions to judge: 1"), "{text}");
         assert!(text.contains("not judged (too few repetitions)"), "{text}");
+    }
+
+    #[test]
+    fn instruction_counts_above_the_baseline_fail_and_get_their_section() {
+        use crate::instructions::{InstructionBaseline, PerOp};
+        let op = |instructions| PerOp {
+            instructions,
+            ..PerOp::default()
+        };
+        let baseline = InstructionBaseline::new([("timer".to_string(), op(1000.0))].into());
+        let now = [("timer".to_string(), op(1100.0))].into();
+        let mut r = report([100.5, 99.5, 100.0]);
+        r.instructions = Some(InstructionCheck::compare("base.json", &baseline, &now));
+        assert!(!r.passed());
+        let md = markdown(&r);
+        assert!(md.contains("#### Instructions per operation"), "{md}");
+        assert!(
+            md.contains("| timer | 1000 | 1100 | +10.00% | **ABOVE** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("instructions: 1 of 1 benchmarks failed"),
+            "{md}"
+        );
+        assert!(terminal(&r).contains("ABOVE"));
     }
 }
