@@ -15,8 +15,9 @@
 //!   HTTP server, the client on the same loop;
 //! - `worker_message`: one message to a worker and its echo back, counted from each side's
 //!   delivery of it (`handle::Core::deliver` on the loop thread, `PortCore::deliver` on the
-//!   worker's: taking the message, the handler, posting the answer and waking the other loop)
-//!   but not the loops' iterations: how many wake-ups carry a message each depends on how the
+//!   worker's: taking the message and running the handler, which schedules the answer) and
+//!   each side's post (`answer`, `echo`: queueing the message and waking the other loop), but
+//!   not the loops' iterations: how many wake-ups carry a message each depends on how the
 //!   threads interleave in real time (counting them gave 2461 instructions per round trip on an
 //!   idle machine, 2366 with two busy cores, 2081 during a build).
 //!
@@ -41,7 +42,7 @@ use gungraun::{
 };
 use looplab_runtime::http::{HttpServer, Response, ServerOptions};
 use looplab_runtime::tcp::{ReadEvent, TcpStream};
-use looplab_runtime::worker::{downcast, Worker};
+use looplab_runtime::worker::{downcast, Worker, WorkerPort};
 use looplab_runtime::{fs, EventLoop, RunMode, ThreadPool, WorkSpec};
 
 fn new_loop() -> EventLoop {
@@ -194,22 +195,41 @@ fn http_requests(n: u64) -> u64 {
     n
 }
 
+/// The parent's answer to the worker, posted from an immediate (see [`worker_messages`]).
+#[inline(never)]
+fn answer(worker: &Worker, value: u64) {
+    drop(worker.post(value));
+}
+
+/// The worker's echo, posted from an immediate (see [`worker_messages`]).
+#[inline(never)]
+fn echo(port: &WorkerPort, value: u64) {
+    drop(port.post(value));
+}
+
+/// Each side posts from an immediate, after its delivery has returned: a message posted from
+/// inside the delivery could be answered before the delivery's loop looked for more, and how
+/// often that happened (one wake-up carrying two messages) depended on real-time thread timing.
 fn worker_messages(n: u64) -> u64 {
     let lp = new_loop();
     let worker = Rc::new(
         Worker::spawn(&lp, "echo", |wlp, port| {
             let reply = port.clone();
             port.on_message(wlp, move |wlp, m| match downcast::<u64>(m) {
-                Ok(i) if i > 0 => drop(reply.post(i)),
+                Ok(i) if i > 0 => {
+                    let reply = reply.clone();
+                    wlp.set_immediate(move |_| echo(&reply, i));
+                }
                 _ => reply.off_message(wlp),
             });
         })
         .expect("a worker"),
     );
     let back = Rc::clone(&worker);
-    worker.on_message(&lp, move |_, m| {
+    worker.on_message(&lp, move |lp, m| {
         let i = downcast::<u64>(m).unwrap_or(0);
-        drop(back.post(if i < n { i + 1 } else { 0 }));
+        let (worker, next) = (Rc::clone(&back), if i < n { i + 1 } else { 0 });
+        lp.set_immediate(move |_| answer(&worker, next));
     });
     worker.post(1u64).expect("the worker takes a message");
     lp.run(RunMode::Default);
@@ -269,6 +289,8 @@ fn http_request(n: u64) -> u64 {
         Callgrind::with_args([
             "--collect-atstart=no",
             "--toggle-collect=looplab_runtime::worker::handle::Core::deliver",
+            "--toggle-collect=instructions::answer",
+            "--toggle-collect=instructions::echo",
         ])
         .entry_point(EntryPoint::None)
     )
