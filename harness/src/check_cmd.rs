@@ -18,6 +18,7 @@ use looplab_reports::check::{
     compare, experiment_invariants, folder_invariants, markdown, terminal, Baseline, CheckReport,
     Invariant, Measured, Recorded, Status, Thresholds, MIN_REPETITIONS,
 };
+use looplab_reports::instructions::InstructionCheck;
 use looplab_reports::store::read_experiments;
 
 /// `lab baseline` arguments.
@@ -54,6 +55,9 @@ pub struct CheckArgs {
     /// invariants are still checked.
     #[arg(long)]
     no_experiments: bool,
+    /// Also show (and judge) the instruction-count check `lab instructions --out FILE` wrote.
+    #[arg(long, value_name = "FILE")]
+    instructions: Option<PathBuf>,
     /// Print Markdown (for a CI step summary) instead of tables.
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
@@ -62,21 +66,24 @@ pub struct CheckArgs {
     json: bool,
 }
 
-/// A check that found regressions or failed invariants; `main` exits 1 on it.
+/// A check that found regressions, failed invariants or instruction counts above their
+/// baseline; `main` exits 1 on it.
 #[derive(Debug)]
 pub struct Regressions {
     /// Comparisons that regressed.
     pub regressed: usize,
     /// Invariants that failed.
     pub failed_invariants: usize,
+    /// Instruction benchmarks that failed.
+    pub instructions: usize,
 }
 
 impl std::fmt::Display for Regressions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "check failed: {} regression(s), {} failed invariant(s); see the report above",
-            self.regressed, self.failed_invariants
+            "check failed: {} regression(s), {} failed invariant(s), {} instruction benchmark(s) above the baseline; see the report above",
+            self.regressed, self.failed_invariants, self.instructions
         )
     }
 }
@@ -122,6 +129,11 @@ pub fn check(args: &CheckArgs) -> Result<()> {
     let new = Measured::load(&args.dirs)?;
     let mut report = CheckReport {
         folders: new.folders.clone(),
+        instructions: args
+            .instructions
+            .as_deref()
+            .map(InstructionCheck::load)
+            .transpose()?,
         ..CheckReport::default()
     };
     if let Some(path) = &args.baseline {
@@ -161,6 +173,7 @@ pub fn check(args: &CheckArgs) -> Result<()> {
         Err(Regressions {
             regressed: report.regressions(),
             failed_invariants: report.failed_invariants(),
+            instructions: report.instruction_failures(),
         }
         .into())
     }

@@ -52,6 +52,9 @@ enum Command {
     Baseline(crate::check_cmd::BaselineArgs),
     /// Check results against a baseline (exit 1 on a regression) and the behaviour invariants.
     Check(crate::check_cmd::CheckArgs),
+    /// Compare the instruction benches' counts per operation with the committed baseline (exit 1
+    /// above it by more than 2%; --update rewrites it). scripts/instructions runs the benches.
+    Instructions(crate::instructions_cmd::InstructionsArgs),
     /// Render report.html, summary.md, points.csv and PNG/SVG charts from a results folder.
     Report(crate::report_cmd::ReportArgs),
     /// Run a scenario file on the runtime (--node: also on real Node.js, compared).
@@ -249,6 +252,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Merge(args)) => crate::merge::run(&args),
         Some(Command::Baseline(args)) => crate::check_cmd::baseline(&args),
         Some(Command::Check(args)) => crate::check_cmd::check(&args),
+        Some(Command::Instructions(args)) => crate::instructions_cmd::run(&args),
         Some(Command::Report(args)) => crate::report_cmd::run(&args),
         Some(Command::Scenario(args)) => crate::scenario_cmd::run(&args),
         Some(Command::Calibrate(args)) => crate::scenario_cmd::calibrate(&args),

@@ -8,6 +8,7 @@ mod check_cmd;
 mod cli;
 mod costs_cmd;
 mod costs_flag;
+mod instructions_cmd;
 mod load_cmd;
 mod merge;
 mod output;
@@ -56,4 +57,6 @@ fn threshold_failed(e: &anyhow::Error) -> bool {
     e.downcast_ref::<load_cmd::LoadFailed>().is_some()
         || e.downcast_ref::<check_cmd::Regressions>().is_some()
         || e.downcast_ref::<scenario_cmd::OrdersDiffer>().is_some()
+        || e.downcast_ref::<instructions_cmd::AboveBaseline>()
+            .is_some()
 }

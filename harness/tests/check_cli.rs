@@ -389,3 +389,81 @@ fn invariants_only_runs_the_experiments() {
     );
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// A gungraun summary of `function` at size `n` with `ir` instructions, under `dir`.
+fn gungraun_summary(dir: &Path, function: &str, n: u64, ir: u64) {
+    let folder = dir.join(format!("looplab-runtime/instructions/g/{function}.n{n}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut metrics = serde_json::Map::new();
+    for name in [
+        "Ir",
+        "L1hits",
+        "LLhits",
+        "RamHits",
+        "EstimatedCycles",
+        "Bc",
+        "Bcm",
+        "Bi",
+        "Bim",
+    ] {
+        metrics.insert(name.into(), json!({ "values": { "new": ir } }));
+    }
+    let summary = json!({
+        "function_name": function, "id": format!("n{n}"),
+        "profiles": [{ "tool": "Callgrind", "data": { "parts": [], "total": { "metrics": metrics, "regressions": [] } } }]
+    });
+    std::fs::write(folder.join("summary.json"), summary.to_string()).unwrap();
+}
+
+#[test]
+fn instruction_counts_above_the_baseline_fail_the_check_and_show_in_lab_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (summaries, baseline) = (tmp.path().join("gungraun"), tmp.path().join("base.json"));
+    let out_file = tmp.path().join("instructions.json");
+    let instructions = |extra: &[&str]| {
+        let (s, b) = (
+            summaries.display().to_string(),
+            baseline.display().to_string(),
+        );
+        let mut args = vec!["instructions", "--summaries", &s, "--baseline", &b];
+        args.extend_from_slice(extra);
+        lab(&args)
+    };
+    let err = text(&instructions(&[]).stderr);
+    assert!(err.contains("no gungraun summary.json"), "{err}");
+    gungraun_summary(&summaries, "timer", 100, 100_000);
+    gungraun_summary(&summaries, "timer", 1100, 1_100_000);
+    let err = text(&instructions(&[]).stderr);
+    assert!(err.contains("base.json") && err.contains("scripts/instructions --update"));
+    assert_eq!(code(&instructions(&["--update"])), 0);
+    assert_eq!(code(&instructions(&[])), 0);
+    // One extra allocation's worth per timer: 1000 -> 1030 instructions per operation.
+    gungraun_summary(&summaries, "timer", 1100, 1_130_000);
+    let out = instructions(&["--out", &out_file.display().to_string()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(stdout.contains("timer") && stdout.contains("+3.00%") && stdout.contains("ABOVE"));
+    let dir = folder(
+        tmp.path(),
+        "quick",
+        "vm",
+        &[Point {
+            id: "loop/hash/p1/c8",
+            metrics: &[("throughput_per_s", &[200.0])],
+        }],
+    );
+    let instructions_file = out_file.display().to_string();
+    let args = ["--invariants-only", "--markdown", "--instructions"];
+    let out = check(&dir, &[&args[..], &[instructions_file.as_str()]].concat());
+    let md = text(&out.stdout);
+    assert_eq!(code(&out), 1, "{md}");
+    assert!(md.contains("#### Instructions per operation"), "{md}");
+    assert!(
+        md.contains("| timer | 1000 | 1030 | +3.00% | **ABOVE** |"),
+        "{md}"
+    );
+    std::fs::write(&out_file, "not json").unwrap();
+    let out = check(&dir, &[&args[..], &[instructions_file.as_str()]].concat());
+    assert_eq!(code(&out), 2);
+    assert!(text(&out.stderr).contains("not a valid file of the instruction check"));
+}

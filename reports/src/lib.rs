@@ -22,6 +22,7 @@
 
 pub mod check;
 pub mod histogram;
+pub mod instructions;
 pub mod noise;
 pub mod report;
 pub mod store;

@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use crate::instructions::{InstructionCheck, TABLE_HEADER};
 use crate::Table;
 
 use super::invariants::{Invariant, Status};
@@ -27,6 +28,9 @@ pub struct CheckReport {
     pub comparison: Option<Comparison>,
     /// Every behaviour invariant, passed, failed or not applicable.
     pub invariants: Vec<Invariant>,
+    /// The instruction-count check (`lab check --instructions FILE`), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionCheck>,
 }
 
 impl CheckReport {
@@ -45,9 +49,17 @@ impl CheckReport {
             .count()
     }
 
-    /// Whether the check passed (no regression, no failed invariant).
+    /// Instruction benchmarks above their baseline (or missing from one side).
+    pub fn instruction_failures(&self) -> usize {
+        self.instructions
+            .as_ref()
+            .map_or(0, InstructionCheck::failures)
+    }
+
+    /// Whether the check passed (no regression, no failed invariant, no instruction count
+    /// above its baseline).
     pub fn passed(&self) -> bool {
-        self.regressions() == 0 && self.failed_invariants() == 0
+        self.regressions() == 0 && self.failed_invariants() == 0 && self.instruction_failures() == 0
     }
 
     /// The report as pretty JSON.
@@ -73,6 +85,13 @@ impl CheckReport {
             count(Status::Fail),
             count(Status::NotApplicable)
         ));
+        if let Some(i) = &self.instructions {
+            parts.push(format!(
+                "instructions: {} of {} benchmarks failed",
+                i.failures(),
+                i.rows.len()
+            ));
+        }
         format!("lab check: {outcome}; {}", parts.join("; "))
     }
 }
@@ -255,6 +274,10 @@ pub fn terminal(report: &CheckReport) -> String {
         table.row(invariant_row(i));
     }
     out.push_str(&table.render());
+    if let Some(check) = &report.instructions {
+        out.push('\n');
+        out.push_str(&check.terminal());
+    }
     out
 }
 
@@ -314,6 +337,36 @@ pub fn markdown(report: &CheckReport) -> String {
             row
         }),
     ));
+    if let Some(check) = &report.instructions {
+        out.push_str(&markdown_instructions(check));
+    }
+    out
+}
+
+/// The section "Instructions per operation": Callgrind's counts against the baseline.
+fn markdown_instructions(check: &InstructionCheck) -> String {
+    let mut out = format!(
+        "\n#### Instructions per operation\n\n{}\n\n",
+        check.headline()
+    );
+    let rows = check
+        .rows
+        .iter()
+        .zip(check.table_rows())
+        .map(|(r, mut row)| {
+            if r.verdict.fails() {
+                row[4] = format!("**{}**", row[4]);
+            }
+            row
+        });
+    out.push_str(&markdown_table(TABLE_HEADER, rows));
+    out.push_str(&format!(
+        "\nBefore: the baseline {}; after: this build, under Callgrind (estimates: a fixed simulated cache and branch predictor).\n",
+        check.baseline
+    ));
+    if let Some(hint) = check.hint() {
+        out.push_str(&format!("\n{}\n", cell(&hint)));
+    }
     out
 }
 
@@ -347,6 +400,7 @@ mod tests {
                 detail: "waves [2, 2]".into(),
                 attempts: 2,
             }],
+            instructions: None,
         }
     }
 
@@ -391,5 +445,30 @@ mod tests {
         let text = terminal(&few);
         assert!(text.contains("too few repetitions to judge: 1"), "{text}");
         assert!(text.contains("not judged (too few repetitions)"), "{text}");
+    }
+
+    #[test]
+    fn instruction_counts_above_the_baseline_fail_and_get_their_section() {
+        use crate::instructions::{InstructionBaseline, PerOp};
+        let op = |instructions| PerOp {
+            instructions,
+            ..PerOp::default()
+        };
+        let baseline = InstructionBaseline::new([("timer".to_string(), op(1000.0))].into());
+        let now = [("timer".to_string(), op(1100.0))].into();
+        let mut r = report([100.5, 99.5, 100.0]);
+        r.instructions = Some(InstructionCheck::compare("base.json", &baseline, &now));
+        assert!(!r.passed());
+        let md = markdown(&r);
+        assert!(md.contains("#### Instructions per operation"), "{md}");
+        assert!(
+            md.contains("| timer | 1000 | 1100 | +10.00% | **ABOVE** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("instructions: 1 of 1 benchmarks failed"),
+            "{md}"
+        );
+        assert!(terminal(&r).contains("ABOVE"));
     }
 }

@@ -385,6 +385,9 @@ fn worker(shared: &Shared, index: usize) {
     }
 }
 
+// Never inlined: the instruction benches (runtime/benches/instructions.rs) count a pool
+// thread's share of a trip from this function's entry, not the thread's waiting for work.
+#[inline(never)]
 fn run_job(shared: &Shared, index: usize, job: Job) {
     let started = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(job.run));

@@ -241,6 +241,9 @@ impl Worker {
 
 impl Core {
     /// The wake-up callback: delivers queued events, at most max(queue length, 1000) of them.
+    /// Never inlined: the instruction benches (runtime/benches/instructions.rs) count a worker
+    /// message's handling on the parent's side from this function's entry.
+    #[inline(never)]
     fn deliver(&self, lp: &EventLoop) {
         let mut budget = self.link.events_len().max(MESSAGE_BATCH);
         while let Some(event) = self.link.take_event() {

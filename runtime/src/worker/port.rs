@@ -155,6 +155,9 @@ impl PortCore {
         }
     }
 
+    // Never inlined: the instruction benches (runtime/benches/instructions.rs) count a worker
+    // thread's share of a message round trip from this function's entry.
+    #[inline(never)]
     fn deliver(&self, lp: &EventLoop) {
         let mut budget = self.link.inbox_len().max(super::link::MESSAGE_BATCH);
         loop {
