@@ -50,6 +50,9 @@ pub struct XyPoint {
     pub spread: Option<(f64, f64)>,
     /// Why the figure may not be the server's: drawn as a ring and letters at the marker.
     pub marks: Marks,
+    /// The setting that tells this point from the others at its x, written beside it (`P4`:
+    /// the cluster point drawn at K=1 had a pool of 4), when the chart chose among several.
+    pub tag: Option<(char, u32)>,
 }
 
 /// A named series of points joined by a line.
@@ -216,6 +219,14 @@ fn draw_series<DB: DrawingBackend>(plot: &Plot<DB>, series: &Series) -> Result<(
     for p in series.points.iter().filter(|p| !p.marks.is_empty()) {
         draw_ring(plot, (p.x, p.y), &p.marks.letters())?;
     }
+    let font = (FAMILY, text::NOTE).into_font().color(&series.look.color);
+    for p in &series.points {
+        if let Some((letter, value)) = p.tag {
+            let label = Text::new(format!("{letter}{value}"), (8, 4), font.clone());
+            plot.draw(&(EmptyElement::at((p.x, p.y)) + label))
+                .map_err(err)?;
+        }
+    }
     Ok(())
 }
 
@@ -355,6 +366,7 @@ mod tests {
             y: 5.0,
             spread: None,
             marks,
+            tag: (!marks.is_empty()).then_some(('P', 4)),
         };
         let series = Series {
             label: "loop".into(),
@@ -399,5 +411,10 @@ mod tests {
         assert!(!plain.contains("generator-limited"));
         assert!(!plain.contains("#C81E1E"), "no ring without a mark");
         assert!(svg.contains("#C81E1E"), "the ring's colour");
+        assert!(
+            svg.contains("\nP4\n</text>"),
+            "the chosen point's pool size beside it"
+        );
+        assert!(!plain.contains("\nP4\n</text>"));
     }
 }

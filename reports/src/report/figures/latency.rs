@@ -110,6 +110,7 @@ fn spectrum_points(h: &Histogram<u64>, range: &mut MsRange) -> Vec<XyPoint> {
                 y: ms.log10(),
                 spread: None,
                 marks: Marks::default(),
+                tag: None,
             }
         })
         .collect()
@@ -261,6 +262,7 @@ fn p99_point(p: &PointSummary, extent: &mut OpenLoopExtent) -> Option<XyPoint> {
         y: m.max(1e-3).log10(),
         spread: (s.count >= 2).then(|| (a.max(1e-3).log10(), b.max(1e-3).log10())),
         marks: Marks::of(&p.marks()),
+        tag: None,
     })
 }
 

@@ -57,6 +57,32 @@ fn line_label(strategy: Strategy, groups: &BTreeMap<u32, Vec<&PointSummary>>) ->
     }
 }
 
+/// The first setting (besides the line's own axis) whose value differs among `group`, the
+/// points sharing `drawn`'s parallelism, with `drawn`'s value: `('P', 4)`. None when the chart
+/// had no choice to make.
+fn tag_of(
+    strategy: Strategy,
+    drawn: &PointSummary,
+    group: &[&PointSummary],
+) -> Option<(char, u32)> {
+    if group.len() < 2 {
+        return None;
+    }
+    let axis = axis_letter(strategy);
+    let value = |p: &PointSummary, letter: char| {
+        p.coords
+            .segments()
+            .into_iter()
+            .find(|(l, _)| *l == letter)
+            .map(|s| s.1)
+    };
+    ['p', 'k', 'w', 'c', 'r']
+        .into_iter()
+        .filter(|l| Some(*l) != axis)
+        .find(|l| group.iter().any(|p| value(p, *l) != value(drawn, *l)))
+        .and_then(|l| Some((l.to_ascii_uppercase(), value(drawn, l)?)))
+}
+
 /// Horizontal offset of series `index` of `count`, in log2 units, so markers and error bars
 /// at the same x do not hide each other.
 fn dodge(index: usize, count: usize) -> f64 {
@@ -98,6 +124,7 @@ fn point_of(p: &PointSummary, m: &Measure, x: f64) -> Option<XyPoint> {
         y: s.median * m.scale,
         spread: (s.count >= 2).then_some((s.min * m.scale, s.max * m.scale)),
         marks: Marks::of(&p.marks()),
+        tag: None,
     })
 }
 
@@ -147,7 +174,15 @@ fn parallelism_lines(series: &ParallelismSeries<'_>, m: &Measure) -> (Vec<Series
         let shift = dodge(index, count);
         let pts: Vec<XyPoint> = points
             .iter()
-            .filter_map(|(&k, p)| point_of(p, m, f64::from(k).log2() + shift))
+            .filter_map(|(&k, p)| {
+                let point = point_of(p, m, f64::from(k).log2() + shift)?;
+                let tag = tag_of(
+                    *strategy,
+                    p,
+                    line.all.get(&k).map_or(&[][..], Vec::as_slice),
+                );
+                Some(XyPoint { tag, ..point })
+            })
             .collect();
         if pts.is_empty() {
             continue;
