@@ -8,8 +8,9 @@
 //! 3. Judge the experiments each folder recorded (`experiments.json`; unless
 //!    `--no-experiments`), then the results folder's invariants. Nothing is measured here.
 //! 4. Print the report (table, `--markdown` or `--json`); a regression or a failed invariant
-//!    becomes a [`Regressions`] error, which `main` turns into exit status 1.
+//!    becomes a [`ThresholdFailed`] error, which `main` turns into exit status 1.
 
+use crate::output::ThresholdFailed;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -65,30 +66,6 @@ pub struct CheckArgs {
     #[arg(long)]
     json: bool,
 }
-
-/// A check that found regressions, failed invariants or instruction counts above their
-/// baseline; `main` exits 1 on it.
-#[derive(Debug)]
-pub struct Regressions {
-    /// Comparisons that regressed.
-    pub regressed: usize,
-    /// Invariants that failed.
-    pub failed_invariants: usize,
-    /// Instruction benchmarks that failed.
-    pub instructions: usize,
-}
-
-impl std::fmt::Display for Regressions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "check failed: {} regression(s), {} failed invariant(s), {} instruction benchmark(s) above the baseline; see the report above",
-            self.regressed, self.failed_invariants, self.instructions
-        )
-    }
-}
-
-impl std::error::Error for Regressions {}
 
 /// Runs `lab baseline`.
 pub fn baseline(args: &BaselineArgs) -> Result<()> {
@@ -168,15 +145,16 @@ pub fn check(args: &CheckArgs) -> Result<()> {
         print!("{}", terminal(&report));
     }
     if report.passed() {
-        Ok(())
-    } else {
-        Err(Regressions {
-            regressed: report.regressions(),
-            failed_invariants: report.failed_invariants(),
-            instructions: report.instruction_failures(),
-        }
-        .into())
+        return Ok(());
     }
+    // Regressions, failed invariants or instruction counts above their baseline.
+    Err(ThresholdFailed(format!(
+        "check failed: {} regression(s), {} failed invariant(s), {} instruction benchmark(s) above the baseline; see the report above",
+        report.regressions(),
+        report.failed_invariants(),
+        report.instruction_failures()
+    ))
+    .into())
 }
 
 /// Step 2: the comparison, refused for another machine's baseline unless allowed, and for a

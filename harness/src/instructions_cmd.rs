@@ -4,6 +4,7 @@
 //! from either side; `--update` rewrites the baseline instead. The files and the rule are
 //! `looplab_reports::instructions`'s.
 
+use crate::output::ThresholdFailed;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -29,25 +30,6 @@ pub struct InstructionsArgs {
     out: Option<PathBuf>,
 }
 
-/// An instruction count above the baseline's limit; `main` exits 1 on it.
-#[derive(Debug)]
-pub struct AboveBaseline {
-    /// Benchmarks that failed.
-    pub failures: usize,
-}
-
-impl std::fmt::Display for AboveBaseline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "instruction check failed: {} benchmark(s); see the table above",
-            self.failures
-        )
-    }
-}
-
-impl std::error::Error for AboveBaseline {}
-
 /// Runs `lab instructions`.
 pub fn run(args: &InstructionsArgs) -> Result<()> {
     let current = read_summaries(&args.summaries)?;
@@ -69,6 +51,9 @@ pub fn run(args: &InstructionsArgs) -> Result<()> {
     print!("{}", check.terminal());
     match check.failures() {
         0 => Ok(()),
-        failures => Err(AboveBaseline { failures }.into()),
+        failures => Err(ThresholdFailed(format!(
+            "instruction check failed: {failures} benchmark(s); see the table above"
+        ))
+        .into()),
     }
 }

@@ -4,6 +4,7 @@
 //! Every value flag is taken as text and parsed here, so a bad value fails with one line that
 //! names the flag, the value and the fix (clap's own errors span several lines).
 
+use crate::output::ThresholdFailed;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -54,19 +55,6 @@ pub struct LoadArgs {
     json: bool,
 }
 
-/// A load run that failed its thresholds: no request succeeded, or more failed than
-/// `--max-error-rate` allows; `main` exits 1 on it.
-#[derive(Debug)]
-pub struct LoadFailed(pub String);
-
-impl std::fmt::Display for LoadFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "load failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for LoadFailed {}
-
 /// Runs `lab load`.
 pub fn run(args: &LoadArgs) -> Result<()> {
     let spec = spec(args)?;
@@ -85,7 +73,8 @@ pub fn run(args: &LoadArgs) -> Result<()> {
         print!("{}", text(&report));
     }
     match total_failure(&report).or_else(|| too_many_errors(&report, max_error_pct)) {
-        Some(reason) => Err(LoadFailed(reason).into()),
+        // No request succeeded, or more failed than `--max-error-rate` allows.
+        Some(reason) => Err(ThresholdFailed(format!("load failed: {reason}")).into()),
         None => Ok(()),
     }
 }

@@ -54,9 +54,5 @@ fn main() -> ExitCode {
 
 /// A run that worked but failed what it checks: exit 1, like k6's thresholds.
 fn threshold_failed(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<load_cmd::LoadFailed>().is_some()
-        || e.downcast_ref::<check_cmd::Regressions>().is_some()
-        || e.downcast_ref::<scenario_cmd::OrdersDiffer>().is_some()
-        || e.downcast_ref::<instructions_cmd::AboveBaseline>()
-            .is_some()
+    e.downcast_ref::<output::ThresholdFailed>().is_some()
 }

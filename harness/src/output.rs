@@ -108,3 +108,17 @@ pub fn closest<'a>(value: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, name)| name)
 }
+
+/// A run that worked but failed what it checks (a regression, a failed load, orders that differ
+/// from Node's, instruction counts above their baseline): `main` prints the message and exits 1,
+/// as k6's thresholds do.
+#[derive(Debug)]
+pub struct ThresholdFailed(pub String);
+
+impl std::fmt::Display for ThresholdFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ThresholdFailed {}

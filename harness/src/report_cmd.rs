@@ -33,12 +33,13 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.out.as_deref().unwrap_or(&args.dir);
     let rendered = report::render(&args.dir, out)?;
-    finish("lab report", &args.dir, &rendered, args.json)
+    finish(false, &args.dir, &rendered, args.json)
 }
 
-/// The end of `lab report` and of a sweep (`who`): the answers in words, the warning count and
-/// the paths; with `json`, one JSON object holding the same on stdout.
-pub fn finish(who: &str, results: &Path, rendered: &report::Rendered, json: bool) -> Result<()> {
+/// The end of `lab report` and, with `sweep`, of a sweep: the answers in words, the warning
+/// count and the paths (a sweep also says where its results are); with `json`, one JSON object
+/// holding the same on stdout.
+pub fn finish(sweep: bool, results: &Path, rendered: &report::Rendered, json: bool) -> Result<()> {
     if json {
         let value = serde_json::json!({
             "results": results.display().to_string(),
@@ -56,11 +57,12 @@ pub fn finish(who: &str, results: &Path, rendered: &report::Rendered, json: bool
     }
     if rendered.warnings > 0 {
         eprintln!(
-            "{who}: {} warning(s) about these results, listed at the end of the report",
+            "{}: {} warning(s) about these results, listed at the end of the report",
+            if sweep { "lab" } else { "lab report" },
             rendered.warnings
         );
     }
-    if who != "lab report" {
+    if sweep {
         println!("results: {}", results.display());
     }
     println!("report: {}", rendered.html.display());

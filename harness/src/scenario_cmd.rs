@@ -6,6 +6,7 @@
 //! `scripts/node/` folders for `calibrate`, and writes `calibration.json` (temp file, then
 //! rename, so a reader never sees half of it).
 
+use crate::output::ThresholdFailed;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -67,17 +68,10 @@ pub struct CalibrateArgs {
 }
 
 /// Node and looplab completed a scenario's operations in different orders (racy groups
-/// compared as sets); `main` exits 1 on it, after the comparison was printed.
-#[derive(Debug)]
-pub struct OrdersDiffer(pub String);
-
-impl std::fmt::Display for OrdersDiffer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "orders differ from Node's: {}", self.0)
-    }
+/// compared as sets): a failed threshold, reported after the comparison was printed.
+fn orders_differ(what: String) -> anyhow::Error {
+    ThresholdFailed(format!("orders differ from Node's: {what}")).into()
 }
-
-impl std::error::Error for OrdersDiffer {}
 
 /// Runs `lab scenario`.
 pub fn run(args: &ScenarioArgs) -> Result<()> {
@@ -119,13 +113,12 @@ pub fn run(args: &ScenarioArgs) -> Result<()> {
         }
     }
     match &session.summary {
-        Some(s) if !s.order_identical => Err(OrdersDiffer(format!(
+        Some(s) if !s.order_identical => Err(orders_differ(format!(
             "{} agreed in {} (first difference: {})",
             scenario.name,
             s.agreement(),
             s.first_difference.as_deref().unwrap_or("-")
-        ))
-        .into()),
+        ))),
         _ => Ok(()),
     }
 }
@@ -315,13 +308,12 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     if differ.is_empty() {
         return Ok(());
     }
-    Err(OrdersDiffer(format!(
+    Err(orders_differ(format!(
         "{} of {} scenarios ({})",
         differ.len(),
         calibration.scenarios.len(),
         differ.join(", ")
-    ))
-    .into())
+    )))
 }
 
 fn calibration_text(c: &Calibration) -> String {

@@ -85,7 +85,7 @@ pub fn execute(mut results: ResultsDir, plan: &Plan, quiet: bool, json: bool) ->
     }
     let dir = results.path().to_path_buf();
     let rendered = crate::report_cmd::after_sweep(results)?;
-    crate::report_cmd::finish("lab", &dir, &rendered, json)
+    crate::report_cmd::finish(true, &dir, &rendered, json)
 }
 
 /// A sweep in which every repetition that ran failed measured nothing: an error (exit 2)

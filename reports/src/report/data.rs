@@ -100,13 +100,19 @@ impl Marks {
         self.0 == 0
     }
 
+    /// The marks in the set, in [`Mark::ALL`]'s order.
+    pub fn iter(self) -> impl Iterator<Item = Mark> + Clone {
+        Mark::ALL.into_iter().filter(move |m| self.contains(*m))
+    }
+
     /// The marks' letters, like `GB`.
     pub fn letters(self) -> String {
-        Mark::ALL
-            .into_iter()
-            .filter(|m| self.contains(*m))
-            .map(Mark::letter)
-            .collect()
+        self.iter().map(Mark::letter).collect()
+    }
+
+    /// The marks' labels, like `generator-limited, machine busy`.
+    pub fn labels(self) -> String {
+        self.iter().map(Mark::label).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -135,12 +141,11 @@ impl PointSummary {
 
     /// The marks as text: ` [generator-limited, machine busy]`, or empty.
     pub fn marks_text(&self) -> String {
-        let marks = self.marks();
+        let marks = Marks::of(&self.marks());
         if marks.is_empty() {
             return String::new();
         }
-        let words: Vec<&str> = marks.iter().map(|m| m.label()).collect();
-        format!(" [{}]", words.join(", "))
+        format!(" [{}]", marks.labels())
     }
 
     /// The summary of a metric, if any ok repetition recorded it.

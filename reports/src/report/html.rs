@@ -151,7 +151,7 @@ fn open_loop(said: &Said<'_, '_>) -> Markup {
                 (super::format::ms(first.slo_ms * 1e3)) " ms" }
             @for a in said.open {
                 @let (header, rows) = super::slo::grid(a);
-                h3 { (a.workload) " (" (a.rows[0].first.coords.flavour()) ")" }
+                h3 { (a.workload) " (" (a.rows[0].first().coords.flavour()) ")" }
                 table.answer {
                     tr { @for h in &header { th { (h) } } }
                     @for row in &rows { tr { @for c in row { td { (c) } } } }

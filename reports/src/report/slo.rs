@@ -48,8 +48,6 @@ pub struct RateCell<'a> {
 /// One configuration across the offered rates.
 #[derive(Clone, Debug)]
 pub struct SloRow<'a> {
-    /// Its lowest-rate point (for its settings and id).
-    pub first: &'a PointSummary,
     /// The configuration's name (the id without the rate).
     pub config: String,
     /// Rates in increasing order.
@@ -59,6 +57,11 @@ pub struct SloRow<'a> {
 }
 
 impl<'a> SloRow<'a> {
+    /// Its lowest-rate point (for its settings and flavour); a row has at least one cell.
+    pub fn first(&self) -> &'a PointSummary {
+        self.cells[0].point
+    }
+
     /// The cell at the sustained rate.
     pub fn at_sustained(&self) -> Option<&RateCell<'a>> {
         let rate = self.sustained?;
@@ -90,10 +93,10 @@ impl<'a> SloAnswer<'a> {
         let loops = || {
             self.rows
                 .iter()
-                .filter(|r| r.first.coords.strategy == Strategy::Loop)
+                .filter(|r| r.first().coords.strategy == Strategy::Loop)
         };
         let plain = loops()
-            .find(|r| r.first.coords.pool == Some(NODE_DEFAULT_POOL))
+            .find(|r| r.first().coords.pool == Some(NODE_DEFAULT_POOL))
             .or_else(|| loops().next())?;
         let best = self.best()?;
         (!std::ptr::eq(plain, best)).then_some(plain)
@@ -129,7 +132,6 @@ fn answer<'a>(data: &'a SweepData, workload: &'a str, slo_ms: f64) -> Option<Slo
         match rows.last_mut() {
             Some(row) if row.config == config => row.cells.push(cell(p, slo_ms)),
             _ => rows.push(SloRow {
-                first: p,
                 config,
                 cells: vec![cell(p, slo_ms)],
                 sustained: None,
@@ -168,7 +170,7 @@ fn p99_there(row: &SloRow<'_>) -> f64 {
 }
 
 fn deployable(row: &SloRow<'_>) -> bool {
-    !row.first.coords.strategy.is_reference()
+    !row.first().coords.strategy.is_reference()
 }
 
 /// The point's configuration: its id without the offered rate.
@@ -200,7 +202,7 @@ pub fn matching<'s, 'a>(slo: &'s [SloAnswer<'a>], a: &Answer<'_>) -> Option<&'s 
     let flavour = a.best.coords.flavour();
     slo.iter().find(|s| {
         s.workload == a.workload
-            && s.rows.first().map(|r| r.first.coords.flavour()) == Some(flavour.clone())
+            && s.rows.first().map(|r| r.first().coords.flavour()) == Some(flavour.clone())
     })
 }
 

@@ -324,7 +324,7 @@ fn open_loop_markdown(a: &super::slo::SloAnswer<'_>) -> String {
     let mut out = format!(
         "\n**{} ({}), open loop: p99 at each offered rate, objective {} ms**\n\n| {} |\n|{}\n",
         md(&a.workload),
-        a.rows[0].first.coords.flavour(),
+        a.rows[0].first().coords.flavour(),
         super::format::ms(a.slo_ms * 1e3),
         header.join(" | "),
         "---|".repeat(header.len())

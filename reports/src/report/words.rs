@@ -7,6 +7,7 @@ use looplab_workloads::deploy::{Runtime, Strategy};
 use serde::Serialize;
 
 use super::analysis::Answer;
+use super::data::Marks;
 use super::format::{count, ms, times};
 use super::slo::{SloAnswer, SloRow};
 use crate::noise::Judgement;
@@ -68,12 +69,11 @@ pub fn sentence(a: &Answer<'_>) -> String {
         ));
     }
     text.push_str(&format!(". Load: {}.", load(best)));
-    let marks = a.best.marks();
+    let marks = Marks::of(&a.best.marks());
     if !marks.is_empty() {
-        let words: Vec<&str> = marks.iter().map(|m| m.label()).collect();
         text.push_str(&format!(
             " Caution: the best point's figure may not be the server's ({}).",
-            words.join(", ")
+            marks.labels()
         ));
     }
     text
@@ -211,7 +211,7 @@ pub fn slo_sentence(a: &SloAnswer<'_>) -> String {
     let head = format!(
         "{}{}, open loop with the objective p99 at most {}",
         a.workload,
-        on(&first.first.coords),
+        on(&first.first().coords),
         in_ms(a.slo_ms)
     );
     let Some(best) = a.best() else {
@@ -221,11 +221,11 @@ pub fn slo_sentence(a: &SloAnswer<'_>) -> String {
         );
     };
     let plain = a.plain();
-    let is_plain = plain.is_none() && best.first.coords.strategy == Strategy::Loop;
+    let is_plain = plain.is_none() && best.first().coords.strategy == Strategy::Loop;
     let mut text = format!(
         "{head}: deploy {}{}: it sustains {}",
         if is_plain { "the plain loop, " } else { "" },
-        settings(&best.first.coords),
+        settings(&best.first().coords),
         sustains(best)
     );
     let next = a
@@ -234,7 +234,7 @@ pub fn slo_sentence(a: &SloAnswer<'_>) -> String {
         .filter(|r| plain.is_none_or(|p| !std::ptr::eq(*r, p)));
     for (name, row) in [("the plain loop", plain), ("the next best", next)] {
         let Some(row) = row else { continue };
-        text.push_str(&format!("; {name} ({}) ", settings(&row.first.coords)));
+        text.push_str(&format!("; {name} ({}) ", settings(&row.first().coords)));
         text.push_str(&match row.sustained {
             Some(_) => format!("sustains {}", sustains(row)),
             None => "meets it at none of the rates".to_string(),
@@ -244,7 +244,7 @@ pub fn slo_sentence(a: &SloAnswer<'_>) -> String {
     if !marks.is_empty() {
         text.push_str(&format!(
             ". Caution: the figure there may not be the server's ({})",
-            marks_words(marks)
+            marks.labels()
         ));
     }
     text.push('.');
@@ -280,15 +280,6 @@ fn lowest_p99(a: &SloAnswer<'_>) -> String {
         ),
         None => String::new(),
     }
-}
-
-fn marks_words(marks: super::data::Marks) -> String {
-    let words: Vec<&str> = super::data::Mark::ALL
-        .into_iter()
-        .filter(|m| marks.contains(*m))
-        .map(|m| m.label())
-        .collect();
-    words.join(", ")
 }
 
 /// The open-loop answer as data: its best configuration at the sustained rate.

@@ -256,13 +256,11 @@ pub(super) fn draw_mark_legend<DB: DrawingBackend>(
         .iter()
         .flat_map(|p| &p.series)
         .flat_map(|s| &s.points);
-    let shown: Vec<Mark> = Mark::ALL
-        .into_iter()
-        .filter(|m| all.clone().any(|p| p.marks.contains(*m)))
-        .collect();
+    let present: Vec<Mark> = all.flat_map(|p| p.marks.iter()).collect();
+    let shown = Marks::of(&present);
     let font = (FAMILY, text::LEGEND).into_font().color(&BLACK);
     let mut y = top;
-    for mark in shown {
+    for mark in shown.iter() {
         let ring = Circle::new((17, y + 7), 7, FLAG_RED.stroke_width(2));
         area.draw(&ring).map_err(err)?;
         let line = format!("{}: {}", mark.letter(), mark.label());
