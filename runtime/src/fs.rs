@@ -10,8 +10,8 @@
 //! read or write the file is still closed (another trip) before the callback runs.
 
 use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::fd::IntoRawFd;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -117,17 +117,13 @@ fn read_chunk(
     lp.queue_work(
         WorkSpec::fast_io("fs.read"),
         move || {
-            let mut file = file;
             let mut buf = buf;
             let want = if size == 0 {
                 UNKNOWN_SIZE_CHUNK
             } else {
                 READ_CHUNK.min(size - buf.len())
             };
-            let start = buf.len();
-            buf.resize(start + want, 0);
-            let read = file.read(&mut buf[start..]);
-            buf.truncate(start + *read.as_ref().unwrap_or(&0));
+            let read = read_into_spare(&file, &mut buf, want);
             (file, buf, read)
         },
         move |lp, (file, buf, read)| {
@@ -147,6 +143,30 @@ fn read_chunk(
             }
         },
     );
+}
+
+/// One `read(2)` of at most `want` bytes appended to `buf`, into its spare capacity: like
+/// libuv's `uv_fs_read` into the buffer `fs.readFile` allocated with `allocUnsafeSlow`, the
+/// bytes are not zeroed first (zeroing 64 KiB cost the pool thread more than the read itself).
+fn read_into_spare(file: &File, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
+    buf.reserve(want);
+    let spare = &mut buf.spare_capacity_mut()[..want];
+    let n = loop {
+        // SAFETY: `spare` is `want` writable bytes owned by `buf`; read(2) writes at most that
+        // many into it and returns how many it wrote (or -1, writing nothing we then use).
+        let n = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        // libuv's uv__fs_work retries a read that a signal interrupted.
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    // SAFETY: read(2) initialised the first `n` bytes of the spare capacity, `n <= want`.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
 }
 
 /// `fs.writeFile(path, data, callback)`: create or truncate (mode 0o666 before umask), write
