@@ -230,7 +230,7 @@ struct BenchArgs {
 
 #[derive(Args, Debug)]
 struct CostProbeArgs {
-    /// timer, immediate, tick, microtask, pool, file-1k, file-64k or worker.
+    /// timer, immediate, tick, microtask, pool or worker.
     probe: String,
     /// Events (0: the empty run).
     #[arg(long, default_value_t = 10_000)]

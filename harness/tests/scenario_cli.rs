@@ -465,3 +465,48 @@ fn calibrate_exits_1_naming_the_scenarios_whose_orders_differ() {
     assert_eq!(rows[0]["order_identical"], false);
     assert!(report["written"].is_null());
 }
+
+#[test]
+fn calibrate_costs_writes_a_profile_where_every_event_is_measured_or_says_why_not() {
+    require_node();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("profile.toml");
+    let out = lab()
+        .args(["calibrate", "--costs", "--runs", "1", "--json", "--out"])
+        .arg(&file)
+        .output()
+        .expect("run lab");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(printed["written"], file.display().to_string());
+    let text = std::fs::read_to_string(&file).expect("the profile is written");
+    let events = &printed["profile"]["events"];
+    assert_eq!(events.as_object().map(|e| e.len()), Some(13), "{events}");
+    for (name, e) in events.as_object().unwrap() {
+        let how = e["how"].as_str().unwrap();
+        let measured = e["node_ns"].as_f64().unwrap() > 0.0;
+        assert!(measured || how.starts_with("not measured"), "{name}: {e}");
+        assert!(
+            text.contains(&format!("[events.{name}]")),
+            "{name} missing from {text}"
+        );
+    }
+    // Under the sweep's load both servers' JavaScript threads spend some CPU per request, and
+    // less than a millisecond; a hash request costs it more than a hello request.
+    for event in ["http_request", "crypto_completion"] {
+        for side in ["node_ns", "looplab_ns"] {
+            let ns = events[event][side].as_f64().unwrap();
+            assert!(ns > 0.0 && ns < 1e6, "{event} {side} = {ns}");
+        }
+    }
+    let node = |event: &str| events[event]["node_ns"].as_f64().unwrap();
+    assert!(node("crypto_completion") > node("http_request"), "{events}");
+    assert!(events["http_request"]["how"]
+        .as_str()
+        .unwrap()
+        .contains("16 keep-alive"));
+}

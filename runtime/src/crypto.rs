@@ -6,6 +6,7 @@
 use pbkdf2::pbkdf2_hmac;
 use sha2::Sha512;
 
+use crate::costs::{self, Event};
 use crate::{EventLoop, RuntimeError, WorkSpec};
 
 /// Node's upper bound for iterations and key length (`INT_MAX`).
@@ -58,7 +59,10 @@ pub fn pbkdf2(
     lp.queue_work(
         WorkSpec::cpu("pbkdf2"),
         move || derive(&password, &salt, rounds, keylen),
-        callback,
+        |lp, key| {
+            costs::charge(Event::CryptoCompletion);
+            callback(lp, key)
+        },
     );
     Ok(())
 }

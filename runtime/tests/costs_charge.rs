@@ -1,15 +1,24 @@
-//! An installed cost profile is paid: a loop running N immediates with a cost of C ns each
-//! spends at least about N x C of its thread's CPU. Its own test binary, because a profile is
-//! installed once per process and would slow every other test down.
+//! An installed cost profile is paid: a loop running N events with a cost of C ns each spends
+//! at least about N x C of its thread's CPU. Its own test binary, because a profile is
+//! installed once per process and would slow every other test down; both tests install the
+//! same profile.
 
 use looplab_runtime::costs::{self, thread_cpu_ns, Costs, Event};
-use looplab_runtime::{EventLoop, RunMode, ThreadPool};
+use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool};
+
+const COST: u64 = 20_000;
+const CRYPTO_COST: u64 = 1_000_000;
+
+fn profile() -> Costs {
+    Costs::none()
+        .with(Event::Immediate, COST)
+        .with(Event::CryptoCompletion, CRYPTO_COST)
+}
 
 #[test]
 fn an_immediate_heavy_loop_pays_n_times_the_cost() {
     const N: u64 = 2_000;
-    const COST: u64 = 20_000;
-    costs::install(Costs::none().with(Event::Immediate, COST)).expect("the first install");
+    costs::install(profile()).expect("the same profile in every test");
     assert_eq!(
         costs::installed().map(|c| c.of(Event::Immediate)),
         Some(COST)
@@ -28,5 +37,30 @@ fn an_immediate_heavy_loop_pays_n_times_the_cost() {
     );
     // A second install of other costs is refused; the same costs again are fine.
     assert!(costs::install(Costs::none()).is_err());
-    assert!(costs::install(Costs::none().with(Event::Immediate, COST)).is_ok());
+    assert!(costs::install(profile()).is_ok());
+}
+
+#[test]
+fn each_pbkdf2_completion_pays_its_cost_on_the_loop_thread() {
+    const N: u64 = 20;
+    costs::install(profile()).expect("the same profile in every test");
+    let lp = EventLoop::with_pool(ThreadPool::with_size(2).unwrap()).unwrap();
+    let keys = std::rc::Rc::new(std::cell::Cell::new(0));
+    for _ in 0..N {
+        let keys = std::rc::Rc::clone(&keys);
+        crypto::pbkdf2(&lp, b"a", b"b", 1, 32, move |_, key| {
+            assert_eq!(key.len(), 32);
+            keys.set(keys.get() + 1);
+        })
+        .unwrap();
+    }
+    let start = thread_cpu_ns();
+    lp.run(RunMode::Default);
+    let spent = thread_cpu_ns() - start;
+    assert_eq!(keys.get(), N);
+    // Charges of at least 50 µs spin on the thread's own CPU clock: paid in full.
+    assert!(
+        spent >= N * CRYPTO_COST,
+        "{N} completions at {CRYPTO_COST} ns spent only {spent} ns of the loop's CPU"
+    );
 }

@@ -1,7 +1,7 @@
 // Node twin of looplab's cost probes (workloads/src/costs_probe.rs), run by
 // `lab calibrate --costs`: one job of N events of one kind, printing the process' CPU time
 // (process.cpuUsage(): user + system, every thread) from just before the first event to just
-// after the last, as {"probe", "n", "cpu_ns"} (and "submit_ns" for pool). N = 0 is the
+// after the last, as {"probe", "n", "cpu_ns"} (and "submit_ns", "loop_ns" for pool). N = 0 is the
 // empty-run baseline the caller subtracts.
 //
 //   node costs.js PROBE [--n N]
@@ -9,8 +9,7 @@
 // Probes: timer (N setTimeout(cb, 1) at once), immediate (N setImmediate), tick (N
 // process.nextTick), microtask (N reactions to one resolved promise), pool (N crypto.randomFill
 // of 1 byte submitted at once, pool 4, its threads held meanwhile; submit_ns: the process' CPU
-// over the synchronous submitting loop),
-// file-1k, file-64k (N fs.readFile of a 1 KiB or 64 KiB file, 16 in flight, pool 4), worker
+// over the synchronous submitting loop; loop_ns: the main thread's own CPU over the job), worker
 // (N message round trips with one worker_threads Worker, one in flight, after one untimed trip).
 // Gives up (exit 2) after 60 s.
 'use strict';
@@ -30,6 +29,9 @@ const cpuNs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) * 1000;
 };
+
+// The main thread's own CPU (its run time in /proc, ns): where a profile charges pool costs.
+const mainThreadNs = () => Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
 
 let finished = false;
 function report(n, start, extra = {}) {
@@ -62,38 +64,19 @@ function pool(n) {
   let done = 0;
   let start = 0;
   let submitNs = 0;
+  let loopStart = 0;
   const cb = (err) => {
     if (err) fail(err.message);
-    if (++done === n) report(n, start, { submit_ns: submitNs });
+    if (++done === n) report(n, start, { submit_ns: submitNs, loop_ns: mainThreadNs() - loopStart });
   };
   setTimeout(() => {
     start = cpuNs();
+    loopStart = mainThreadNs();
     for (let i = 0; i < n; i++) crypto.randomFill(buf, cb);
     submitNs = cpuNs() - start;
     fs.closeSync(fs.openSync(fifo, 'w'));
-    if (n === 0) report(0, start, { submit_ns: 0 });
+    if (n === 0) report(0, start, { submit_ns: 0, loop_ns: 0 });
   }, 100);
-}
-
-function file(n, size) {
-  dir = fs.mkdtempSync(os.tmpdir() + '/looplab-costs-');
-  const name = path.join(dir, 'data.bin');
-  fs.writeFileSync(name, Buffer.alloc(size, 7));
-  let issued = 0;
-  let good = 0;
-  const next = () => {
-    issued++;
-    fs.readFile(name, onRead);
-  };
-  function onRead(err, data) {
-    if (!err && data.length === size) good++;
-    else fail(`a read of ${name} failed or was short`);
-    if (issued < n) next();
-    else if (good === n) report(n, start);
-  }
-  const start = cpuNs();
-  for (let i = 0; i < Math.min(16, n); i++) next();
-  if (n === 0) report(0, start);
 }
 
 function worker(n) {
@@ -132,8 +115,6 @@ const probes = {
     queued(n, (cb) => resolved.then(cb));
   },
   pool: () => pool(n),
-  'file-1k': () => file(n, 1024),
-  'file-64k': () => file(n, 64 * 1024),
   worker: () => worker(n),
 };
 if (!Object.hasOwn(probes, probe)) fail(`unknown probe; use one of ${Object.keys(probes).join(', ')}`);

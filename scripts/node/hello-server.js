@@ -1,9 +1,14 @@
 // Node twin of `lab serve --workload hello`: Node 20's `http` module answering every request
 // with the same 12-byte `hello world\n` body (text/plain), keep-alive as Node does by default.
-// Prints `listening on http://HOST:PORT/` once bound; stops cleanly on SIGINT or SIGTERM.
+// Two more paths serve `lab calibrate --costs`, as `lab serve --workload hash` and `--workload
+// file` do: `/hash` answers `crypto.pbkdf2` (--iterations, sha512, 32 bytes) in hex, `/file`
+// answers `fs.readFile` of --file. Prints `listening on http://HOST:PORT/` once bound; stops
+// cleanly on SIGINT or SIGTERM.
 //
-//   node hello-server.js [--port 8081] [--host 127.0.0.1]
+//   node hello-server.js [--port 8081] [--host 127.0.0.1] [--iterations 10000] [--file PATH]
 'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
 const http = require('http');
 
 const args = process.argv.slice(2);
@@ -13,15 +18,40 @@ const opt = (name, fallback) => {
 };
 const port = Number(opt('port', '8081'));
 const host = opt('host', '127.0.0.1');
+const iterations = Number(opt('iterations', '10000'));
+const file = opt('file', null);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`hello-server: --port ${opt('port')} is not a port number (0-65535)`);
   process.exit(2);
 }
+if (!Number.isInteger(iterations) || iterations < 1) {
+  console.error(`hello-server: --iterations ${opt('iterations')} is not a positive integer`);
+  process.exit(2);
+}
 
 const body = 'hello world\n';
+const send = (res, type, bytes) => {
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(bytes) });
+  res.end(bytes);
+};
+const fail = (res, e) => {
+  res.writeHead(500, { 'Content-Type': 'text/plain' });
+  res.end(String(e.message));
+};
 const server = http.createServer((req, res) => {
-  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
-  res.end(body);
+  if (req.url === '/hash') {
+    crypto.pbkdf2('a', 'b', iterations, 32, 'sha512', (e, key) => {
+      if (e) fail(res, e);
+      else send(res, 'text/plain', key.toString('hex'));
+    });
+  } else if (req.url === '/file' && file !== null) {
+    fs.readFile(file, (e, bytes) => {
+      if (e) fail(res, e);
+      else send(res, 'application/octet-stream', bytes);
+    });
+  } else {
+    send(res, 'text/plain', body);
+  }
 });
 server.on('error', (e) => {
   console.error(`hello-server: ${e.message}`);

@@ -10,8 +10,8 @@
 //! - `pool`: `n` empty work items submitted at once to a pool of 4, until the last completion;
 //!   the 4 threads are first held by gate items (blocked, no CPU) so that the process' CPU over
 //!   the synchronous submitting loop is the loop thread's alone (`submit_ns`); then the gate
-//!   opens;
-//! - `file-1k`, `file-64k`: `n` `read_file` of a 1 KiB or 64 KiB file, 16 in flight, pool 4;
+//!   opens, and `loop_ns` is the loop thread's own CPU over the whole job (where a profile
+//!   charges pool costs; the pool threads' share is theirs);
 //! - `worker`: `n` message round trips (one in flight) with one worker thread, started and
 //!   answering once before the clock starts.
 
@@ -20,24 +20,16 @@ use std::rc::Rc;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use looplab_runtime::costs::thread_cpu_ns;
 use looplab_runtime::worker::{downcast, Worker};
-use looplab_runtime::{fs, EventLoop, RunMode, ThreadPool, WorkSpec};
+use looplab_runtime::{EventLoop, RunMode, ThreadPool, WorkSpec};
 use serde::Serialize;
 
 use crate::error::WorkloadError;
 use crate::experiments::io_err;
 
 /// The probes, by name.
-pub const PROBES: [&str; 8] = [
-    "timer",
-    "immediate",
-    "tick",
-    "microtask",
-    "pool",
-    "file-1k",
-    "file-64k",
-    "worker",
-];
+pub const PROBES: [&str; 6] = ["timer", "immediate", "tick", "microtask", "pool", "worker"];
 
 /// Most events one probe runs.
 pub const MAX_PROBE_N: u64 = 2_000_000;
@@ -50,6 +42,9 @@ pub struct ProbeResult {
     /// `pool` only: process CPU over the synchronous submitting loop (pool threads held), ns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submit_ns: Option<u64>,
+    /// `pool` only: the loop thread's own CPU over the job, ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_ns: Option<u64>,
 }
 
 /// This process' CPU time (user + system, every thread), ns.
@@ -81,13 +76,11 @@ pub fn probe(name: &str, n: u64) -> Result<ProbeResult, WorkloadError> {
         "tick" => queued(n, |lp| lp.next_tick(count_one)),
         "microtask" => queued(n, |lp| lp.queue_microtask(count_one)),
         "pool" => pool(n),
-        "file-1k" => file(n, 1024),
-        "file-64k" => file(n, 64 * 1024),
         "worker" => worker(n),
         other => Err(WorkloadError::Param {
             name: "probe",
             value: other.into(),
-            hint: "use timer, immediate, tick, microtask, pool, file-1k, file-64k or worker",
+            hint: "use timer, immediate, tick, microtask, pool or worker",
         }),
     }
 }
@@ -128,7 +121,7 @@ fn queued(n: u64, schedule: impl Fn(&EventLoop)) -> Result<ProbeResult, Workload
     complete(FIRED.with(Cell::get), n, "probe callbacks")?;
     Ok(ProbeResult {
         cpu_ns,
-        submit_ns: None,
+        ..ProbeResult::default()
     })
 }
 
@@ -156,7 +149,7 @@ fn pool(n: u64) -> Result<ProbeResult, WorkloadError> {
             })?;
     }
     let done = Rc::new(Cell::new(0u64));
-    let start = process_cpu_ns();
+    let (start, loop_start) = (process_cpu_ns(), thread_cpu_ns());
     for _ in 0..n {
         let done = Rc::clone(&done);
         lp.queue_work(
@@ -169,49 +162,12 @@ fn pool(n: u64) -> Result<ProbeResult, WorkloadError> {
     *gate.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
     gate.1.notify_all();
     lp.run(RunMode::Default);
-    let cpu_ns = process_cpu_ns() - start;
+    let (cpu_ns, loop_ns) = (process_cpu_ns() - start, thread_cpu_ns() - loop_start);
     complete(done.get(), n, "pool completions")?;
     Ok(ProbeResult {
         cpu_ns,
         submit_ns: Some(submit_ns),
-    })
-}
-
-fn file(n: u64, size: usize) -> Result<ProbeResult, WorkloadError> {
-    let dir = crate::experiments::private_tempdir("looplab-costs-")
-        .map_err(io_err("create a temp dir"))?;
-    let path = Rc::new(dir.path().join("data.bin"));
-    std::fs::write(path.as_path(), vec![7u8; size])
-        .map_err(io_err(format!("write {}", path.display())))?;
-    let lp = new_loop(4)?;
-    let (issued, good) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(0u64)));
-    fn next(lp: &EventLoop, path: Rc<std::path::PathBuf>, c: [Rc<Cell<u64>>; 2], n: u64) {
-        c[0].set(c[0].get() + 1);
-        let again = Rc::clone(&path);
-        fs::read_file(lp, path.as_path(), move |lp, read| {
-            if read.is_ok() {
-                c[1].set(c[1].get() + 1);
-            }
-            if c[0].get() < n {
-                next(lp, again, c, n);
-            }
-        });
-    }
-    let start = process_cpu_ns();
-    for _ in 0..n.min(16) {
-        next(
-            &lp,
-            Rc::clone(&path),
-            [Rc::clone(&issued), Rc::clone(&good)],
-            n,
-        );
-    }
-    lp.run(RunMode::Default);
-    let cpu_ns = process_cpu_ns() - start;
-    complete(good.get(), n, "file reads")?;
-    Ok(ProbeResult {
-        cpu_ns,
-        submit_ns: None,
+        loop_ns: Some(loop_ns),
     })
 }
 
@@ -242,7 +198,7 @@ fn worker(n: u64) -> Result<ProbeResult, WorkloadError> {
     complete(done.get(), n, "worker round trips")?;
     Ok(ProbeResult {
         cpu_ns,
-        submit_ns: None,
+        ..ProbeResult::default()
     })
 }
 
@@ -262,6 +218,7 @@ mod tests {
         for name in PROBES {
             let r = probe(name, 50).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(r.submit_ns.is_some() == (name == "pool"), "{name}");
+            assert!(r.loop_ns.is_some() == (name == "pool"), "{name}");
         }
         assert!(probe("nope", 1).is_err());
         assert!(probe("tick", MAX_PROBE_N + 1).is_err());

@@ -1,21 +1,22 @@
 //! The processes `lab calibrate --costs` measures: one probe process per measurement (`node
 //! scripts/node/costs.js PROBE --n N` or `lab cost-probe PROBE --n N`), and one HTTP server
-//! per HTTP measurement (`node scripts/node/hello-server.js` or `lab serve --workload hello`),
-//! driven over one keep-alive loopback connection by a small client in this process.
+//! per request measurement (`node scripts/node/hello-server.js` or `lab serve --workload
+//! hello|file|hash`), driven by the lab's load generator in this process ([`CONNECTIONS`]
+//! keep-alive loopback connections).
 //!
 //! Every child dies with `lab` (`PR_SET_PDEATHSIG`), is bounded in time ([`PROBE_LIMIT`]) and
-//! is killed and reaped on every path ([`Reaped`]'s `Drop`). A server's CPU time is the sum of
-//! its threads' run time (`/proc/PID/task/*/schedstat`, ns; the clock `getrusage` reads, at
-//! nanosecond resolution where `/proc/PID/stat` counts 10 ms ticks).
+//! is killed and reaped on every path ([`Reaped`]'s `Drop`). A server's JavaScript thread's CPU
+//! time is its main thread's run time (`/proc/PID/task/PID/schedstat`, ns, where
+//! `/proc/PID/stat` counts 10 ms ticks).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use looplab_workloads::costs_probe::ProbeResult;
+use looplab_workloads::load::{self, LoadSpec, WindowEdge};
 
 /// Longest one probe or server may live.
 pub const PROBE_LIMIT: Duration = Duration::from_secs(90);
@@ -87,43 +88,60 @@ pub fn probe(command: &mut Command) -> Result<ProbeResult> {
         .with_context(|| format!("{shown} printed {:?}", stdout.trim()))
 }
 
-/// A server's CPU time so far: its threads' run time, ns.
-pub fn server_cpu_ns(pid: u32) -> Result<u64> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .with_context(|| format!("read /proc/{pid}/task"))?;
-    let mut total = 0;
-    for task in tasks.flatten() {
-        let text = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-        total += text
-            .split_whitespace()
-            .next()
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0);
-    }
-    Ok(total)
-}
-
-/// What one HTTP measurement gives: the server's CPU per request over `n` requests, less its
-/// idle CPU over as long (the empty run), ns.
-pub fn http_per_request(command: &mut Command, warmup: u64, n: u64) -> Result<f64> {
+/// What one request measurement gives: the CPU the server's JavaScript thread (its main
+/// thread: Node's, or the loop of `lab serve --strategy loop`) spends per request answered at
+/// `path` over a measured window of `window` (after `warmup`), less its idle CPU over as long,
+/// ns. Only that thread, because that is where a profile's costs are charged. The load is the
+/// sweep's: [`CONNECTIONS`] keep-alive connections in a closed loop from the lab's own
+/// generator, because the CPU per request depends on how many requests arrive together (one
+/// connection at a time cost Node 44 µs per hello request, 16 at once 15 µs: one poll and one
+/// wake-up serve several) and on what the other threads do meanwhile.
+pub fn js_thread_per_request(
+    command: &mut Command,
+    path: &str,
+    warmup: Duration,
+    window: Duration,
+) -> Result<f64> {
     let mut server = spawn(command)?;
     let stdout = server.0.stdout.take().context("server stdout")?;
     let addr = listening_addr(stdout)?;
     let pid = server.0.id();
-    let mut conn = Client::connect(&addr)?;
-    conn.requests(warmup)?;
-    let (cpu0, wall) = (server_cpu_ns(pid)?, Instant::now());
-    conn.requests(n)?;
-    let (busy, took) = (server_cpu_ns(pid)? - cpu0, wall.elapsed());
-    let idle0 = server_cpu_ns(pid)?;
+    let mut spec = LoadSpec::new(format!("http://{addr}{path}"));
+    (spec.connections, spec.warmup, spec.duration) = (CONNECTIONS, warmup, window);
+    let (mut open, mut close) = (0, 0);
+    let report = load::run_with_window(&spec, &mut |edge| {
+        let cpu = main_thread_cpu_ns(pid).unwrap_or(0);
+        match edge {
+            WindowEdge::Open => open = cpu,
+            WindowEdge::Close => close = cpu,
+        }
+    })?;
+    if report.requests == 0 || report.errors.total > 0 {
+        let (ok, errors) = (report.requests, report.errors.total);
+        bail!("the server at {addr} answered {ok} requests to {path} and failed {errors}");
+    }
+    let busy = close.saturating_sub(open);
+    let idle0 = main_thread_cpu_ns(pid)?;
     let idle_window = Duration::from_millis(200);
     std::thread::sleep(idle_window);
     let idle =
-        (server_cpu_ns(pid)? - idle0) as f64 * took.as_secs_f64() / idle_window.as_secs_f64();
-    drop(conn);
+        (main_thread_cpu_ns(pid)? - idle0) as f64 * report.window_s / idle_window.as_secs_f64();
     drop(server);
-    Ok((busy as f64 - idle).max(0.0) / n as f64)
+    Ok((busy as f64 - idle).max(0.0) / report.requests as f64)
 }
+
+/// A process' main thread's run time so far (`/proc/PID/task/PID/schedstat`), ns.
+fn main_thread_cpu_ns(pid: u32) -> Result<u64> {
+    let path = format!("/proc/{pid}/task/{pid}/schedstat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    text.split_whitespace()
+        .next()
+        .and_then(|f| f.parse().ok())
+        .with_context(|| format!("unexpected {path}: {text:?}"))
+}
+
+/// Keep-alive connections a request measurement keeps busy at once: the sweep's default.
+pub const CONNECTIONS: usize = 16;
 
 /// Reads the server's `listening on http://ADDR/` line (within [`PROBE_LIMIT`]).
 fn listening_addr(stdout: std::process::ChildStdout) -> Result<String> {
@@ -144,57 +162,4 @@ fn listening_addr(stdout: std::process::ChildStdout) -> Result<String> {
         .filter(|a| !a.is_empty());
     addr.map(str::to_string)
         .with_context(|| format!("unexpected first line from the server: {line:?}"))
-}
-
-/// One keep-alive connection sending `GET /hello` and reading each answer whole.
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    fn connect(addr: &str) -> Result<Self> {
-        let stream = TcpStream::connect(addr).with_context(|| format!("connect to {addr}"))?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        Ok(Self {
-            writer: stream.try_clone()?,
-            reader: BufReader::new(stream),
-        })
-    }
-
-    fn requests(&mut self, n: u64) -> Result<()> {
-        const REQUEST: &[u8] = b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n";
-        for _ in 0..n {
-            self.writer.write_all(REQUEST)?;
-            self.answer()?;
-        }
-        Ok(())
-    }
-
-    /// Reads one answer: the head up to the blank line, then Content-Length bytes.
-    fn answer(&mut self) -> Result<()> {
-        let (mut line, mut length, mut status) = (String::new(), None, None);
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line)? == 0 {
-                bail!("the server closed the connection");
-            }
-            let l = line.trim_end().to_ascii_lowercase();
-            if l.is_empty() {
-                break;
-            }
-            if status.is_none() {
-                status = Some(l.starts_with("http/1.1 200"));
-            } else if let Some(v) = l.strip_prefix("content-length:") {
-                length = v.trim().parse::<usize>().ok();
-            }
-        }
-        if status != Some(true) {
-            bail!("the server did not answer 200");
-        }
-        let mut body = vec![0; length.context("an answer without Content-Length")?];
-        self.reader.read_exact(&mut body)?;
-        Ok(())
-    }
 }

@@ -2,28 +2,33 @@
 //! Node spends per event beyond what looplab spends, and writes it as a cost profile
 //! (`costs/node.toml` by default; [`looplab_reports::store::costs`]).
 //!
-//! The rule: for each kind of event, a micro-benchmark of a fixed count of events runs on both
-//! runtimes, each run in a fresh process; the CPU time per event is the process' user + system
-//! time over the events (`process.cpuUsage()` on Node, `getrusage` on looplab, server threads'
-//! run time for HTTP) less an empty run's (the same job with no events), over the count. The
-//! charged cost is the median over the runs of (Node's − looplab's), clamped at 0; the spread
-//! is half the range of the runs' differences. Each run measures Node then looplab, probe by
-//! probe (interleaved), so drift on a shared machine hits both.
+//! The rule: for each kind of event, a measurement runs on both runtimes, each in a fresh
+//! process, and gives the CPU time per event on each; the charged cost is the median over the
+//! runs of (Node's − looplab's), clamped at 0; the spread is half the range of the runs'
+//! differences. Each run measures Node then looplab, measurement by measurement (interleaved),
+//! so drift on a shared machine hits both. What is measured is what the profile charges: CPU
+//! on the thread that runs JavaScript, where the costs are paid.
 //!
 //! The measurements, in order:
-//! 1. Micro events, looplab with no costs: `timer`, `immediate`, `tick`, `microtask` (one
-//!    event per callback); the pool round trip (empty work items; Node: `crypto.randomFill` of
-//!    one byte), split into `pool_submit` = the process' CPU over the synchronous submitting
-//!    loop while the 4 pool threads are held blocked (so it is the loop thread's alone) and
-//!    `pool_completion` = the rest of the round trip's CPU (the pool threads' and the loop's
-//!    completion callbacks, which is where looplab charges it); `worker_message` = a message round trip / 4 (posted
-//!    and received on each side, as the runtime charges it).
-//! 2. Composite events, looplab with the micro costs of step 1 already charged, so what is left
-//!    is not charged twice: `fs.readFile` of 1 KiB and of 64 KiB (4 pool trips each:
-//!    open, fstat, read, close): `file_kib` = (64 KiB residual − 1 KiB residual) / 63,
-//!    `file_trip` = (1 KiB residual − one `file_kib`) / 4; `http_request` = a `GET` answered
-//!    on one keep-alive loopback connection by `scripts/node/hello-server.js` vs `lab serve
-//!    --workload hello`, the server's CPU per request.
+//! 1. Micro events, looplab with no costs, a fixed count of events less an empty run (the same
+//!    job with no events): `timer`, `immediate`, `tick`, `microtask` (one event per callback;
+//!    the process' CPU, `process.cpuUsage()` / `getrusage`: one thread runs them); the pool
+//!    round trip (empty work items; Node: `crypto.randomFill` of one byte), split into
+//!    `pool_submit` = the process' CPU over the synchronous submitting loop while the 4 pool
+//!    threads are held blocked (so it is the loop thread's alone) and `pool_completion` = the
+//!    loop thread's own CPU over the round trip less that; `worker_message` = the process'
+//!    CPU over a message round trip / 4 (posted and received on each side, as the runtime
+//!    charges it).
+//! 2. Requests under the sweep's load (16 keep-alive connections, closed loop, the lab's own
+//!    generator), pool 4, the JavaScript thread's CPU per request (Node's main thread, the
+//!    loop thread of `lab serve`), looplab charging what is already known so that each
+//!    residual is charged once: `http_request` = `GET /hello` (`scripts/node/hello-server.js`
+//!    vs `lab serve --workload hello`; micro costs charged); then with this run's
+//!    `http_request` charged too, `fs.readFile` of 1 KiB and of 64 KiB per request (4 pool
+//!    trips: open, fstat, read, close): `file_kib` = (64 KiB − 1 KiB) / 63 and `file_trip` =
+//!    (1 KiB − one `file_kib`) / 4; and `crypto_completion` = `GET /hash` (`crypto.pbkdf2`,
+//!    10,000 iterations), whose JavaScript thread pays far more per request while the pool
+//!    hashes than an idle micro-benchmark shows.
 //! 3. Not measured, charged 0 with the reason in `how`: `io` (a socket callback is part of
 //!    what `http_request` measures) and `cluster_handoff` (needs a cluster twin on both sides;
 //!    the primary's hand-off is a small part of a request on a 2-core machine).
@@ -34,6 +39,7 @@ use looplab_reports::check::median;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use looplab_reports::store::costs::{CostProfile, EventCost};
@@ -86,9 +92,8 @@ const MICRO: [(&str, u64); 6] = [
     ("pool", 50_000),
     ("worker", 10_000),
 ];
-const FILE_READS: u64 = 5_000;
-const HTTP_WARMUP: u64 = 2_000;
-const HTTP_REQUESTS: u64 = 10_000;
+const HTTP_WARMUP: Duration = Duration::from_millis(300);
+const HTTP_WINDOW: Duration = Duration::from_secs(1);
 
 /// Runs `lab calibrate --costs`.
 pub fn run(out: Option<&Path>, runs: u32, json: bool) -> Result<()> {
@@ -107,9 +112,7 @@ pub fn run(out: Option<&Path>, runs: u32, json: bool) -> Result<()> {
     micro(&sides, runs, &mut samples)?;
     let micro_costs = profile(&version, runs, &samples);
     let tmp = tempfile::tempdir().context("create a temp dir")?;
-    let micro_file = tmp.path().join("micro.toml");
-    micro_costs.write(&micro_file)?;
-    composite(&sides, runs, &micro_file, &mut samples)?;
+    composite(&sides, runs, &micro_costs, tmp.path(), &mut samples)?;
     let profile = profile(&version, runs, &samples);
     let out = out.map_or_else(crate::sweep::node_profile_path, Path::to_path_buf);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -126,8 +129,16 @@ pub fn run(out: Option<&Path>, runs: u32, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// One probe's figures on both runtimes, per event: the process' CPU less the empty run's,
+/// and for `pool` the submitting loop's CPU and the loop thread's own CPU over the job.
+struct ProbePair {
+    cpu: Pair,
+    submit: Pair,
+    loop_thread: Pair,
+}
+
 /// One probe on both runtimes (Node first), each less its empty run; per event.
-fn probe_pair(s: &Sides, name: &str, n: u64, costs: Option<&Path>) -> Result<(Pair, Pair)> {
+fn probe_pair(s: &Sides, name: &str, n: u64) -> Result<ProbePair> {
     let node = |n: u64| -> Result<ProbeResult> {
         let mut c = Command::new(&s.node);
         c.arg(s.scripts.join("costs.js"))
@@ -138,26 +149,19 @@ fn probe_pair(s: &Sides, name: &str, n: u64, costs: Option<&Path>) -> Result<(Pa
     let lab = |n: u64| -> Result<ProbeResult> {
         let mut c = Command::new(&s.lab);
         c.args(["cost-probe", name, "--n", &n.to_string()]);
-        if let Some(file) = costs {
-            c.arg("--costs").arg(file);
-        }
         child::probe(&mut c)
     };
-    let per_event = |full: ProbeResult, empty: ProbeResult| {
-        full.cpu_ns.saturating_sub(empty.cpu_ns) as f64 / n as f64
-    };
-    let submit = |r: ProbeResult| r.submit_ns.unwrap_or(0) as f64 / n as f64;
     let (nf, ne) = (node(n)?, node(0)?);
     let (lf, le) = (lab(n)?, lab(0)?);
-    let cpu = Pair {
-        node: per_event(nf, ne),
-        looplab: per_event(lf, le),
+    let per_event = |field: fn(&ProbeResult) -> u64| Pair {
+        node: field(&nf).saturating_sub(field(&ne)) as f64 / n as f64,
+        looplab: field(&lf).saturating_sub(field(&le)) as f64 / n as f64,
     };
-    let submit = Pair {
-        node: submit(nf),
-        looplab: submit(lf),
-    };
-    Ok((cpu, submit))
+    Ok(ProbePair {
+        cpu: per_event(|r| r.cpu_ns),
+        submit: per_event(|r| r.submit_ns.unwrap_or(0)),
+        loop_thread: per_event(|r| r.loop_ns.unwrap_or(0)),
+    })
 }
 
 fn push(samples: &mut Samples, event: &'static str, pair: Pair, how: &str) {
@@ -172,11 +176,15 @@ fn micro(s: &Sides, runs: u32, samples: &mut Samples) -> Result<()> {
     for run in 1..=runs {
         eprintln!("costs: micro events, run {run} of {runs}");
         for (probe, n) in MICRO {
-            let (cpu, submit) = probe_pair(s, probe, n, None)?;
+            let ProbePair {
+                cpu,
+                submit,
+                loop_thread,
+            } = probe_pair(s, probe, n)?;
             match probe {
                 "pool" => {
                     push(samples, "pool_submit", submit, "process CPU of the synchronous loop submitting 50,000 empty items (Node: crypto.randomFill of 1 byte) while the 4 pool threads are held");
-                    push(samples, "pool_completion", cpu.minus(submit), "pool round trip's process CPU less pool_submit (50,000 items at once, pool 4)");
+                    push(samples, "pool_completion", loop_thread.minus(submit), "the JavaScript thread's own CPU over a pool round trip less pool_submit (50,000 items at once, pool 4; the pool threads' CPU is theirs)");
                 }
                 "worker" => push(samples, "worker_message", cpu.scaled(4.0), "one worker echoing, 10,000 round trips one in flight: process CPU / 4 messages"),
                 "timer" => push(samples, "timer", cpu, "200,000 setTimeout(1) at once: process CPU per callback"),
@@ -189,45 +197,81 @@ fn micro(s: &Sides, runs: u32, samples: &mut Samples) -> Result<()> {
     Ok(())
 }
 
-/// Step 2: file reads and HTTP requests, looplab charging the micro costs in `micro_file`.
-fn composite(s: &Sides, runs: u32, micro_file: &Path, samples: &mut Samples) -> Result<()> {
+/// Step 2: requests answered under the sweep's load, the JavaScript thread's CPU per request.
+/// Each run first measures hello requests (looplab charging the micro costs), then file and
+/// hash requests with this run's `http_request` charged too, so each residual is what no
+/// other event pays.
+fn composite(
+    s: &Sides,
+    runs: u32,
+    micro: &CostProfile,
+    tmp: &Path,
+    samples: &mut Samples,
+) -> Result<()> {
+    let micro_file = tmp.join("micro.toml");
+    micro.write(&micro_file)?;
     for run in 1..=runs {
-        eprintln!("costs: file reads and HTTP requests, run {run} of {runs}");
-        let (small, _) = probe_pair(s, "file-1k", FILE_READS, Some(micro_file))?;
-        let (large, _) = probe_pair(s, "file-64k", FILE_READS, Some(micro_file))?;
+        eprintln!("costs: hello, file and hash requests under load, run {run} of {runs}");
+        let hello = request_pair(s, Kind::Hello, &micro_file)?;
+        push(samples, "http_request", hello, "GET /hello on 16 keep-alive loopback connections at once (hello-server.js vs lab serve --workload hello): the JavaScript thread's CPU per request less idle (micro costs charged; io folded in)");
+        let mut charged = micro.clone();
+        charged
+            .events
+            .insert("http_request".into(), event_cost(&[hello], ""));
+        let charged_file = tmp.join("charged.toml");
+        charged.write(&charged_file)?;
+        let small = request_pair(s, Kind::File(1024), &charged_file)?;
+        let large = request_pair(s, Kind::File(64 * 1024), &charged_file)?;
         let kib = large.minus(small).scaled(63.0);
-        push(
-            samples,
-            "file_kib",
-            kib,
-            "fs.readFile of 64 KiB less of 1 KiB, / 63 KiB (16 in flight, micro costs charged)",
-        );
-        push(samples, "file_trip", small.minus(kib).scaled(4.0), "fs.readFile of 1 KiB less one KiB, / 4 trips (open, fstat, read, close; micro costs charged)");
-        push(samples, "http_request", http_pair(s, micro_file)?, "GET on one keep-alive loopback connection, hello-server.js vs lab serve --workload hello: server CPU per request less idle (micro costs charged; io folded in)");
+        push(samples, "file_kib", kib, "GET /file of 64 KiB less of 1 KiB, / 63 KiB (fs.readFile under the same load, JavaScript thread's CPU; micro costs and http_request charged)");
+        push(samples, "file_trip", small.minus(kib).scaled(4.0), "GET /file of 1 KiB less one file_kib, / 4 trips (open, fstat, read, close; JavaScript thread's CPU; micro costs and http_request charged)");
+        let hash = request_pair(s, Kind::Hash, &charged_file)?;
+        push(samples, "crypto_completion", hash, "GET /hash (crypto.pbkdf2, 10,000 iterations, pool 4) under the same load: the JavaScript thread's CPU per request (micro costs and http_request charged)");
     }
     Ok(())
 }
 
-/// Node's and looplab's hello servers, each answering the same requests.
-fn http_pair(s: &Sides, micro_file: &Path) -> Result<Pair> {
+/// What a calibration server answers.
+#[derive(Clone, Copy)]
+enum Kind {
+    Hello,
+    /// `fs.readFile` of a file of this many bytes.
+    File(usize),
+    /// `crypto.pbkdf2` of the sweep's default iterations.
+    Hash,
+}
+
+/// Node's and looplab's servers (pool 4) each answering the same kind of requests: the
+/// JavaScript thread's CPU per request on each, ns.
+fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
+    let file = tempfile::NamedTempFile::new().context("create a file to serve")?;
     let mut node = Command::new(&s.node);
     node.arg(s.scripts.join("hello-server.js"))
-        .args(["--port", "0"]);
-    let node = child::http_per_request(&mut node, HTTP_WARMUP, HTTP_REQUESTS)?;
+        .args(["--port", "0", "--file"])
+        .arg(file.path())
+        .env("UV_THREADPOOL_SIZE", "4");
     let mut lab = Command::new(&s.lab);
-    lab.args([
-        "serve",
-        "--workload",
-        "hello",
-        "--port",
-        "0",
-        "--pool",
-        "4",
-        "--costs",
-    ])
-    .arg(micro_file);
-    let looplab = child::http_per_request(&mut lab, HTTP_WARMUP, HTTP_REQUESTS)?;
-    Ok(Pair { node, looplab })
+    lab.args(["serve", "--port", "0", "--pool", "4", "--costs"])
+        .arg(costs);
+    let path = match kind {
+        Kind::Hello => {
+            lab.args(["--workload", "hello"]);
+            "/hello"
+        }
+        Kind::File(bytes) => {
+            std::fs::write(file.path(), vec![b'x'; bytes]).context("write the file to serve")?;
+            lab.args(["--workload", "file", "--file-bytes", &bytes.to_string()]);
+            "/file"
+        }
+        Kind::Hash => {
+            lab.args(["--workload", "hash", "--iterations", "10000"]);
+            "/hash"
+        }
+    };
+    Ok(Pair {
+        node: child::js_thread_per_request(&mut node, path, HTTP_WARMUP, HTTP_WINDOW)?,
+        looplab: child::js_thread_per_request(&mut lab, path, HTTP_WARMUP, HTTP_WINDOW)?,
+    })
 }
 
 /// One event's cost from its runs: the median difference (>= 0), half the range.
