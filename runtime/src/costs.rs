@@ -50,11 +50,15 @@ pub enum Event {
     /// pool hashes: measured in situ, a hashing server's JavaScript thread under load, because
     /// the thread pays far more per event then than an idle micro-benchmark shows.
     CryptoCompletion,
+    /// A worker pool task's answer (`piscina`'s `run()` settling) handled on the thread that
+    /// submitted it, as Node pays it while the workers compute: measured in situ, like
+    /// [`Event::CryptoCompletion`]; the two messages of the round trip are paid apart.
+    WorkerTask,
 }
 
 impl Event {
     /// Every event, in profile order.
-    pub const ALL: [Event; 13] = [
+    pub const ALL: [Event; 14] = [
         Event::HttpRequest,
         Event::Timer,
         Event::Immediate,
@@ -68,6 +72,7 @@ impl Event {
         Event::WorkerMessage,
         Event::ClusterHandoff,
         Event::CryptoCompletion,
+        Event::WorkerTask,
     ];
 
     /// The name used in profile files.
@@ -86,6 +91,7 @@ impl Event {
             Event::WorkerMessage => "worker_message",
             Event::ClusterHandoff => "cluster_handoff",
             Event::CryptoCompletion => "crypto_completion",
+            Event::WorkerTask => "worker_task",
         }
     }
 

@@ -4,7 +4,8 @@
 //! same profile.
 
 use looplab_runtime::costs::{self, thread_cpu_ns, Costs, Event};
-use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool};
+use looplab_runtime::worker::downcast;
+use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool, WorkerPool};
 
 const COST: u64 = 20_000;
 const CRYPTO_COST: u64 = 1_000_000;
@@ -13,6 +14,7 @@ fn profile() -> Costs {
     Costs::none()
         .with(Event::Immediate, COST)
         .with(Event::CryptoCompletion, CRYPTO_COST)
+        .with(Event::WorkerTask, CRYPTO_COST)
 }
 
 #[test]
@@ -62,5 +64,31 @@ fn each_pbkdf2_completion_pays_its_cost_on_the_loop_thread() {
     assert!(
         spent >= N * CRYPTO_COST,
         "{N} completions at {CRYPTO_COST} ns spent only {spent} ns of the loop's CPU"
+    );
+}
+
+#[test]
+fn each_worker_pool_answer_pays_its_cost_on_the_submitting_thread() {
+    const N: u64 = 20;
+    costs::install(profile()).expect("the same profile in every test");
+    let lp = EventLoop::with_pool(ThreadPool::with_size(1).unwrap()).unwrap();
+    let pool = WorkerPool::new(&lp, 2, |m| m).unwrap();
+    let answers = std::rc::Rc::new(std::cell::Cell::new(0));
+    for i in 0..N {
+        let answers = std::rc::Rc::clone(&answers);
+        pool.run(&lp, i, move |_, answer| {
+            assert_eq!(downcast::<u64>(answer.unwrap()).ok(), Some(i));
+            answers.set(answers.get() + 1);
+        })
+        .unwrap();
+    }
+    pool.close(&lp);
+    let start = thread_cpu_ns();
+    lp.run(RunMode::Default);
+    let spent = thread_cpu_ns() - start;
+    assert_eq!(answers.get(), N);
+    assert!(
+        spent >= N * CRYPTO_COST,
+        "{N} answers at {CRYPTO_COST} ns spent only {spent} ns of the loop's CPU"
     );
 }

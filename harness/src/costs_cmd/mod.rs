@@ -28,7 +28,9 @@
 //!    trips: open, fstat, read, close): `file_kib` = (64 KiB − 1 KiB) / 63 and `file_trip` =
 //!    (1 KiB − one `file_kib`) / 4; and `crypto_completion` = `GET /hash` (`crypto.pbkdf2`,
 //!    10,000 iterations), whose JavaScript thread pays far more per request while the pool
-//!    hashes than an idle micro-benchmark shows.
+//!    hashes than an idle micro-benchmark shows; and `worker_task` = the same hash in a pool of
+//!    2 worker threads (piscina, `--workers 2`; `lab serve --strategy workers`), with
+//!    `worker_message` charged too.
 //! 3. Not measured, charged 0 with the reason in `how`: `io` (a socket callback is part of
 //!    what `http_request` measures) and `cluster_handoff` (needs a cluster twin on both sides;
 //!    the primary's hand-off is a small part of a request on a 2-core machine).
@@ -103,6 +105,7 @@ pub fn run(out: Option<&Path>, runs: u32, json: bool) -> Result<()> {
         )
     })?;
     let version = looplab_workloads::scenario::node_version(&node)?;
+    crate::sweep::node::ensure_packages()?;
     let sides = Sides {
         node,
         scripts: crate::scenario_cmd::repo_folder("scripts/node")?,
@@ -227,6 +230,8 @@ fn composite(
         push(samples, "file_trip", small.minus(kib).scaled(4.0), "GET /file of 1 KiB less one file_kib, / 4 trips (open, fstat, read, close; JavaScript thread's CPU; micro costs and http_request charged)");
         let hash = request_pair(s, Kind::Hash, &charged_file)?;
         push(samples, "crypto_completion", hash, "GET /hash (crypto.pbkdf2, 10,000 iterations, pool 4) under the same load: the JavaScript thread's CPU per request (micro costs and http_request charged)");
+        let offloaded = request_pair(s, Kind::HashInWorkers, &charged_file)?;
+        push(samples, "worker_task", offloaded, "GET /hash in a pool of 2 worker threads (piscina; lab serve --strategy workers) under the same load: the JavaScript thread's CPU per request (micro costs, worker_message and http_request charged)");
     }
     Ok(())
 }
@@ -239,6 +244,8 @@ enum Kind {
     File(usize),
     /// `crypto.pbkdf2` of the sweep's default iterations.
     Hash,
+    /// The same hash in a pool of 2 worker threads (piscina).
+    HashInWorkers,
 }
 
 /// Node's and looplab's servers (pool 4) each answering the same kind of requests: the
@@ -265,6 +272,12 @@ fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
         }
         Kind::Hash => {
             lab.args(["--workload", "hash", "--iterations", "10000"]);
+            "/hash"
+        }
+        Kind::HashInWorkers => {
+            node.args(["--workers", "2"]);
+            lab.args(["--workload", "hash", "--iterations", "10000"])
+                .args(["--strategy", "workers", "--workers", "2"]);
             "/hash"
         }
     };

@@ -30,7 +30,7 @@ mod config;
 mod error;
 mod flags;
 mod folder;
-mod node;
+pub(crate) mod node;
 mod order;
 mod plan;
 mod procs;

@@ -60,6 +60,12 @@ pub fn preflight() -> Result<()> {
             dir.join("point.js").display()
         );
     }
+    ensure_packages()
+}
+
+/// Installs the twin's npm packages from its lock file when they are missing.
+pub fn ensure_packages() -> Result<()> {
+    let dir = twin_dir();
     if !dir.join("node_modules/piscina").is_dir() {
         install_packages(&dir)?;
     }

@@ -174,7 +174,7 @@ fn runtimes(twins: &RuntimeComparison) -> Markup {
             @for a in &twins.agreement {
                 tr {
                     td { (a.workload) } td { code { (a.looplab_best) } }
-                    td { code { (a.node_best) } } td { (if a.same() { "yes" } else { "no" }) }
+                    td { code { (a.node_best) } } td { (a.describe()) }
                 }
             }
         }

@@ -8,6 +8,7 @@ use looplab_workloads::deploy::Runtime;
 
 use super::analysis::Answer;
 use super::data::{PointSummary, SweepData};
+use crate::noise::{judge_family, Judgement, Unknown, DEFAULT_THRESHOLD_PCT};
 use crate::store::{metric, Flavour};
 
 /// One configuration measured on both runtimes.
@@ -70,12 +71,73 @@ pub struct Agreement {
     pub looplab_best: String,
     /// Node's best configuration.
     pub node_best: String,
+    /// Where the bests differ, the lab's rule on each runtime: the model's best over the
+    /// model's run of Node's best, and Node's best over Node's run of the model's best.
+    pub judged: Option<(Judgement, Judgement)>,
+}
+
+/// Whether two runtimes' answers agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The same configuration is best on both.
+    Same,
+    /// Different bests, but on each runtime the two cannot be told apart (the lab's rule).
+    Tied,
+    /// Different bests, and on at least one runtime its best beats the other's.
+    Differs,
+    /// Different bests, and the rule could not judge a side (too few repetitions, or the load
+    /// generator was the limit).
+    Unknown,
 }
 
 impl Agreement {
     /// Both runtimes chose the same configuration.
     pub fn same(&self) -> bool {
         self.looplab_best == self.node_best
+    }
+
+    /// Same, tied within the noise on both runtimes, different, or not known.
+    pub fn verdict(&self) -> Verdict {
+        if self.same() {
+            return Verdict::Same;
+        }
+        match self.judged {
+            Some((m, n)) if m.is_real() || n.is_real() => Verdict::Differs,
+            Some((Judgement::Tested(_), Judgement::Tested(_))) => Verdict::Tied,
+            _ => Verdict::Unknown,
+        }
+    }
+
+    /// For tables: `yes`, `tied: within the noise on both`, `no: on Node.js its best is
+    /// 1.27× the model's, beyond the noise; on the model within the noise (1.10×)`.
+    pub fn describe(&self) -> String {
+        let sides = |(m, n): (Judgement, Judgement)| {
+            format!("{}; {}", side("the model", m), side("Node.js", n))
+        };
+        match (self.verdict(), self.judged) {
+            (Verdict::Same, _) => "yes".into(),
+            (Verdict::Tied, _) => "tied: within the noise on both".into(),
+            (Verdict::Differs, Some(j)) => format!("no: {}", sides(j)),
+            (Verdict::Unknown, Some(j)) => format!("unknown: {}", sides(j)),
+            (_, None) => "unknown: a runtime did not run the other's best".into(),
+        }
+    }
+}
+
+/// What the rule says on one runtime of its best over the other runtime's best.
+fn side(name: &str, j: Judgement) -> String {
+    match j {
+        Judgement::Tested(d) if d.real => {
+            format!(
+                "on {name} its best is {:.2}× the other's, beyond the noise",
+                d.ratio
+            )
+        }
+        Judgement::Tested(d) => format!("on {name} within the noise ({:.2}×)", d.ratio),
+        Judgement::Unknown(_) => {
+            let why = j.describe();
+            format!("on {name} {}", why.trim_start_matches("unknown: "))
+        }
     }
 }
 
@@ -141,10 +203,12 @@ impl RuntimeComparison {
             self.model
         ));
         for a in &self.agreement {
-            let same = if a.same() { "yes" } else { "no" };
             out.push_str(&format!(
-                "| {} | {} | {} | {same} |\n",
-                a.workload, a.looplab_best, a.node_best
+                "| {} | {} | {} | {} |\n",
+                a.workload,
+                a.looplab_best,
+                a.node_best,
+                a.describe()
             ));
         }
         out.push_str(&format!("\n{}\n\n", self.headline()));
@@ -170,11 +234,17 @@ impl RuntimeComparison {
 
     /// One sentence: agreement on the best configuration, mean and largest ratio difference.
     pub fn headline(&self) -> String {
-        let same = self.agreement.iter().filter(|a| a.same()).count();
+        let count = |v: Verdict| self.agreement.iter().filter(|a| a.verdict() == v).count();
+        let (same, tied) = (count(Verdict::Same), count(Verdict::Tied));
         let mut text = format!(
-            "Same best configuration on {} and Node.js for {same} of {} workloads (among the configurations both ran).",
+            "Same best configuration on {} and Node.js for {same} of {} workloads (among the configurations both ran){}.",
             self.model,
-            self.agreement.len()
+            self.agreement.len(),
+            if tied > 0 {
+                format!("; for {tied} more the two bests cannot be told apart on either runtime (the lab's rule)")
+            } else {
+                String::new()
+            }
         );
         if let Some(rel) = self.relative_figures() {
             text.push_str(&format!(
@@ -228,6 +298,7 @@ fn compare_one(data: &SweepData, answers: &[Answer<'_>], model: Flavour) -> Runt
         rows: Vec::new(),
         agreement: Vec::new(),
     };
+    let mut contests = Vec::new();
     for workload in &data.workloads {
         let (Some(l), Some(n)) = (answer(workload, &model), answer(workload, &node())) else {
             continue;
@@ -243,7 +314,9 @@ fn compare_one(data: &SweepData, answers: &[Answer<'_>], model: Flavour) -> Runt
             workload: workload.clone(),
             looplab_best: l_best.coords.config(),
             node_best: n.best.coords.config(),
+            judged: None,
         });
+        contests.push(contest(data, l_best, n.best, model.clone()));
         let (Some((l_plain, _)), Some((n_plain, _))) = (l.plain, n.plain) else {
             continue;
         };
@@ -253,7 +326,62 @@ fn compare_one(data: &SweepData, answers: &[Answer<'_>], model: Flavour) -> Runt
         out.rows
             .extend(mine.filter_map(|p| twin_row(data, p, (l_plain, n_plain))));
     }
+    judge_contests(&mut out.agreement, &contests);
     out
+}
+
+/// Where a workload's two bests differ, the points to compare on each runtime: (the other
+/// runtime's best as run here, this runtime's best), the model's first.
+type Contest<'a> = Option<[(&'a PointSummary, &'a PointSummary); 2]>;
+
+fn contest<'a>(
+    data: &'a SweepData,
+    model_best: &'a PointSummary,
+    node_best: &'a PointSummary,
+    model: Flavour,
+) -> Contest<'a> {
+    if model_best.coords.config() == node_best.coords.config() {
+        return None;
+    }
+    let as_model = crate::store::Coords {
+        runtime: model.runtime,
+        costs: model.costs,
+        ..node_best.coords.clone()
+    };
+    let node_on_model = data.points.iter().find(|q| q.coords == as_model)?;
+    let model_on_node = twin(data, model_best)?;
+    Some([(node_on_model, model_best), (model_on_node, node_best)])
+}
+
+/// Judges every contest of one comparison as one family of the lab's rule; a side whose
+/// generator was the limit is not judged.
+fn judge_contests(agreement: &mut [Agreement], contests: &[Contest<'_>]) {
+    let pairs = contests.iter().flatten().flatten();
+    let judgeable =
+        |(a, b): &(&PointSummary, &PointSummary)| !a.generator_limited && !b.generator_limited;
+    let family: Vec<(&[f64], &[f64], f64)> = pairs
+        .clone()
+        .filter(|p| judgeable(p))
+        .map(|(a, b)| {
+            (
+                &a.throughput_samples[..],
+                &b.throughput_samples[..],
+                DEFAULT_THRESHOLD_PCT,
+            )
+        })
+        .collect();
+    let mut judged = judge_family(&family).into_iter();
+    let mut next = |pair: &(&PointSummary, &PointSummary)| match judgeable(pair) {
+        true => judged
+            .next()
+            .unwrap_or(Judgement::Unknown(Unknown::NotPositive)),
+        false => Judgement::Unknown(Unknown::GeneratorLimited),
+    };
+    for (a, contest) in agreement.iter_mut().zip(contests) {
+        if let Some([on_model, on_node]) = contest {
+            a.judged = Some((next(on_model), next(on_node)));
+        }
+    }
 }
 
 /// The Node point with the same coordinates as `p`.
@@ -291,4 +419,69 @@ fn twin_row(
 pub fn utilization_pair((m, n): (Option<f64>, Option<f64>)) -> String {
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     format!("{}, {}", f(m), f(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::noise::Difference;
+
+    fn tested(real: bool) -> Judgement {
+        Judgement::Tested(Difference {
+            ratio: if real { 1.3 } else { 1.02 },
+            ci95: if real { (1.2, 1.4) } else { (0.95, 1.1) },
+            p_value: if real { 0.001 } else { 0.6 },
+            adjusted_p: if real { 0.002 } else { 0.6 },
+            real,
+        })
+    }
+
+    fn agreement(model: &str, node: &str, judged: Option<(Judgement, Judgement)>) -> Agreement {
+        Agreement {
+            workload: "hash".into(),
+            looplab_best: model.into(),
+            node_best: node.into(),
+            judged,
+        }
+    }
+
+    #[test]
+    fn different_bests_tie_only_when_the_rule_tells_them_apart_on_neither_runtime() {
+        let limited = Judgement::Unknown(Unknown::GeneratorLimited);
+        let cases = [
+            (agreement("loop/p4", "loop/p4", None), Verdict::Same),
+            (
+                agreement("loop/p2", "loop/p4", Some((tested(false), tested(false)))),
+                Verdict::Tied,
+            ),
+            (
+                agreement("loop/p2", "loop/p4", Some((tested(false), tested(true)))),
+                Verdict::Differs,
+            ),
+            (
+                agreement("loop/p2", "loop/p4", Some((tested(true), tested(false)))),
+                Verdict::Differs,
+            ),
+            (
+                agreement("loop/p2", "loop/p4", Some((tested(true), limited))),
+                Verdict::Differs,
+            ),
+            (
+                agreement("loop/p2", "loop/p4", Some((tested(false), limited))),
+                Verdict::Unknown,
+            ),
+            (agreement("loop/p2", "loop/p4", None), Verdict::Unknown),
+        ];
+        for (a, verdict) in cases {
+            assert_eq!(a.verdict(), verdict, "{a:?}");
+        }
+        let tied = agreement("loop/p2", "loop/p4", Some((tested(false), tested(false))));
+        assert_eq!(tied.describe(), "tied: within the noise on both");
+        let differs = agreement("loop/p2", "loop/p4", Some((tested(false), tested(true))));
+        assert_eq!(
+            differs.describe(),
+            "no: on the model within the noise (1.02×); \
+             on Node.js its best is 1.30× the other's, beyond the noise"
+        );
+    }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::link::panic_message;
 use super::{downcast, message, Message, Worker, WorkerError, WorkerPort};
-use crate::EventLoop;
+use crate::{costs, EventLoop};
 
 /// The largest number of workers one pool may have.
 pub const MAX_POOL_WORKERS: usize = 256;
@@ -243,6 +243,7 @@ impl PoolCore {
                 message: "the worker answered with something that is not a pool reply".into(),
             }),
         };
+        costs::charge(costs::Event::WorkerTask);
         callback(lp, result);
     }
 
