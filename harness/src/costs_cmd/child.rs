@@ -108,9 +108,9 @@ pub fn js_thread_per_request(
     let pid = server.0.id();
     let mut spec = LoadSpec::new(format!("http://{addr}{path}"));
     (spec.connections, spec.warmup, spec.duration) = (CONNECTIONS, warmup, window);
-    let (mut open, mut close) = (0, 0);
+    let (mut open, mut close) = (None, None);
     let report = load::run_with_window(&spec, &mut |edge| {
-        let cpu = main_thread_cpu_ns(pid).unwrap_or(0);
+        let cpu = main_thread_cpu_ns(pid).ok();
         match edge {
             WindowEdge::Open => open = cpu,
             WindowEdge::Close => close = cpu,
@@ -120,6 +120,9 @@ pub fn js_thread_per_request(
         let (ok, errors) = (report.requests, report.errors.total);
         bail!("the server at {addr} answered {ok} requests to {path} and failed {errors}");
     }
+    let (Some(open), Some(close)) = (open, close) else {
+        bail!("the server at {addr} (pid {pid}) ended before its CPU time could be read");
+    };
     let busy = close.saturating_sub(open);
     let idle0 = main_thread_cpu_ns(pid)?;
     let idle_window = Duration::from_millis(200);
