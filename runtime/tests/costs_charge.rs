@@ -29,9 +29,7 @@ fn an_immediate_heavy_loop_pays_n_times_the_cost() {
     for _ in 0..N {
         lp.set_immediate(|_| {});
     }
-    let start = thread_cpu_ns();
-    lp.run(RunMode::Default);
-    let spent = thread_cpu_ns() - start;
+    let spent = run_for_cpu(&lp);
     // Generous: short charges spin on the monotonic clock, so a preempted spin pays less CPU.
     assert!(
         spent >= N * COST * 8 / 10,
@@ -56,9 +54,7 @@ fn each_pbkdf2_completion_pays_its_cost_on_the_loop_thread() {
         })
         .unwrap();
     }
-    let start = thread_cpu_ns();
-    lp.run(RunMode::Default);
-    let spent = thread_cpu_ns() - start;
+    let spent = run_for_cpu(&lp);
     assert_eq!(keys.get(), N);
     // Charges of at least 50 µs spin on the thread's own CPU clock: paid in full.
     assert!(
@@ -83,12 +79,17 @@ fn each_worker_pool_answer_pays_its_cost_on_the_submitting_thread() {
         .unwrap();
     }
     pool.close(&lp);
-    let start = thread_cpu_ns();
-    lp.run(RunMode::Default);
-    let spent = thread_cpu_ns() - start;
+    let spent = run_for_cpu(&lp);
     assert_eq!(answers.get(), N);
     assert!(
         spent >= N * CRYPTO_COST,
         "{N} answers at {CRYPTO_COST} ns spent only {spent} ns of the loop's CPU"
     );
+}
+
+/// Runs `lp` to its end; the CPU its thread spent meanwhile, ns.
+fn run_for_cpu(lp: &EventLoop) -> u64 {
+    let start = thread_cpu_ns();
+    lp.run(RunMode::Default);
+    thread_cpu_ns() - start
 }

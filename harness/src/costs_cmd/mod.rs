@@ -96,6 +96,8 @@ const MICRO: [(&str, u64); 6] = [
 ];
 const HTTP_WARMUP: Duration = Duration::from_millis(300);
 const HTTP_WINDOW: Duration = Duration::from_secs(1);
+/// PBKDF2 iterations of a calibration hash request (the sweep's default), passed to both sides.
+const HASH_ITERATIONS: &str = "10000";
 
 /// Runs `lab calibrate --costs`.
 pub fn run(out: Option<&Path>, runs: u32, json: bool) -> Result<()> {
@@ -256,6 +258,7 @@ fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
     node.arg(s.scripts.join("hello-server.js"))
         .args(["--port", "0", "--file"])
         .arg(file.path())
+        .args(["--iterations", HASH_ITERATIONS])
         .env("UV_THREADPOOL_SIZE", "4");
     let mut lab = Command::new(&s.lab);
     lab.args(["serve", "--port", "0", "--pool", "4", "--costs"])
@@ -271,12 +274,12 @@ fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
             "/file"
         }
         Kind::Hash => {
-            lab.args(["--workload", "hash", "--iterations", "10000"]);
+            lab.args(["--workload", "hash", "--iterations", HASH_ITERATIONS]);
             "/hash"
         }
         Kind::HashInWorkers => {
             node.args(["--workers", "2"]);
-            lab.args(["--workload", "hash", "--iterations", "10000"])
+            lab.args(["--workload", "hash", "--iterations", HASH_ITERATIONS])
                 .args(["--strategy", "workers", "--workers", "2"]);
             "/hash"
         }

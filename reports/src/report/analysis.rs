@@ -137,33 +137,43 @@ pub fn answers(data: &SweepData) -> Vec<Answer<'_>> {
         .iter()
         .filter_map(|workload| answer(data, workload))
         .collect();
-    let mut family: Vec<(&[f64], &[f64], f64)> = Vec::new();
-    for a in &answers {
-        for other in a.compared() {
-            if judgeable(a.best, other) {
-                family.push((
-                    &other.throughput_samples,
-                    &a.best.throughput_samples,
-                    DEFAULT_THRESHOLD_PCT,
-                ));
-            }
-        }
-    }
-    let mut judged = judge_family(&family).into_iter();
-    let mut next = |best: &PointSummary, other: &PointSummary| {
-        let limited = Judgement::Unknown(Unknown::GeneratorLimited);
-        let judgement = judgeable(best, other).then(|| judged.next()).flatten();
-        judgement.unwrap_or(limited)
-    };
+    let pairs: Vec<(&PointSummary, &PointSummary)> = answers
+        .iter()
+        .flat_map(|a| a.compared().map(|other| (other, a.best)))
+        .collect();
+    let mut judged = judge_throughputs(&pairs).into_iter();
     for a in &mut answers {
-        if let Some(plain) = a.plain_other() {
-            a.speedup_noise = Some(next(a.best, plain));
+        if a.plain_other().is_some() {
+            a.speedup_noise = judged.next();
         }
-        if let Some((other, noise)) = &mut a.runner_up {
-            *noise = next(a.best, other);
+        if let Some((_, noise)) = &mut a.runner_up {
+            *noise = judged.next().unwrap_or(*noise);
         }
     }
     answers
+}
+
+/// The rule on each pair's throughputs (the second over the first), the pairs judged together
+/// as one family; a pair with a generator-limited side is not judged (its figures are the
+/// generator's).
+pub(super) fn judge_throughputs(pairs: &[(&PointSummary, &PointSummary)]) -> Vec<Judgement> {
+    let family: Vec<(&[f64], &[f64], f64)> = pairs
+        .iter()
+        .filter(|(a, b)| judgeable(a, b))
+        .map(|(a, b)| {
+            let (a, b) = (&a.throughput_samples[..], &b.throughput_samples[..]);
+            (a, b, DEFAULT_THRESHOLD_PCT)
+        })
+        .collect();
+    let mut judged = judge_family(&family).into_iter();
+    let limited = Judgement::Unknown(Unknown::GeneratorLimited);
+    pairs
+        .iter()
+        .map(|(a, b)| match judgeable(a, b) {
+            true => judged.next().unwrap_or(limited),
+            false => limited,
+        })
+        .collect()
 }
 
 /// Whether the rule may compare two points' throughputs: neither was set by the generator.

@@ -8,7 +8,7 @@ use looplab_workloads::deploy::Runtime;
 
 use super::analysis::Answer;
 use super::data::{PointSummary, SweepData};
-use crate::noise::{judge_family, Judgement, Unknown, DEFAULT_THRESHOLD_PCT};
+use crate::noise::Judgement;
 use crate::store::{metric, Flavour};
 
 /// One configuration measured on both runtimes.
@@ -353,33 +353,13 @@ fn contest<'a>(
     Some([(node_on_model, model_best), (model_on_node, node_best)])
 }
 
-/// Judges every contest of one comparison as one family of the lab's rule; a side whose
-/// generator was the limit is not judged.
+/// Judges every contest of one comparison as one family of the lab's rule.
 fn judge_contests(agreement: &mut [Agreement], contests: &[Contest<'_>]) {
-    let pairs = contests.iter().flatten().flatten();
-    let judgeable =
-        |(a, b): &(&PointSummary, &PointSummary)| !a.generator_limited && !b.generator_limited;
-    let family: Vec<(&[f64], &[f64], f64)> = pairs
-        .clone()
-        .filter(|p| judgeable(p))
-        .map(|(a, b)| {
-            (
-                &a.throughput_samples[..],
-                &b.throughput_samples[..],
-                DEFAULT_THRESHOLD_PCT,
-            )
-        })
-        .collect();
-    let mut judged = judge_family(&family).into_iter();
-    let mut next = |pair: &(&PointSummary, &PointSummary)| match judgeable(pair) {
-        true => judged
-            .next()
-            .unwrap_or(Judgement::Unknown(Unknown::NotPositive)),
-        false => Judgement::Unknown(Unknown::GeneratorLimited),
-    };
+    let pairs: Vec<_> = contests.iter().flatten().flatten().copied().collect();
+    let mut judged = super::analysis::judge_throughputs(&pairs).into_iter();
     for (a, contest) in agreement.iter_mut().zip(contests) {
-        if let Some([on_model, on_node]) = contest {
-            a.judged = Some((next(on_model), next(on_node)));
+        if contest.is_some() {
+            a.judged = judged.next().zip(judged.next());
         }
     }
 }
@@ -424,7 +404,7 @@ pub fn utilization_pair((m, n): (Option<f64>, Option<f64>)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::noise::Difference;
+    use crate::noise::{Difference, Unknown};
 
     fn tested(real: bool) -> Judgement {
         Judgement::Tested(Difference {
