@@ -6,7 +6,8 @@
 //! - one pool shared by loops on different threads, each completion delivered to its own loop;
 //! - explicit sizes outside 1..=1024 are errors;
 //! - per-class task counts and queue wait in the loop metrics;
-//! - the "staircase": 6 PBKDF2 jobs complete in waves the size of the pool.
+//! - the "staircase": 6 PBKDF2 jobs complete in waves the size of the pool (FIFO facts on every
+//!   run, the exact waves in one of a bounded number of runs).
 //!
 //! Assertions are about order and shape; durations only appear as generous lower bounds.
 
@@ -16,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab_runtime::pool::{current_thread, waves, TaskRecord};
+use looplab_runtime::pool::{current_thread, run_time_spread, waves, TaskRecord};
 use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool, WorkClass, WorkSpec};
 
 fn pool(threads: usize) -> Arc<ThreadPool> {
@@ -279,54 +280,71 @@ fn assert_fifo_staircase(threads: usize, timeline: &[TaskRecord]) {
     }
 }
 
+/// The waves of one run as sizes, e.g. `[4, 2]`.
+fn wave_sizes(wave: &[usize]) -> Vec<usize> {
+    let count = wave.iter().copied().max().unwrap_or(0);
+    (1..=count)
+        .map(|w| wave.iter().filter(|&&x| x == w).count())
+        .collect()
+}
+
+/// Every completion of wave k is seen on the loop before the last one of wave k + 1.
+fn assert_completions_follow_waves(threads: usize, wave: &[usize], completions: &[usize]) {
+    let count = wave.iter().copied().max().unwrap_or(0);
+    let position = |job: usize| completions.iter().position(|&j| j == job).unwrap();
+    let last_of = |w: usize| {
+        (0..wave.len())
+            .filter(|&job| wave[job] == w)
+            .map(position)
+            .max()
+            .unwrap()
+    };
+    for (job, &k) in wave.iter().enumerate() {
+        if k < count {
+            assert!(
+                position(job) < last_of(k + 1),
+                "pool of {threads}: job {job} of wave {k} completed after wave {}: \
+                 {completions:?}",
+                k + 1
+            );
+        }
+    }
+}
+
 #[test]
 fn pbkdf2_jobs_complete_in_waves_the_size_of_the_pool() {
-    // The waves (Node's threads.js: 4 then 2 with the default pool) assume every thread hashes
-    // at the same speed. On this 2-vCPU host one vCPU sometimes runs a thread alone at full
-    // speed while three share the other for a whole wave, which legitimately merges or
-    // splits waves in a single run. So the FIFO guarantees are checked on every run, and the
-    // wave shape must show up in one of a few runs (a pool of the wrong size or order would
-    // never produce it).
-    const ATTEMPTS: usize = 5;
+    // The waves (Node's threads.js: 4 then 2 with the default pool) need the pool threads to
+    // hash at about the same speed. On this 2-vCPU host the kernel often leaves one thread alone
+    // on a core while the others share the other one; a fast thread then runs ahead into the
+    // next wave (Node 20 does the same here: in 4 of 8 runs of 6 hashes at pool 4, one hash
+    // finished well before the other three of its wave). On a busy CI runner that can last for
+    // seconds (it gave [2, 2, 1, 1] five runs in a row once). So the FIFO facts (peak
+    // concurrency exactly the pool size, each later job started by a completion) are checked on
+    // every run, and the wave shape must show up within a bounded number of runs (a pool of the
+    // wrong size or order never produces it).
+    const ATTEMPTS: usize = 40;
+    const BUDGET: Duration = Duration::from_secs(20);
     for (threads, expected) in [(2, vec![2, 2, 2]), (1, vec![1; 6]), (4, vec![4, 2])] {
+        let started = std::time::Instant::now();
         let mut seen = Vec::new();
-        for _ in 0..ATTEMPTS {
-            let (timeline, completions) = six_hashes(threads);
-            assert_fifo_staircase(threads, &timeline);
-            let wave = waves(&timeline);
-            let count = wave.iter().copied().max().unwrap();
-            let sizes: Vec<usize> = (1..=count)
-                .map(|w| wave.iter().filter(|&&x| x == w).count())
-                .collect();
-            if sizes != expected {
-                seen.push(sizes);
-                continue;
-            }
-            // Every completion of wave k is seen on the loop before the last one of wave k + 1.
-            let position = |job: usize| completions.iter().position(|&j| j == job).unwrap();
-            let last_of = |w: usize| {
-                (0..6)
-                    .filter(|&job| wave[job] == w)
-                    .map(position)
-                    .max()
-                    .unwrap()
-            };
-            for (job, &k) in wave.iter().enumerate() {
-                if k < count {
-                    assert!(
-                        position(job) < last_of(k + 1),
-                        "pool of {threads}: job {job} of wave {k} completed after wave {}: \
-                         {completions:?}",
-                        k + 1
-                    );
-                }
-            }
-            seen.clear();
-            break;
-        }
-        assert!(
-            seen.is_empty(),
-            "pool of {threads}: expected waves {expected:?}, got {seen:?}"
-        );
+        let matched = (0..ATTEMPTS)
+            .take_while(|_| started.elapsed() < BUDGET)
+            .find_map(|_| {
+                let (timeline, completions) = six_hashes(threads);
+                assert_fifo_staircase(threads, &timeline);
+                let wave = waves(&timeline);
+                let sizes = wave_sizes(&wave);
+                let spread = run_time_spread(&timeline);
+                seen.push(format!("{sizes:?} (run times {spread:.1}x apart)"));
+                (sizes == expected).then_some((wave, completions))
+            });
+        let Some((wave, completions)) = matched else {
+            panic!(
+                "pool of {threads}: expected waves {expected:?} in one of {} runs, got {}",
+                seen.len(),
+                seen.join(", ")
+            );
+        };
+        assert_completions_follow_waves(threads, &wave, &completions);
     }
 }

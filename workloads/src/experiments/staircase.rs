@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use looplab_runtime::pool::{waves, TaskRecord};
+use looplab_runtime::pool::{run_time_spread, waves, TaskRecord};
 use looplab_runtime::RunMode;
 
 use super::timeline::{self, TimedReport};
@@ -72,6 +72,23 @@ pub(super) fn wave_sizes(waves: &[usize]) -> Vec<usize> {
     (1..=top)
         .map(|w| waves.iter().filter(|&&x| x == w).count())
         .collect()
+}
+
+/// The wave sizes against Node's; when they differ, how far apart the hashes' run times were,
+/// which is what splits or merges waves on a host with fewer cores than pool threads.
+fn waves_observed(observed: &[usize], expected: &[usize], timeline: &[TaskRecord]) -> String {
+    let sizes = format!(
+        "wave sizes {}, expected {}",
+        super::list(observed),
+        super::list(expected)
+    );
+    if observed == expected {
+        return sizes;
+    }
+    format!(
+        "{sizes}; hash run times {:.1}x apart: the pool threads did not share the cores evenly",
+        run_time_spread(timeline)
+    )
 }
 
 /// Runs the staircase and checks its shape.
@@ -168,11 +185,7 @@ fn shape_checks(
                 config.pool
             ),
             holds: observed == expected,
-            observed: format!(
-                "wave sizes {}, expected {}",
-                super::list(&observed),
-                super::list(&expected)
-            ),
+            observed: waves_observed(&observed, &expected, timeline),
         },
     ]
 }
