@@ -48,6 +48,7 @@ pub mod http;
 mod io;
 pub mod metrics;
 pub mod pool;
+mod posix_sync;
 mod remote;
 pub mod tcp;
 mod timers;

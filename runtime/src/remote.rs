@@ -11,16 +11,17 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::pool::{Completion, CompletionSink};
+use crate::posix_sync::PosixMutex;
 use crate::EventLoop;
 
 pub(crate) struct Remote {
     waker: mio::Waker,
     woken: AtomicBool,
     completions_pending: AtomicBool,
-    completions: Mutex<Vec<Completion>>,
+    completions: PosixMutex<Vec<Completion>>,
 }
 
 impl Remote {
@@ -29,7 +30,7 @@ impl Remote {
             waker,
             woken: AtomicBool::new(false),
             completions_pending: AtomicBool::new(false),
-            completions: Mutex::new(Vec::new()),
+            completions: PosixMutex::new(Vec::new()),
         }
     }
 
@@ -48,7 +49,7 @@ impl Remote {
     /// Moves the finished pool jobs into `into` (which must be empty), if any arrived.
     pub fn take_completions(&self, into: &mut Vec<Completion>) {
         if self.completions_pending.swap(false, Ordering::AcqRel) {
-            let mut queue = self.completions.lock().unwrap_or_else(|e| e.into_inner());
+            let mut queue = self.completions.lock();
             std::mem::swap(&mut *queue, into);
         }
     }
@@ -63,7 +64,7 @@ impl CompletionSink for Remote {
     /// `default_loop_struct.wq_mutex` with 4 hashing pool threads on 2 cores). Sending after
     /// the unlock would hide that wait and make the model's loop look idler than Node's.
     fn deliver(&self, completion: Completion) {
-        let mut queue = self.completions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queue = self.completions.lock();
         queue.push(completion);
         if !self.completions_pending.swap(true, Ordering::AcqRel) {
             self.wake();

@@ -12,8 +12,8 @@
 //!   the synchronous submitting loop is the loop thread's alone (`submit_ns`); then the gate
 //!   opens, and `loop_ns` is the loop thread's own CPU over the whole job (where a profile
 //!   charges pool costs; the pool threads' share is theirs);
-//! - `worker`: `n` message round trips (one in flight) with one worker thread, started and
-//!   answering once before the clock starts.
+//! - `worker`: `n` messages posted at once to one worker thread that echoes each, until the last
+//!   echo; the worker is started and answers once before the clock starts.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -171,7 +171,7 @@ fn pool(n: u64) -> Result<ProbeResult, WorkloadError> {
     })
 }
 
-/// One worker echoing every message; `n` round trips, one in flight, after one untimed trip.
+/// One worker echoing every message; `n` messages posted at once after one untimed round trip.
 fn worker(n: u64) -> Result<ProbeResult, WorkloadError> {
     let lp = new_loop(1)?;
     let w = Rc::new(Worker::spawn(&lp, "echo", |wlp, port| {
@@ -181,23 +181,28 @@ fn worker(n: u64) -> Result<ProbeResult, WorkloadError> {
             _ => reply.off_message(wlp),
         });
     })?);
-    let (done, start) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(0u64)));
-    let (d, s, w2) = (Rc::clone(&done), Rc::clone(&start), Rc::clone(&w));
+    // Echoes counted, and the CPU clock: at the start, then the time taken once all are back.
+    let (answered, cpu) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(None::<u64>)));
+    let (a, c, w2) = (Rc::clone(&answered), Rc::clone(&cpu), Rc::clone(&w));
     w.on_message(&lp, move |_, m| {
-        let i = downcast::<u64>(m).unwrap_or(0);
-        if i == 1 {
-            s.set(process_cpu_ns());
+        if downcast::<u64>(m).unwrap_or(0) == 1 {
+            // The untimed trip is back: post all n at once.
+            c.set(Some(process_cpu_ns()));
+            (2..=n + 1).for_each(|k| drop(w2.post(k)));
         } else {
-            d.set(d.get() + 1);
+            a.set(a.get() + 1);
         }
-        let _ = w2.post(if i <= n { i + 1 } else { 0 });
+        if a.get() == n {
+            let start = c.get().unwrap_or_default();
+            c.set(Some(process_cpu_ns().saturating_sub(start)));
+            let _ = w2.post(0u64);
+        }
     });
     w.post(1u64).map_err(|_| worker_gone())?;
     lp.run(RunMode::Default);
-    let cpu_ns = process_cpu_ns().saturating_sub(start.get());
-    complete(done.get(), n, "worker round trips")?;
+    complete(answered.get(), n, "worker echoes")?;
     Ok(ProbeResult {
-        cpu_ns,
+        cpu_ns: cpu.get().unwrap_or_default(),
         ..ProbeResult::default()
     })
 }

@@ -17,8 +17,11 @@
 //!    `pool_submit` = the process' CPU over the synchronous submitting loop while the 4 pool
 //!    threads are held blocked (so it is the loop thread's alone) and `pool_completion` = the
 //!    loop thread's own CPU over the round trip less that; `worker_message` = the process'
-//!    CPU over a message round trip / 4 (posted and received on each side, as the runtime
-//!    charges it).
+//!    CPU per echo / 4 (posted and received on each side, as the runtime charges it), with all
+//!    messages posted at once: one in flight at a time made each echo two thread wake-ups,
+//!    whose cost on this virtual machine swung looplab's figure from 3.7 to 7.0 µs between
+//!    sittings; the wake-ups are the runtime's own, and what Node pays beyond them per task
+//!    is in `worker_task`.
 //! 2. Requests under the sweep's load (16 keep-alive connections, closed loop, the lab's own
 //!    generator), pool 4, the JavaScript thread's CPU per request (Node's main thread, the
 //!    loop thread of `lab serve`), looplab charging what is already known so that each
@@ -191,7 +194,7 @@ fn micro(s: &Sides, runs: u32, samples: &mut Samples) -> Result<()> {
                     push(samples, "pool_submit", submit, "process CPU of the synchronous loop submitting 50,000 empty items (Node: crypto.randomFill of 1 byte) while the 4 pool threads are held");
                     push(samples, "pool_completion", loop_thread.minus(submit), "the JavaScript thread's own CPU over a pool round trip less pool_submit (50,000 items at once, pool 4; the pool threads' CPU is theirs)");
                 }
-                "worker" => push(samples, "worker_message", cpu.scaled(4.0), "one worker echoing, 10,000 round trips one in flight: process CPU / 4 messages"),
+                "worker" => push(samples, "worker_message", cpu.scaled(4.0), "one worker echoing 10,000 messages posted at once: process CPU / 4 messages per echo"),
                 "timer" => push(samples, "timer", cpu, "200,000 setTimeout(1) at once: process CPU per callback"),
                 "immediate" => push(samples, "immediate", cpu, "200,000 setImmediate at once: process CPU per callback"),
                 "tick" => push(samples, "tick", cpu, "200,000 process.nextTick at once: process CPU per callback"),

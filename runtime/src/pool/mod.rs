@@ -19,7 +19,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Barrier, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -28,6 +28,7 @@ pub use size::{
     POOL_SIZE_ENV,
 };
 
+use crate::posix_sync::{PosixCondvar, PosixMutex};
 use crate::RuntimeError;
 use queue::{Next, WorkQueue};
 
@@ -206,7 +207,7 @@ struct QueueState {
 }
 
 impl QueueState {
-    fn signal_idle(&mut self, cond: &Condvar) {
+    fn signal_idle(&mut self, cond: &PosixCondvar) {
         if self.idle_threads > self.signals_in_flight {
             self.signals_in_flight += 1;
             cond.notify_one();
@@ -215,8 +216,8 @@ impl QueueState {
 }
 
 struct Shared {
-    state: Mutex<QueueState>,
-    cond: Condvar,
+    state: PosixMutex<QueueState>,
+    cond: PosixCondvar,
     timeline_on: AtomicBool,
     timeline: Mutex<Vec<TaskRecord>>,
     next_seq: AtomicU64,
@@ -254,12 +255,12 @@ impl ThreadPool {
         Ok(Arc::new(Self {
             size,
             shared: Arc::new(Shared {
-                state: Mutex::new(QueueState {
+                state: PosixMutex::new(QueueState {
                     queue: WorkQueue::new(size),
                     idle_threads: 0,
                     signals_in_flight: 0,
                 }),
-                cond: Condvar::new(),
+                cond: PosixCondvar::new(),
                 timeline_on: AtomicBool::new(false),
                 timeline: Mutex::new(Vec::new()),
                 next_seq: AtomicU64::new(0),
@@ -368,7 +369,7 @@ impl ThreadPool {
             sink,
             queued: Instant::now(),
         };
-        let mut state = lock(&self.shared.state);
+        let mut state = self.shared.state.lock();
         if state.queue.post(job) {
             state.signal_idle(&self.shared.cond);
         }
@@ -377,12 +378,12 @@ impl ThreadPool {
 
 fn worker(shared: &Shared, index: usize) {
     CURRENT_THREAD.with(|c| c.set(Some(index)));
-    let mut state = lock(&shared.state);
+    let mut state = shared.state.lock();
     loop {
         match state.queue.next() {
             Next::Wait => {
                 state.idle_threads += 1;
-                state = shared.cond.wait(state).unwrap_or_else(|e| e.into_inner());
+                state = shared.cond.wait(state);
                 state.idle_threads -= 1;
                 state.signals_in_flight = state.signals_in_flight.saturating_sub(1);
             }
@@ -397,7 +398,7 @@ fn worker(shared: &Shared, index: usize) {
                 }
                 drop(state);
                 run_job(shared, index, job);
-                state = lock(&shared.state);
+                state = shared.state.lock();
                 if slow {
                     state.queue.slow_done();
                 }
@@ -435,7 +436,7 @@ fn run_job(shared: &Shared, index: usize, job: Job) {
 
 impl Drop for ThreadPool {
     fn drop(&mut self) {
-        lock(&self.shared.state).queue.begin_exit();
+        self.shared.state.lock().queue.begin_exit();
         self.shared.cond.notify_all();
         for handle in lock(&self.threads).drain(..) {
             // A thread only ends by returning; user panics are caught in run_job.
