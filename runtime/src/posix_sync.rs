@@ -22,6 +22,7 @@
 //! the pool catches user panics before they reach its locks.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 /// A mutex over `T`: glibc's default `pthread_mutex_t`.
@@ -49,7 +50,10 @@ impl<T> PosixMutex<T> {
         // twice by one thread would deadlock, and no caller locks it while holding a guard.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
         debug_assert_eq!(rc, 0, "pthread_mutex_lock");
-        PosixGuard { mutex: self }
+        PosixGuard {
+            mutex: self,
+            not_send: PhantomData,
+        }
     }
 }
 
@@ -60,9 +64,11 @@ impl<T> Drop for PosixMutex<T> {
     }
 }
 
-/// The lock held; unlocks when dropped.
+/// The lock held; unlocks when dropped, on the thread that locked it (a POSIX mutex must be
+/// unlocked by its owner, so a guard cannot be sent to another thread).
 pub(crate) struct PosixGuard<'a, T> {
     mutex: &'a PosixMutex<T>,
+    not_send: PhantomData<*const ()>,
 }
 
 impl<T> Deref for PosixGuard<'_, T> {
