@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::write_json;
+use crate::store::write_json_to;
 use crate::Table;
 
 /// A count more than this many percent above the baseline fails the check.
@@ -204,7 +204,7 @@ impl InstructionBaseline {
 
     /// Writes the baseline (pretty JSON, atomically).
     pub fn save(&self, path: &Path) -> Result<(), InstructionsError> {
-        save_json(path, self)
+        Ok(write_json_to(path, self)?)
     }
 }
 
@@ -250,7 +250,7 @@ impl InstructionCheck {
 
     /// Writes the comparison (pretty JSON, atomically).
     pub fn save(&self, path: &Path) -> Result<(), InstructionsError> {
-        save_json(path, self)
+        Ok(write_json_to(path, self)?)
     }
 
     /// One line saying what the check found.
@@ -387,24 +387,6 @@ fn check_schema(path: &Path, found: u32, fix: &str) -> Result<(), InstructionsEr
             "instructions_schema {found}, this lab reads {INSTRUCTIONS_SCHEMA}; {fix}"
         ),
     })
-}
-
-fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), InstructionsError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| InstructionsError::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        cause: std::io::Error::other("the path names no file; give one, like check.json"),
-    })?;
-    std::fs::create_dir_all(dir).map_err(|cause| InstructionsError::Io {
-        action: "create the folder of",
-        path: path.to_path_buf(),
-        cause,
-    })?;
-    Ok(write_json(dir, &name.to_string_lossy(), value)?)
 }
 
 /// The part of a gungraun `summary.json` this check reads.

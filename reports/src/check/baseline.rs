@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{rfc3339_utc, write_json};
+use crate::store::{rfc3339_utc, write_json_to};
 
 use super::measured::{machine_differences, Measured};
 use super::CheckError;
@@ -51,17 +51,7 @@ impl Baseline {
     /// created exclusively beside it, then renamed: a reader never sees half, and a planted
     /// symlink is replaced, not followed).
     pub fn save(&self, path: &Path) -> Result<(), CheckError> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = path.file_name().ok_or_else(|| CheckError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            cause: std::io::Error::other("the path names no file; give one, like base.json"),
-        })?;
-        write_json(dir, &name.to_string_lossy(), self)?;
-        Ok(())
+        Ok(write_json_to(path, self)?)
     }
 
     /// Reads a baseline file, refusing other schema versions and anything that is not one.

@@ -149,6 +149,30 @@ pub fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<(),
     write_file(dir, name, json.as_bytes())
 }
 
+/// Writes `value` as pretty JSON to the file `path` names (atomically), creating its folder:
+/// for the files given on a command line rather than kept in a results folder.
+pub fn write_json_to<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| StoreError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        cause: std::io::Error::other("the path names no file; give one, like out.json"),
+    })?;
+    // A missing folder is made; a file in its place is left for the write to report (as "Not
+    // a directory", clearer than the "File exists" of making the folder).
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|cause| StoreError::Io {
+            action: "create the folder of",
+            path: path.to_path_buf(),
+            cause,
+        })?;
+    }
+    write_json(dir, &name.to_string_lossy(), value)
+}
+
 /// Reads `dir/name` as JSON of type `T`.
 fn read_optional<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Optional<T> {
     let path = dir.join(name);

@@ -67,8 +67,9 @@ use thiserror::Error;
 pub use coords::{Coords, Flavour};
 pub use files::{
     read_calibration, read_experiments, write_calibration, write_experiments, write_json,
-    Calibration, CalibrationBench, CalibrationScenario, ExperimentRun, ExperimentsFile, Optional,
-    ShapeCheck, TaskSpan, CALIBRATION_FILE, EXPERIMENTS_FILE, EXPERIMENTS_SCHEMA,
+    write_json_to, Calibration, CalibrationBench, CalibrationScenario, ExperimentRun,
+    ExperimentsFile, Optional, ShapeCheck, TaskSpan, CALIBRATION_FILE, EXPERIMENTS_FILE,
+    EXPERIMENTS_SCHEMA,
 };
 pub use lock::{FolderLock, LOCK_FILE};
 pub use machine::{rfc3339_utc, Machine};
