@@ -1,8 +1,9 @@
 //! The thread pool: libuv's `src/threadpool.c` in Rust.
 //!
-//! One queue, one mutex, one condition variable, a fixed number of threads started all at once on
-//! the first submission. Every loop of a process shares one pool (`ThreadPool::global`), sized from
-//! explicit configuration or else from `UV_THREADPOOL_SIZE` exactly as libuv parses it.
+//! One queue, one mutex, one condition variable (POSIX ones, as libuv's: `posix_sync.rs`), a
+//! fixed number of threads started all at once on the first submission. Every loop of a process
+//! shares one pool (`ThreadPool::global`), sized from explicit configuration or else from
+//! `UV_THREADPOOL_SIZE` exactly as libuv parses it.
 //!
 //! Life of a work item:
 //! 1. a loop posts a [`Job`] at the tail of the queue and signals one idle thread;
