@@ -41,6 +41,26 @@ fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("one JSON object: {e}; {stderr}"))
 }
 
+/// The JSON of a `lab scenario --node` run that worked: exit 0 when the orders agree, exit 1
+/// (a failed threshold, printed after the JSON) when they differ. Anything else fails the test.
+fn json_of_compared(out: &Output) -> serde_json::Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "lab failed ({code:?}): {stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("one JSON object: {e}; {stderr}"));
+    let identical = report["runs"][0]["comparison"]["identical"] == true;
+    assert_eq!(
+        code == Some(0),
+        identical,
+        "exit status and comparison: {stderr}"
+    );
+    report
+}
+
 fn labels(timeline: &serde_json::Value) -> Vec<String> {
     timeline["completions"]
         .as_array()
@@ -75,6 +95,7 @@ fn disagreements(extra: &[&str]) -> Vec<String> {
     for file in &files {
         // A loaded machine can blur a wave or delay a timer past its margin, on either side:
         // a scenario passes when one of three runs agrees (each run is a fresh Node process).
+        // A run that disagrees exits 1 with its JSON printed, and the next run is tried.
         let mut seen = Vec::new();
         let agreed = (0..3).any(|_| {
             let out = lab()
@@ -84,7 +105,7 @@ fn disagreements(extra: &[&str]) -> Vec<String> {
                 .args(extra)
                 .output()
                 .expect("run lab");
-            let report = json_of(&out);
+            let report = json_of_compared(&out);
             let run = &report["runs"][0];
             seen.push(format!(
                 "looplab {:?} / node {:?}",
