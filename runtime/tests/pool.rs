@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab_runtime::pool::{current_thread, run_time_spread, waves, TaskRecord};
+use looplab_runtime::pool::{current_thread, run_time_spread, wave_sizes, waves, TaskRecord};
 use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool, WorkClass, WorkSpec};
 
 fn pool(threads: usize) -> Arc<ThreadPool> {
@@ -278,14 +278,6 @@ fn assert_fifo_staircase(threads: usize, timeline: &[TaskRecord]) {
             "pool of {threads}: job {s} started when only {finished} had finished"
         );
     }
-}
-
-/// The waves of one run as sizes, e.g. `[4, 2]`.
-fn wave_sizes(wave: &[usize]) -> Vec<usize> {
-    let count = wave.iter().copied().max().unwrap_or(0);
-    (1..=count)
-        .map(|w| wave.iter().filter(|&&x| x == w).count())
-        .collect()
 }
 
 /// Every completion of wave k is seen on the loop before the last one of wave k + 1.

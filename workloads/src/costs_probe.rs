@@ -181,20 +181,24 @@ fn worker(n: u64) -> Result<ProbeResult, WorkloadError> {
             _ => reply.off_message(wlp),
         });
     })?);
-    // Echoes counted, and the CPU clock: at the start, then the time taken once all are back.
-    let (answered, cpu) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(None::<u64>)));
-    let (a, c, w2) = (Rc::clone(&answered), Rc::clone(&cpu), Rc::clone(&w));
+    // Echoes counted, and the process CPU taken from posting the n to the last echo.
+    let (answered, taken) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(0u64)));
+    let (a, t, w2, start) = (
+        Rc::clone(&answered),
+        Rc::clone(&taken),
+        Rc::clone(&w),
+        Cell::new(0),
+    );
     w.on_message(&lp, move |_, m| {
         if downcast::<u64>(m).unwrap_or(0) == 1 {
             // The untimed trip is back: post all n at once.
-            c.set(Some(process_cpu_ns()));
+            start.set(process_cpu_ns());
             (2..=n + 1).for_each(|k| drop(w2.post(k)));
         } else {
             a.set(a.get() + 1);
         }
         if a.get() == n {
-            let start = c.get().unwrap_or_default();
-            c.set(Some(process_cpu_ns().saturating_sub(start)));
+            t.set(process_cpu_ns().saturating_sub(start.get()));
             let _ = w2.post(0u64);
         }
     });
@@ -202,7 +206,7 @@ fn worker(n: u64) -> Result<ProbeResult, WorkloadError> {
     lp.run(RunMode::Default);
     complete(answered.get(), n, "worker echoes")?;
     Ok(ProbeResult {
-        cpu_ns: cpu.get().unwrap_or_default(),
+        cpu_ns: taken.get(),
         ..ProbeResult::default()
     })
 }

@@ -134,6 +134,14 @@ pub fn waves(records: &[TaskRecord]) -> Vec<usize> {
     wave
 }
 
+/// The sizes of consecutive waves as [`waves`] numbers them, e.g. `[4, 2]`.
+pub fn wave_sizes(waves: &[usize]) -> Vec<usize> {
+    let top = waves.iter().copied().max().unwrap_or(0);
+    (1..=top)
+        .map(|w| waves.iter().filter(|&&x| x == w).count())
+        .collect()
+}
+
 /// The longest run time (taken to finished) among a timeline's tasks over the shortest: 1.0
 /// when each took as long as the others. For identical tasks, [`waves`] follows from the FIFO
 /// order alone while this stays within 1.5 (a simulation of FIFO pools of 1, 2 and 4 threads

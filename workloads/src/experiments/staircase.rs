@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use looplab_runtime::pool::{run_time_spread, waves, TaskRecord};
+use looplab_runtime::pool::{run_time_spread, wave_sizes, waves, TaskRecord};
 use looplab_runtime::RunMode;
 
 use super::timeline::{self, TimedReport};
@@ -64,14 +64,6 @@ fn pool_limit_held(timeline: &[TaskRecord], pool: usize) -> (bool, usize) {
         finished + pool > k
     });
     (peak <= pool && gated, peak)
-}
-
-/// Sizes of consecutive waves, e.g. `[4, 2]`.
-pub(super) fn wave_sizes(waves: &[usize]) -> Vec<usize> {
-    let top = waves.iter().copied().max().unwrap_or(0);
-    (1..=top)
-        .map(|w| waves.iter().filter(|&&x| x == w).count())
-        .collect()
 }
 
 /// The wave sizes against Node's; when they differ, how far apart the hashes' run times were,

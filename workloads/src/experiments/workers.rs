@@ -14,12 +14,12 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use looplab_runtime::pool::wave_sizes;
 use looplab_runtime::worker::{self, Worker};
 use looplab_runtime::{crypto, EventLoop, RunMode};
 
 use super::child::{timed_get, ServerProcess};
 use super::cluster::calibrate_iterations;
-use super::staircase::wave_sizes;
 use super::{loop_with_timeline, ms_since, waves, Completion, ExperimentReport, ShapeCheck};
 use crate::error::WorkloadError;
 
