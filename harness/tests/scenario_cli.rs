@@ -506,7 +506,7 @@ fn calibrate_costs_writes_a_profile_where_every_event_is_measured_or_says_why_no
     assert_eq!(printed["written"], file.display().to_string());
     let text = std::fs::read_to_string(&file).expect("the profile is written");
     let events = &printed["profile"]["events"];
-    assert_eq!(events.as_object().map(|e| e.len()), Some(14), "{events}");
+    assert_eq!(events.as_object().map(|e| e.len()), Some(15), "{events}");
     // Events derived as differences of two measurements (64 KiB less 1 KiB, a round trip less
     // its submission) may come out at or below 0 on a single noisy run; the others are counts
     // of CPU and must be positive.
@@ -528,7 +528,7 @@ fn calibrate_costs_writes_a_profile_where_every_event_is_measured_or_says_why_no
     }
     // Under the sweep's load both servers' JavaScript threads spend some CPU per request, and
     // less than a millisecond; a hash request costs it more than a hello request.
-    for event in ["http_request", "crypto_completion", "worker_task"] {
+    for event in ["http_request", "wakeup", "crypto_completion", "worker_task"] {
         for side in ["node_ns", "looplab_ns"] {
             let ns = events[event][side].as_f64().unwrap();
             assert!(ns > 0.0 && ns < 1e6, "{event} {side} = {ns}");

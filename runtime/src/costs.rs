@@ -54,11 +54,16 @@ pub enum Event {
     /// submitted it, as Node pays it while the workers compute: measured in situ, like
     /// [`Event::CryptoCompletion`]; the two messages of the round trip are paid apart.
     WorkerTask,
+    /// The loop woke from a blocking wait in its poll phase (it slept in `epoll_wait` until an
+    /// event or its timeout): what Node's thread pays per iteration of a loop that goes idle
+    /// between events, beyond looplab's. Measured as hello requests on one connection (one
+    /// wake-up each) less [`Event::HttpRequest`].
+    Wakeup,
 }
 
 impl Event {
     /// Every event, in profile order.
-    pub const ALL: [Event; 14] = [
+    pub const ALL: [Event; 15] = [
         Event::HttpRequest,
         Event::Timer,
         Event::Immediate,
@@ -73,6 +78,7 @@ impl Event {
         Event::ClusterHandoff,
         Event::CryptoCompletion,
         Event::WorkerTask,
+        Event::Wakeup,
     ];
 
     /// The name used in profile files.
@@ -92,6 +98,7 @@ impl Event {
             Event::ClusterHandoff => "cluster_handoff",
             Event::CryptoCompletion => "crypto_completion",
             Event::WorkerTask => "worker_task",
+            Event::Wakeup => "wakeup",
         }
     }
 

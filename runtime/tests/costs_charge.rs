@@ -9,12 +9,14 @@ use looplab_runtime::{crypto, EventLoop, RunMode, ThreadPool, WorkerPool};
 
 const COST: u64 = 20_000;
 const CRYPTO_COST: u64 = 1_000_000;
+const WAKE_COST: u64 = 1_000_000;
 
 fn profile() -> Costs {
     Costs::none()
         .with(Event::Immediate, COST)
         .with(Event::CryptoCompletion, CRYPTO_COST)
         .with(Event::WorkerTask, CRYPTO_COST)
+        .with(Event::Wakeup, WAKE_COST)
 }
 
 #[test]
@@ -84,6 +86,39 @@ fn each_worker_pool_answer_pays_its_cost_on_the_submitting_thread() {
     assert!(
         spent >= N * CRYPTO_COST,
         "{N} answers at {CRYPTO_COST} ns spent only {spent} ns of the loop's CPU"
+    );
+}
+
+#[test]
+fn a_loop_pays_a_wakeup_each_time_it_sleeps_in_its_poll_and_only_then() {
+    costs::install(profile()).expect("the same profile in every test");
+    // Ten timers one after another, 2 ms apart: the loop sleeps in its poll before each.
+    fn timers(lp: &EventLoop, left: u32) {
+        if left > 0 {
+            lp.set_timeout(2, move |lp| timers(lp, left - 1));
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    timers(&lp, 10);
+    let spent = run_for_cpu(&lp);
+    assert!(
+        spent >= 10 * WAKE_COST,
+        "10 sleeps at {WAKE_COST} ns spent only {spent} ns of the loop's CPU"
+    );
+    // 1,000 immediates one after another: one loop iteration each, none sleeps (the poll's
+    // timeout is 0 while an immediate is pending). A charge per iteration would spend 1 s.
+    fn immediates(lp: &EventLoop, left: u32) {
+        if left > 0 {
+            lp.set_immediate(move |lp| immediates(lp, left - 1));
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    immediates(&lp, 1_000);
+    let spent = run_for_cpu(&lp);
+    let paid = 1_000 * COST;
+    assert!(
+        spent < paid + 100 * WAKE_COST,
+        "1,000 immediates that never let the loop sleep spent {spent} ns (their own cost: {paid})"
     );
 }
 

@@ -88,26 +88,29 @@ pub fn probe(command: &mut Command) -> Result<ProbeResult> {
         .with_context(|| format!("{shown} printed {:?}", stdout.trim()))
 }
 
+/// The load of one request measurement: `connections` keep-alive connections in a closed loop
+/// from the lab's own generator asking for `path`, measured over `window` after `warmup`.
+pub struct Load<'a> {
+    pub path: &'a str,
+    pub connections: usize,
+    pub warmup: Duration,
+    pub window: Duration,
+}
+
 /// What one request measurement gives: the CPU the server's JavaScript thread (its main
-/// thread: Node's, or the loop of `lab serve --strategy loop`) spends per request answered at
-/// `path` over a measured window of `window` (after `warmup`), less its idle CPU over as long,
-/// ns. Only that thread, because that is where a profile's costs are charged. The load is the
-/// sweep's: [`CONNECTIONS`] keep-alive connections in a closed loop from the lab's own
-/// generator, because the CPU per request depends on how many requests arrive together (one
-/// connection at a time cost Node 44 µs per hello request, 16 at once 15 µs: one poll and one
-/// wake-up serve several) and on what the other threads do meanwhile.
-pub fn js_thread_per_request(
-    command: &mut Command,
-    path: &str,
-    warmup: Duration,
-    window: Duration,
-) -> Result<f64> {
+/// thread: Node's, or the loop of `lab serve --strategy loop`) spends per request answered
+/// under `load`, less its idle CPU over as long, ns. Only that thread, because that is where
+/// a profile's costs are charged. The CPU per request depends on how many requests arrive
+/// together (one connection at a time cost Node 44 µs per hello request, 16 at once 15 µs:
+/// one poll and one wake-up serve several) and on what the other threads do meanwhile.
+pub fn js_thread_per_request(command: &mut Command, load: &Load) -> Result<f64> {
     let mut server = spawn(command)?;
     let stdout = server.0.stdout.take().context("server stdout")?;
     let addr = listening_addr(stdout)?;
     let pid = server.0.id();
+    let path = load.path;
     let mut spec = LoadSpec::new(format!("http://{addr}{path}"));
-    (spec.connections, spec.warmup, spec.duration) = (CONNECTIONS, warmup, window);
+    (spec.connections, spec.warmup, spec.duration) = (load.connections, load.warmup, load.window);
     let (mut open, mut close) = (None, None);
     let report = load::run_with_window(&spec, &mut |edge| {
         let cpu = main_thread_cpu_ns(pid).ok();
@@ -143,7 +146,7 @@ fn main_thread_cpu_ns(pid: u32) -> Result<u64> {
         .with_context(|| format!("unexpected {path}: {text:?}"))
 }
 
-/// Keep-alive connections a request measurement keeps busy at once: the sweep's default.
+/// Keep-alive connections of most request measurements: the sweep's default.
 pub const CONNECTIONS: usize = 16;
 
 /// Reads the server's `listening on http://ADDR/` line (within [`PROBE_LIMIT`]).

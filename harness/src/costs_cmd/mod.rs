@@ -23,11 +23,15 @@
 //!    sittings; the wake-ups are the runtime's own, and what Node pays beyond them per task
 //!    is in `worker_task`.
 //! 2. Requests under the sweep's load (16 keep-alive connections, closed loop, the lab's own
-//!    generator), pool 4, the JavaScript thread's CPU per request (Node's main thread, the
+//!    generator, after 2 s of warm-up: Node's loop costs more per request while V8 compiles
+//!    the handlers), pool 4, the JavaScript thread's CPU per request (Node's main thread, the
 //!    loop thread of `lab serve`), looplab charging what is already known so that each
 //!    residual is charged once: `http_request` = `GET /hello` (`scripts/node/hello-server.js`
-//!    vs `lab serve --workload hello`; micro costs charged); then with this run's
-//!    `http_request` charged too, `fs.readFile` of 1 KiB and of 64 KiB per request (4 pool
+//!    vs `lab serve --workload hello`; micro costs charged); `wakeup` = the same requests on
+//!    one connection, with this run's `http_request` charged: the loop sleeps between them,
+//!    so each pays one wake-up from the poll (Node's thread paid 51 µs a request so, 15 µs
+//!    on 16 connections; looplab 33 and 16); then with `http_request` and `wakeup` charged
+//!    too, `fs.readFile` of 1 KiB and of 64 KiB per request (4 pool
 //!    trips: open, fstat, read, close): `file_kib` = (64 KiB − 1 KiB) / 63 and `file_trip` =
 //!    (1 KiB − one `file_kib`) / 4; and `crypto_completion` = `GET /hash` (`crypto.pbkdf2`,
 //!    10,000 iterations), whose JavaScript thread pays far more per request while the pool
@@ -97,7 +101,9 @@ const MICRO: [(&str, u64); 6] = [
     ("pool", 50_000),
     ("worker", 10_000),
 ];
-const HTTP_WARMUP: Duration = Duration::from_millis(300);
+/// Load before each measured window: Node's loop costs more per request over its first
+/// seconds of load, while V8 compiles the handlers (the sweep's `node_warmup`).
+const HTTP_WARMUP: Duration = Duration::from_secs(2);
 const HTTP_WINDOW: Duration = Duration::from_secs(1);
 /// PBKDF2 iterations of a calibration hash request (the sweep's default), passed to both sides.
 const HASH_ITERATIONS: &str = "10000";
@@ -228,15 +234,21 @@ fn composite(
             .insert("http_request".into(), event_cost(&[hello], ""));
         let charged_file = tmp.join("charged.toml");
         charged.write(&charged_file)?;
+        let alone = request_pair(s, Kind::HelloAlone, &charged_file)?;
+        push(samples, "wakeup", alone, "GET /hello on 1 keep-alive connection, so that the loop sleeps between requests: the JavaScript thread's CPU per request, one wake-up each (micro costs and http_request charged)");
+        charged
+            .events
+            .insert("wakeup".into(), event_cost(&[alone], ""));
+        charged.write(&charged_file)?;
         let small = request_pair(s, Kind::File(1024), &charged_file)?;
         let large = request_pair(s, Kind::File(64 * 1024), &charged_file)?;
         let kib = large.minus(small).scaled(63.0);
-        push(samples, "file_kib", kib, "GET /file of 64 KiB less of 1 KiB, / 63 KiB (fs.readFile under the same load, JavaScript thread's CPU; micro costs and http_request charged)");
-        push(samples, "file_trip", small.minus(kib).scaled(4.0), "GET /file of 1 KiB less one file_kib, / 4 trips (open, fstat, read, close; JavaScript thread's CPU; micro costs and http_request charged)");
+        push(samples, "file_kib", kib, "GET /file of 64 KiB less of 1 KiB, / 63 KiB (fs.readFile under the same load, JavaScript thread's CPU; micro costs, http_request and wakeup charged)");
+        push(samples, "file_trip", small.minus(kib).scaled(4.0), "GET /file of 1 KiB less one file_kib, / 4 trips (open, fstat, read, close; JavaScript thread's CPU; micro costs, http_request and wakeup charged)");
         let hash = request_pair(s, Kind::Hash, &charged_file)?;
-        push(samples, "crypto_completion", hash, "GET /hash (crypto.pbkdf2, 10,000 iterations, pool 4) under the same load: the JavaScript thread's CPU per request (micro costs and http_request charged)");
+        push(samples, "crypto_completion", hash, "GET /hash (crypto.pbkdf2, 10,000 iterations, pool 4) under the same load: the JavaScript thread's CPU per request (micro costs, http_request and wakeup charged)");
         let offloaded = request_pair(s, Kind::HashInWorkers, &charged_file)?;
-        push(samples, "worker_task", offloaded, "GET /hash in a pool of 2 worker threads (piscina; lab serve --strategy workers) under the same load: the JavaScript thread's CPU per request (micro costs, worker_message and http_request charged)");
+        push(samples, "worker_task", offloaded, "GET /hash in a pool of 2 worker threads (piscina; lab serve --strategy workers) under the same load: the JavaScript thread's CPU per request (micro costs, worker_message, http_request and wakeup charged)");
     }
     Ok(())
 }
@@ -245,6 +257,8 @@ fn composite(
 #[derive(Clone, Copy)]
 enum Kind {
     Hello,
+    /// Hello requests one at a time (one connection): each finds the loop asleep.
+    HelloAlone,
     /// `fs.readFile` of a file of this many bytes.
     File(usize),
     /// `crypto.pbkdf2` of the sweep's default iterations.
@@ -267,7 +281,7 @@ fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
     lab.args(["serve", "--port", "0", "--pool", "4", "--costs"])
         .arg(costs);
     let path = match kind {
-        Kind::Hello => {
+        Kind::Hello | Kind::HelloAlone => {
             lab.args(["--workload", "hello"]);
             "/hello"
         }
@@ -287,9 +301,18 @@ fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
             "/hash"
         }
     };
+    let load = child::Load {
+        path,
+        connections: match kind {
+            Kind::HelloAlone => 1,
+            _ => child::CONNECTIONS,
+        },
+        warmup: HTTP_WARMUP,
+        window: HTTP_WINDOW,
+    };
     Ok(Pair {
-        node: child::js_thread_per_request(&mut node, path, HTTP_WARMUP, HTTP_WINDOW)?,
-        looplab: child::js_thread_per_request(&mut lab, path, HTTP_WARMUP, HTTP_WINDOW)?,
+        node: child::js_thread_per_request(&mut node, &load)?,
+        looplab: child::js_thread_per_request(&mut lab, &load)?,
     })
 }
 

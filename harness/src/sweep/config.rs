@@ -40,6 +40,11 @@ pub struct SweepConfig {
     pub mode: Option<String>,
     pub duration: Option<String>,
     pub warmup: Option<String>,
+    /// The Node twins' warm-up, when it differs from `warmup` (V8 is still compiling the
+    /// handlers and Node's loop costs more per request over its first seconds of load).
+    /// Left out of the serialized config when unset, so sweeps written before it keep their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_warmup: Option<String>,
     pub repetitions: Option<i64>,
     /// Left out of the serialized config when unset, so sweeps written before it keep their id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +108,7 @@ impl SweepConfig {
             mode: top.mode.or(self.mode),
             duration: top.duration.or(self.duration),
             warmup: top.warmup.or(self.warmup),
+            node_warmup: top.node_warmup.or(self.node_warmup),
             repetitions: top.repetitions.or(self.repetitions),
             aa: top.aa.or(self.aa),
             seed: top.seed.or(self.seed),
@@ -134,10 +140,7 @@ impl SweepConfig {
         let mode = self.mode()?;
         self.check_mix_names()?;
         let file_mode = self.file_mode(mode)?;
-        let timing = Timing {
-            warmup_ms: duration(&self.warmup, "warmup", 0)?,
-            duration_ms: duration(&self.duration, "duration", 1)?,
-        };
+        let (timing, node_warmup_ms) = self.timing()?;
         let strategies = names(
             &self.strategies,
             "strategies",
@@ -161,6 +164,7 @@ impl SweepConfig {
         let spec = SweepSpec {
             mode,
             timing,
+            node_warmup_ms,
             repetitions: number(&self.repetitions, "repetitions", &REPETITIONS)? as u32,
             aa: self.aa.unwrap_or(false),
             seed: match self.seed {
@@ -185,6 +189,19 @@ impl SweepConfig {
         check_file_bytes_in_flight(&spec)?;
         self.slo_p99_ms()?;
         Ok(spec)
+    }
+
+    /// The warm-up and window, and the Node twins' warm-up (`warmup` when unset).
+    fn timing(&self) -> Result<(Timing, u64), ConfigError> {
+        let timing = Timing {
+            warmup_ms: duration(&self.warmup, "warmup", 0)?,
+            duration_ms: duration(&self.duration, "duration", 1)?,
+        };
+        let node_warmup_ms = match self.node_warmup {
+            Some(_) => duration(&self.node_warmup, "node_warmup", 0)?,
+            None => timing.warmup_ms,
+        };
+        Ok((timing, node_warmup_ms))
     }
 
     /// `slo_p99`, checked: open loop only (it needs `rates`), a duration above 0 up to 1h.
@@ -451,8 +468,12 @@ mod tests {
         );
         assert_eq!(default.workloads.len(), 4);
         assert_eq!(default.rates, None);
+        // The Node twins warm up longer (V8 compiling the handlers); without the key, `warmup`.
+        assert_eq!(default.timing_of(Runtime::Node).warmup_ms, 2_000);
+        assert_eq!(default.timing_of(Runtime::Looplab), default.timing);
         let quick = SweepConfig::builtin(true).resolve().unwrap();
         assert_eq!(quick.repetitions, 1);
+        assert_eq!(quick.timing_of(Runtime::Node), quick.timing);
     }
 
     #[test]
@@ -496,7 +517,7 @@ mod tests {
         assert_eq!(
             error("repetitions = 2\npoolsizes = [1]\n"),
             "sweep.toml:2:1: unknown field `poolsizes`, expected one of `mode`, `duration`, \
-             `warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `costs`, `command`, `paths`, `strategies`, `workloads`, `pool_sizes`, \
+             `warmup`, `node_warmup`, `repetitions`, `aa`, `seed`, `runtimes`, `costs`, `command`, `paths`, `strategies`, `workloads`, `pool_sizes`, \
              `cluster_counts`, `worker_counts`, `connections`, `rates`, `slo_p99`, `hash_iterations`, \
              `file_bytes`, `jobs`, `cluster_policy`, `file_mode`, `mixes`"
         );

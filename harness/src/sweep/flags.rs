@@ -104,6 +104,7 @@ fn overrides(args: &SweepArgs) -> Result<SweepConfig, ConfigError> {
         mode: args.mode.clone(),
         duration: args.duration.clone(),
         warmup: args.warmup.clone(),
+        node_warmup: args.node_warmup.clone(),
         repetitions,
         aa: args.aa.then_some(true),
         seed,

@@ -113,6 +113,9 @@ pub struct SweepArgs {
     /// Warm-up per repetition, like 500ms.
     #[arg(long)]
     warmup: Option<String>,
+    /// The Node twins' warm-up per repetition, like 2s (default: the config's node_warmup).
+    #[arg(long)]
+    node_warmup: Option<String>,
     /// Repetitions of each point (a number; checked with the config's rules).
     #[arg(long)]
     repetitions: Option<String>,

@@ -316,7 +316,7 @@ fn expand_counts(
                     deployment,
                     coords,
                     load,
-                    timing: spec.timing,
+                    timing: spec.timing_of(runtime),
                     repetitions: spec.repetitions * if spec.aa { 2 } else { 1 },
                 });
             }

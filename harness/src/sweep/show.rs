@@ -7,7 +7,7 @@
 use looplab_reports::report::format::count;
 
 use super::plan::{Plan, POINT_OVERHEAD_MS};
-use super::spec::{format_duration_ms, Load, Mode};
+use super::spec::{format_duration_ms, Load, Mode, Runtime};
 
 /// The plan as one JSON value: every point (id, coordinates, repetitions), the pruned pairs
 /// with their reasons, and the estimate in milliseconds.
@@ -113,13 +113,34 @@ fn total(plan: &Plan) -> String {
         .map(|p| (p.repetitions, p.timing))
         .unwrap_or_default();
     format!(
-        "{}, estimated duration {} ({} x {} x ({} warm-up + {} measured + {} per-point overhead))\n",
+        "{}, estimated duration {} ({} x {} x ({} + {} measured + {} per-point overhead))\n",
         count(plan.points.len() as u64, "point", "points"),
         human(plan.estimated_ms()),
         count(plan.points.len() as u64, "point", "points"),
         count(reps, "repetition", "repetitions"),
-        format_duration_ms(timing.warmup_ms),
+        warmups(plan),
         format_duration_ms(timing.duration_ms),
         format_duration_ms(POINT_OVERHEAD_MS),
     )
+}
+
+/// "500ms warm-up", or with the Node twins' own: "500ms warm-up (2s for the 32 Node twins)".
+fn warmups(plan: &Plan) -> String {
+    let warmup_of = |node: bool| {
+        let mut of = plan
+            .points
+            .iter()
+            .filter(|p| (p.coords.runtime == Runtime::Node) == node);
+        of.next().map(|p| (p.timing.warmup_ms, 1 + of.count()))
+    };
+    match (warmup_of(false), warmup_of(true)) {
+        (Some((ms, _)), Some((node_ms, n))) if node_ms != ms => format!(
+            "{} warm-up ({} for the {})",
+            format_duration_ms(ms),
+            format_duration_ms(node_ms),
+            count(n as u64, "Node twin", "Node twins")
+        ),
+        (Some((ms, _)), _) | (None, Some((ms, _))) => format!("{} warm-up", format_duration_ms(ms)),
+        (None, None) => format!("{} warm-up", format_duration_ms(0)),
+    }
 }

@@ -94,8 +94,11 @@ pub struct WorkParams {
 pub struct SweepSpec {
     /// Batch or service.
     pub mode: Mode,
-    /// Warm-up and measured window.
+    /// Warm-up and measured window (of every point but the Node twins').
     pub timing: Timing,
+    /// The Node twins' warm-up, ms (`warmup` unless the config says otherwise): Node's loop
+    /// costs more per request over its first seconds of load, while V8 compiles the handlers.
+    pub node_warmup_ms: u64,
     /// Repetitions of each point (of each half, in an A/A sweep).
     pub repetitions: u32,
     /// An A/A sweep: every point runs twice `repetitions` times, in interleaved rounds; even
@@ -127,6 +130,19 @@ pub struct SweepSpec {
     pub rates: Option<Vec<u32>>,
     /// Parameters of the work.
     pub params: WorkParams,
+}
+
+impl SweepSpec {
+    /// The warm-up and window of `runtime`'s points: the Node twins warm up `node_warmup_ms`.
+    pub fn timing_of(&self, runtime: Runtime) -> Timing {
+        match runtime {
+            Runtime::Node => Timing {
+                warmup_ms: self.node_warmup_ms,
+                ..self.timing
+            },
+            _ => self.timing,
+        }
+    }
 }
 
 /// How a point is loaded.

@@ -432,34 +432,49 @@ impl EventLoop {
         *self.due.borrow_mut() = due;
     }
 
+    /// The poll phase as libuv runs it with `UV_METRICS_IDLE_TIME` on, as Node configures its
+    /// loops: a poll with timeout 0 first; only when nothing was waiting, the blocking wait,
+    /// whose time is the loop's idle time and whose wake-up costs Node's thread
+    /// [`Event::Wakeup`]. While the event buffer comes back full, polls again with timeout 0,
+    /// 48 polls at most.
     fn poll_io(&self, timeout_ms: Option<u64>) {
-        let blocking = timeout_ms != Some(0);
-        let entered_ns = if blocking { clock::hrtime_ns() } else { 0 };
-        let mut timeout = timeout_ms.map(Duration::from_millis);
         let mut ready = std::mem::take(&mut *self.ready.borrow_mut());
-        // libuv polls again with timeout 0 while the event buffer comes back full, at most 48 times.
-        for round in 0..=48 {
-            let n = self.io.wait(timeout, &mut ready);
+        let mut n = self.io.wait(Some(Duration::ZERO), &mut ready);
+        self.update_time();
+        if n == 0 && timeout_ms != Some(0) {
+            let entered_ns = clock::hrtime_ns();
+            n = self
+                .io
+                .wait(timeout_ms.map(Duration::from_millis), &mut ready);
             self.update_time();
-            if blocking && round == 0 {
-                self.metrics.borrow_mut().idle_ns += clock::hrtime_ns() - entered_ns;
-            }
-            self.metrics.borrow_mut().events += n as u64;
-            for (token, readiness) in ready.drain(..) {
-                if token == WAKE_TOKEN {
-                    self.process_wakeups();
-                } else if let Some(watcher) = self.io.watcher(token) {
-                    costs::charge(Event::Io);
-                    watcher.ready(self, readiness);
-                    self.drain_ticks();
-                }
-            }
-            if n < EVENTS_CAPACITY {
+            self.metrics.borrow_mut().idle_ns += clock::hrtime_ns() - entered_ns;
+            costs::charge(Event::Wakeup);
+        }
+        let mut polls = 1;
+        loop {
+            self.dispatch_ready(n, &mut ready);
+            if n < EVENTS_CAPACITY || polls == 48 {
                 break;
             }
-            timeout = Some(Duration::ZERO);
+            n = self.io.wait(Some(Duration::ZERO), &mut ready);
+            self.update_time();
+            polls += 1;
         }
         *self.ready.borrow_mut() = ready;
+    }
+
+    /// Runs the watchers of one poll's `n` events in `ready`, in order.
+    fn dispatch_ready(&self, n: usize, ready: &mut Vec<(mio::Token, Ready)>) {
+        self.metrics.borrow_mut().events += n as u64;
+        for (token, readiness) in ready.drain(..) {
+            if token == WAKE_TOKEN {
+                self.process_wakeups();
+            } else if let Some(watcher) = self.io.watcher(token) {
+                costs::charge(Event::Io);
+                watcher.ready(self, readiness);
+                self.drain_ticks();
+            }
+        }
     }
 
     fn process_wakeups(&self) {
