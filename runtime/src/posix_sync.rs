@@ -1,5 +1,6 @@
-//! The pool's locks as libuv has them: `uv_mutex_t` and `uv_cond_t` are a default POSIX mutex
-//! and condition variable (`src/unix/thread.c`), and so are these.
+//! The pool's and the message ports' locks as libuv has them: `uv_mutex_t` and `uv_cond_t` are
+//! a default POSIX mutex and condition variable (`src/unix/thread.c`), and so are these (Node's
+//! `MessagePort` queues are behind a `node::Mutex`, a `uv_mutex_t`).
 //!
 //! Why not `std::sync::Mutex`: it spins about a hundred times on a contended lock before it
 //! sleeps, while glibc's default mutex sleeps in the kernel at once (`futex` wait) and its

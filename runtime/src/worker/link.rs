@@ -13,10 +13,11 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::{Message, PostError};
+use crate::posix_sync::{PosixGuard, PosixMutex};
 use crate::AsyncSender;
 
 /// At least this many queued values are delivered per wake-up before yielding to the rest of
@@ -43,17 +44,17 @@ struct Inbox {
 pub(crate) struct Link {
     pub thread_id: u64,
     pub name: String,
-    inbox: Mutex<Inbox>,
-    worker_wake: Mutex<Option<AsyncSender>>,
-    events: Mutex<VecDeque<Event>>,
+    inbox: PosixMutex<Inbox>,
+    worker_wake: PosixMutex<Option<AsyncSender>>,
+    events: PosixMutex<VecDeque<Event>>,
     parent_wake: AsyncSender,
     terminate: AtomicBool,
     startup: OnceLock<Duration>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while holding these locks; recover from poisoning anyway.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// Node's `MessagePort` queues are behind a `uv_mutex_t` (`node::Mutex`), a POSIX mutex.
+fn lock<T>(m: &PosixMutex<T>) -> PosixGuard<'_, T> {
+    m.lock()
 }
 
 impl Link {
@@ -61,12 +62,12 @@ impl Link {
         Self {
             thread_id,
             name: name.to_owned(),
-            inbox: Mutex::new(Inbox {
+            inbox: PosixMutex::new(Inbox {
                 queue: VecDeque::new(),
                 closed: false,
             }),
-            worker_wake: Mutex::new(None),
-            events: Mutex::new(VecDeque::new()),
+            worker_wake: PosixMutex::new(None),
+            events: PosixMutex::new(VecDeque::new()),
             parent_wake,
             terminate: AtomicBool::new(false),
             startup: OnceLock::new(),
