@@ -9,7 +9,9 @@
 //! 2. Welch's t-test on the logarithms of the values ([`crate::check::welch_log`]): a
 //!    difference is a ratio, the long right tail of times is tamed, and unequal variances are
 //!    allowed. The estimate is the ratio of geometric means, with its 95% confidence interval
-//!    (`exp(log ratio ± t(0.975, df) · se)`).
+//!    (`exp(log ratio ± t(0.975, df) · se)`). A ratio of two ratios (the model's speed-up of a
+//!    configuration against Node's) is the same test on the contrast of its four log means,
+//!    with the Welch-Satterthwaite degrees of freedom ([`crate::check::welch_log_contrast`]).
 //! 3. The p-values of the family are adjusted together (Benjamini-Hochberg), so that at most
 //!    [`FALSE_DISCOVERY_RATE`] of the differences called real are expected to be noise.
 //! 4. A difference is real when its adjusted p-value is at most [`FALSE_DISCOVERY_RATE`] and
@@ -19,7 +21,7 @@
 //! Why this test and this correction (and not a bootstrap, a rank test, or min..max ranges)
 //! is argued with measured power and false-alarm tables in [`crate::check`].
 
-use crate::check::{benjamini_hochberg, median, t_two_sided_p, welch_log};
+use crate::check::{benjamini_hochberg, median, t_two_sided_p, welch_log_contrast};
 
 /// Repetitions per side below which nothing is judged (rule 1).
 pub const MIN_REPETITIONS: usize = 3;
@@ -93,18 +95,41 @@ impl Judgement {
     }
 }
 
-/// Judges each `(a, b)` pair of a family by the rule, with `threshold_pct` per pair.
+/// One comparison of a family: the ratio `Σ sign · ln(sample)` speaks of (`b / a` is
+/// `[(-1, a), (1, b)]`; a ratio of ratios has four terms), and its noise threshold, percent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contrast<'a> {
+    /// Each sample with its sign (+1 above the fraction bar, -1 below).
+    pub terms: Vec<(f64, &'a [f64])>,
+    /// Rule 4's threshold for the ratio of medians.
+    pub threshold_pct: f64,
+}
+
+/// Judges each `(a, b)` pair of a family by the rule (`b` over `a`), with `threshold_pct` per
+/// pair.
 pub fn judge_family(pairs: &[(&[f64], &[f64], f64)]) -> Vec<Judgement> {
-    let tests: Vec<Option<(f64, f64, f64, f64)>> =
-        pairs.iter().map(|(a, b, _)| test(a, b)).collect();
+    let contrasts: Vec<Contrast<'_>> = pairs
+        .iter()
+        .map(|&(a, b, threshold_pct)| Contrast {
+            terms: vec![(-1.0, a), (1.0, b)],
+            threshold_pct,
+        })
+        .collect();
+    judge_contrasts(&contrasts)
+}
+
+/// Judges each contrast of a family by the rule; its ratio of medians is
+/// `Π median(sample)^sign`.
+pub fn judge_contrasts(family: &[Contrast<'_>]) -> Vec<Judgement> {
+    let tests: Vec<Option<(f64, f64, f64, f64)>> = family.iter().map(|c| test(&c.terms)).collect();
     let p_values: Vec<f64> = tests.iter().flatten().map(|t| t.3).collect();
     let mut adjusted = benjamini_hochberg(&p_values).into_iter();
-    pairs
+    family
         .iter()
         .zip(tests)
-        .map(|((a, b, threshold_pct), test)| {
+        .map(|(c, test)| {
             let Some((log_ratio, lo, hi, p_value)) = test else {
-                let fewest = a.len().min(b.len());
+                let fewest = c.terms.iter().map(|(_, v)| v.len()).min().unwrap_or(0);
                 return Judgement::Unknown(if fewest < MIN_REPETITIONS {
                     Unknown::TooFewRepetitions(fewest)
                 } else {
@@ -112,8 +137,12 @@ pub fn judge_family(pairs: &[(&[f64], &[f64], f64)]) -> Vec<Judgement> {
                 });
             };
             let adjusted_p = adjusted.next().unwrap_or(1.0);
-            let ratio = median(b) / median(a);
-            let moved = (ratio - 1.0).abs() * 100.0 > *threshold_pct;
+            let ratio: f64 = c
+                .terms
+                .iter()
+                .map(|(sign, v)| median(v).powf(*sign))
+                .product();
+            let moved = (ratio - 1.0).abs() * 100.0 > c.threshold_pct;
             let agrees = (ratio > 1.0) == (log_ratio > 0.0);
             Judgement::Tested(Difference {
                 ratio,
@@ -127,11 +156,11 @@ pub fn judge_family(pairs: &[(&[f64], &[f64], f64)]) -> Vec<Judgement> {
 }
 
 /// Rules 1 and 2: the log ratio, its 95% interval as ratios, and the p-value.
-fn test(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64, f64)> {
-    if a.len() < MIN_REPETITIONS || b.len() < MIN_REPETITIONS {
+fn test(terms: &[(f64, &[f64])]) -> Option<(f64, f64, f64, f64)> {
+    if terms.iter().any(|(_, v)| v.len() < MIN_REPETITIONS) {
         return None;
     }
-    let w = welch_log(a, b)?;
+    let w = welch_log_contrast(terms)?;
     let half = if w.t.is_finite() && w.t != 0.0 {
         t_quantile_975(w.df) * (w.log_ratio / w.t).abs()
     } else {

@@ -109,7 +109,9 @@ pub use invariants::{folder_invariants, Bounds, Invariant, Status, LOOSE, STRICT
 pub use measured::{machine_differences, CoordsOf, Measured, Samples};
 pub use render::{markdown, terminal, CheckReport};
 pub(crate) use stats::mean_and_variance;
-pub use stats::{benjamini_hochberg, median, t_two_sided_p, welch_log, WelchResult};
+pub use stats::{
+    benjamini_hochberg, median, t_two_sided_p, welch_log, welch_log_contrast, WelchResult,
+};
 pub use verdict::{
     compare, Comparison, Direction, MetricComparison, MetricRule, Thresholds, Verdict,
     DEFAULT_THRESHOLD_PCT, FALSE_DISCOVERY_RATE, METRICS, MIN_REPETITIONS,

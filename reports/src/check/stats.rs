@@ -37,17 +37,32 @@ pub struct WelchResult {
 /// latencies and throughputs is tamed. `None` when a side has fewer than 2 values or a value
 /// is not positive (no logarithm).
 pub fn welch_log(baseline: &[f64], new: &[f64]) -> Option<WelchResult> {
-    if baseline.len() < 2 || new.len() < 2 || !baseline.iter().chain(new).all(|v| *v > 0.0) {
+    welch_log_contrast(&[(-1.0, baseline), (1.0, new)])
+}
+
+/// Welch's test of a contrast of log means, `Σ sign · mean(ln sample)`, with the
+/// Welch-Satterthwaite degrees of freedom: [`welch_log`] is `[(-1, baseline), (1, new)]`, and
+/// a ratio of two ratios (`(a / b) / (c / d)`) is `[(1, a), (-1, b), (-1, c), (1, d)]`. The
+/// samples are independent repetitions. `None` when a sample has fewer than 2 values or a
+/// value is not positive.
+pub fn welch_log_contrast(terms: &[(f64, &[f64])]) -> Option<WelchResult> {
+    let usable = |v: &[f64]| v.len() >= 2 && v.iter().all(|x| *x > 0.0);
+    if terms.is_empty() || !terms.iter().all(|(_, v)| usable(v)) {
         return None;
     }
-    let logs = |v: &[f64]| v.iter().map(|x| x.ln()).collect::<Vec<_>>();
-    let (a, b) = (logs(baseline), logs(new));
-    let (mean_a, var_a) = mean_and_variance(&a);
-    let (mean_b, var_b) = mean_and_variance(&b);
-    let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (va, vb) = (var_a / na, var_b / nb);
-    let log_ratio = mean_b - mean_a;
-    let se = (va + vb).sqrt();
+    // Per term: its signed log mean, its variance of the mean, and its count.
+    let parts: Vec<(f64, f64, f64)> = terms
+        .iter()
+        .map(|(sign, v)| {
+            let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
+            let (mean, var) = mean_and_variance(&logs);
+            let n = logs.len() as f64;
+            (sign * mean, sign * sign * var / n, n)
+        })
+        .collect();
+    let log_ratio: f64 = parts.iter().map(|p| p.0).sum();
+    let var: f64 = parts.iter().map(|p| p.1).sum();
+    let se = var.sqrt();
     // Constant samples (a memory size counted in pages, a saturated count): any difference
     // at all is certain, none is no evidence.
     if se <= f64::EPSILON * log_ratio.abs().max(1.0) {
@@ -55,11 +70,11 @@ pub fn welch_log(baseline: &[f64], new: &[f64]) -> Option<WelchResult> {
         return Some(WelchResult {
             log_ratio,
             t: if certain { f64::INFINITY } else { 0.0 },
-            df: na + nb - 2.0,
+            df: parts.iter().map(|p| p.2 - 1.0).sum(),
             p_value: if certain { 0.0 } else { 1.0 },
         });
     }
-    let df = (va + vb).powi(2) / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
+    let df = var * var / parts.iter().map(|p| p.1 * p.1 / (p.2 - 1.0)).sum::<f64>();
     let t = log_ratio / se;
     Some(WelchResult {
         log_ratio,
@@ -244,6 +259,23 @@ mod tests {
         let constant = welch_log(&[5.0, 5.0], &[6.0, 6.0]).unwrap();
         assert_eq!(constant.p_value, 0.0);
         assert_eq!(welch_log(&[5.0, 5.0], &[5.0, 5.0]).unwrap().p_value, 1.0);
+    }
+
+    #[test]
+    fn a_ratio_of_ratios_adds_the_variances_of_its_four_means() {
+        // Each sample's logs are {x, x + ln 2}: variance ln2^2 / 2, of its mean ln2^2 / 4.
+        let (a, b, c, d) = ([4.0, 8.0], [1.0, 2.0], [2.0, 4.0], [1.0, 2.0]);
+        let r = welch_log_contrast(&[(1.0, &a), (-1.0, &b), (-1.0, &c), (1.0, &d)]).unwrap();
+        let ln2 = 2f64.ln();
+        // (a / b) / (c / d) = 4 / 2: ln 2; se = sqrt(4 · ln2^2 / 4) = ln2; t = 1; df = 4.
+        assert!(close(r.log_ratio, ln2, 1e-12));
+        assert!(close(r.t, 1.0, 1e-9));
+        assert!(close(r.df, 4.0, 1e-9));
+        // Two terms are Welch's own test.
+        let pair = welch_log_contrast(&[(-1.0, &b), (1.0, &a)]).unwrap();
+        assert_eq!(pair, welch_log(&b, &a).unwrap());
+        assert!(welch_log_contrast(&[(1.0, &a), (-1.0, &[1.0])]).is_none());
+        assert!(welch_log_contrast(&[]).is_none());
     }
 
     #[test]

@@ -182,6 +182,7 @@ fn runtimes(twins: &RuntimeComparison) -> Markup {
             tr {
                 th { "workload" } th { "configuration" } th { (twins.model) " / its plain loop" }
                 th { "Node.js / its plain loop" } th { "difference" } th { "relative" }
+                th { "beyond the noise" }
                 th { "throughput / Node's" } th { "loop utilization (model, Node)" }
             }
             @for r in &twins.rows {
@@ -190,6 +191,7 @@ fn runtimes(twins: &RuntimeComparison) -> Markup {
                     td.num { (format!("{:.2}×", r.looplab)) } td.num { (format!("{:.2}×", r.node)) }
                     td.num { (format!("{:+.2}", r.difference())) }
                     td.num { (format!("{:+.0}%", r.relative_difference() * 100.0)) }
+                    td { (r.beyond_noise_text()) }
                     td.num { (format!("{:.2}×", r.absolute)) }
                     td.num { (super::runtimes::utilization_pair(r.utilization)) }
                 }

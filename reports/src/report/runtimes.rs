@@ -8,7 +8,7 @@ use looplab_workloads::deploy::Runtime;
 
 use super::analysis::Answer;
 use super::data::{PointSummary, SweepData};
-use crate::noise::Judgement;
+use crate::noise::{judge_contrasts, Contrast, Judgement, Unknown, DEFAULT_THRESHOLD_PCT};
 use crate::store::{metric, Flavour};
 
 /// One configuration measured on both runtimes.
@@ -26,6 +26,10 @@ pub struct TwinRow {
     pub absolute: f64,
     /// Loop utilization (median): the model's and Node's, where both were probed.
     pub utilization: (Option<f64>, Option<f64>),
+    /// Whether the model's ratio differs from Node's beyond the noise (the lab's rule on the
+    /// ratio of the two ratios, every row of the comparison one family); `None` for the plain
+    /// loop's own row, 1 on both by definition.
+    pub beyond_noise: Option<Judgement>,
 }
 
 impl TwinRow {
@@ -38,6 +42,12 @@ impl TwinRow {
     /// 1.62×).
     pub fn relative_difference(&self) -> f64 {
         self.looplab / self.node - 1.0
+    }
+
+    /// The rule's word on the row: `yes (1.33×, 95% CI 1.10-1.60×)`, `no (…)`, `unknown: …`,
+    /// or `-` for the plain loop.
+    pub fn beyond_noise_text(&self) -> String {
+        self.beyond_noise.map_or("-".into(), Judgement::describe)
     }
 
     /// |model utilization − Node utilization|, where both were probed.
@@ -186,6 +196,19 @@ impl RuntimeComparison {
         })
     }
 
+    /// Rows whose model ratio differs from Node's beyond the noise, rows the rule judged, and
+    /// rows it could not judge (generator-limited, too few repetitions).
+    pub fn beyond_noise_counts(&self) -> (usize, usize, usize) {
+        let judged = self.rows.iter().filter_map(|r| r.beyond_noise);
+        let tested = judged.clone().filter(|j| matches!(j, Judgement::Tested(_)));
+        let unknown = judged.clone().count() - tested.clone().count();
+        (
+            tested.clone().filter(|j| j.is_real()).count(),
+            tested.count(),
+            unknown,
+        )
+    }
+
     /// The row with the largest |difference|.
     pub fn largest(&self) -> Option<&TwinRow> {
         self.rows
@@ -213,18 +236,19 @@ impl RuntimeComparison {
         }
         out.push_str(&format!("\n{}\n\n", self.headline()));
         out.push_str(&format!(
-            "| workload | configuration | {} / its plain loop | Node.js / its plain loop | difference | relative | throughput / Node's | loop utilization (model, Node) |\n|---|---|---|---|---|---|---|---|\n",
+            "| workload | configuration | {} / its plain loop | Node.js / its plain loop | difference | relative | beyond the noise | throughput / Node's | loop utilization (model, Node) |\n|---|---|---|---|---|---|---|---|---|\n",
             self.model
         ));
         for r in &self.rows {
             out.push_str(&format!(
-                "| {} | {} | {:.2}× | {:.2}× | {:+.2} | {:+.0}% | {:.2}× | {} |\n",
+                "| {} | {} | {:.2}× | {:.2}× | {:+.2} | {:+.0}% | {} | {:.2}× | {} |\n",
                 r.workload,
                 r.config,
                 r.looplab,
                 r.node,
                 r.difference(),
                 r.relative_difference() * 100.0,
+                r.beyond_noise_text(),
                 r.absolute,
                 utilization_pair(r.utilization)
             ));
@@ -250,6 +274,13 @@ impl RuntimeComparison {
             text.push_str(&format!(
                 " Relative to Node's own ratio, the model's differs by {:.0}% on average and {:.0}% at worst; absolute throughput is {:.0}% to {:.0}% of Node's; loop utilization within {:.2} of Node's at worst.",
                 rel.mean_pct, rel.worst_pct, rel.absolute.0 * 100.0, rel.absolute.1 * 100.0, rel.utilization_gap
+            ));
+        }
+        let (real, tested, unknown) = self.beyond_noise_counts();
+        if tested + unknown > 0 {
+            text.push_str(&format!(
+                " By the lab's rule (the ratio of the two ratios), the model's ratio differs from Node's beyond the noise for {real} of the {tested} configurations it judged{}.",
+                if unknown > 0 { format!(" ({unknown} could not be judged)") } else { String::new() }
             ));
         }
         if let (Some(mean), Some(worst)) = (self.mean_abs_difference(), self.largest()) {
@@ -299,6 +330,7 @@ fn compare_one(data: &SweepData, answers: &[Answer<'_>], model: Flavour) -> Runt
         agreement: Vec::new(),
     };
     let mut contests = Vec::new();
+    let mut quads = Vec::new();
     for workload in &data.workloads {
         let (Some(l), Some(n)) = (answer(workload, &model), answer(workload, &node())) else {
             continue;
@@ -323,11 +355,42 @@ fn compare_one(data: &SweepData, answers: &[Answer<'_>], model: Flavour) -> Runt
         let mine = data
             .of_workload(workload)
             .filter(|p| p.coords.flavour() == model);
-        out.rows
-            .extend(mine.filter_map(|p| twin_row(data, p, (l_plain, n_plain))));
+        for (row, quad) in mine.filter_map(|p| twin_row(data, p, (l_plain, n_plain))) {
+            out.rows.push(row);
+            quads.push(quad);
+        }
     }
     judge_contests(&mut out.agreement, &contests);
+    judge_rows(&mut out.rows, &quads);
     out
+}
+
+/// A row's four points: the model's configuration and plain loop, then Node's.
+type Quad<'a> = [&'a PointSummary; 4];
+
+/// Judges every row's ratio of ratios as one family of the lab's rule.
+fn judge_rows(rows: &mut [TwinRow], quads: &[Quad<'_>]) {
+    let plain = |q: &Quad<'_>| q[0].coords == q[1].coords;
+    let judgeable = |q: &Quad<'_>| !plain(q) && !q.iter().any(|p| p.generator_limited);
+    let family: Vec<Contrast<'_>> = quads
+        .iter()
+        .filter(|q| judgeable(q))
+        .map(|q| Contrast {
+            terms: [1.0, -1.0, -1.0, 1.0]
+                .into_iter()
+                .zip(q.iter().map(|p| &p.throughput_samples[..]))
+                .collect(),
+            threshold_pct: DEFAULT_THRESHOLD_PCT,
+        })
+        .collect();
+    let mut judged = judge_contrasts(&family).into_iter();
+    for (row, q) in rows.iter_mut().zip(quads) {
+        row.beyond_noise = match (plain(q), judgeable(q)) {
+            (true, _) => None,
+            (false, false) => Some(Judgement::Unknown(Unknown::GeneratorLimited)),
+            (false, true) => judged.next(),
+        };
+    }
 }
 
 /// Where a workload's two bests differ, the points to compare on each runtime: (the other
@@ -374,25 +437,28 @@ fn twin<'a>(data: &'a SweepData, p: &PointSummary) -> Option<&'a PointSummary> {
     data.points.iter().find(|q| q.coords == coords)
 }
 
-/// The row of looplab point `p` and its Node twin, each over its runtime's plain loop.
-fn twin_row(
-    data: &SweepData,
-    p: &PointSummary,
-    (l_plain, n_plain): (&PointSummary, &PointSummary),
-) -> Option<TwinRow> {
+/// The row of looplab point `p` and its Node twin, each over its runtime's plain loop, and
+/// the four points it compares.
+fn twin_row<'a>(
+    data: &'a SweepData,
+    p: &'a PointSummary,
+    (l_plain, n_plain): (&'a PointSummary, &'a PointSummary),
+) -> Option<(TwinRow, Quad<'a>)> {
     let twin = twin(data, p)?;
     let ratio = |a: &PointSummary, b: &PointSummary| {
         (a.ok > 0 && b.throughput() > 0.0).then(|| a.throughput() / b.throughput())
     };
     let utilization = |q: &PointSummary| q.median(metric::LOOP_UTILIZATION);
-    Some(TwinRow {
+    let row = TwinRow {
         workload: p.coords.workload.clone(),
         config: p.coords.config(),
         looplab: ratio(p, l_plain)?,
         node: ratio(twin, n_plain)?,
         absolute: ratio(p, twin)?,
         utilization: (utilization(p), utilization(twin)),
-    })
+        beyond_noise: None,
+    };
+    Some((row, [p, l_plain, twin, n_plain]))
 }
 
 /// `0.62, 0.71`, with `-` where a runtime was not probed.
@@ -423,6 +489,85 @@ mod tests {
             node_best: node.into(),
             judged,
         }
+    }
+
+    /// A point at pool size `pool` (distinct coordinates per point).
+    fn point(pool: u32, throughputs: &[f64], generator_limited: bool) -> PointSummary {
+        let coords = crate::store::Coords {
+            strategy: looplab_workloads::deploy::Strategy::Loop,
+            workload: "file".into(),
+            mode: looplab_workloads::deploy::Mode::Service,
+            pool: Some(pool),
+            processes: None,
+            workers: None,
+            connections: Some(16),
+            rate_per_s: None,
+            parallelism: Some(1),
+            runtime: Runtime::Looplab,
+            costs: None,
+        };
+        PointSummary {
+            id: coords.id(),
+            coords,
+            repetitions: throughputs.len(),
+            ok: throughputs.len(),
+            failures: Vec::new(),
+            metrics: Default::default(),
+            throughput_samples: throughputs.to_vec(),
+            histogram: None,
+            generator_limited,
+        }
+    }
+
+    fn row() -> TwinRow {
+        TwinRow {
+            workload: "file".into(),
+            config: "loop/p1/c16".into(),
+            looplab: 1.0,
+            node: 1.0,
+            absolute: 1.0,
+            utilization: (None, None),
+            beyond_noise: None,
+        }
+    }
+
+    #[test]
+    fn a_row_is_beyond_the_noise_only_when_the_ratio_of_ratios_is() {
+        let plain = point(4, &[100.0, 102.0, 98.0, 101.0, 99.0], false);
+        // The model gains 1.6× over its plain loop, Node 1.0×: beyond the noise.
+        let model_fast = point(1, &[160.0, 161.0, 159.0, 162.0, 158.0], false);
+        // Node gains 1.6× too, within a few percent: the same ratio.
+        let node_fast = point(1, &[158.0, 163.0, 160.0, 157.0, 161.0], false);
+        // Wide repetitions: 1.3× apart on the medians, but not beyond the noise.
+        let wide = point(2, &[90.0, 200.0, 130.0, 60.0, 170.0], false);
+        let limited = point(8, &[160.0, 161.0, 159.0], true);
+        let quads: [Quad<'_>; 5] = [
+            [&model_fast, &plain, &plain, &plain],
+            [&model_fast, &plain, &node_fast, &plain],
+            [&wide, &plain, &plain, &plain],
+            [&plain, &plain, &plain, &plain],
+            [&limited, &plain, &plain, &plain],
+        ];
+        let mut rows = vec![row(); 5];
+        judge_rows(&mut rows, &quads);
+        assert!(
+            rows[0].beyond_noise.is_some_and(Judgement::is_real),
+            "{:?}",
+            rows[0]
+        );
+        assert!(
+            rows[0].beyond_noise_text().starts_with("yes (1.60×"),
+            "{:?}",
+            rows[0]
+        );
+        assert!(!rows[1].beyond_noise.unwrap().is_real(), "{:?}", rows[1]);
+        assert!(!rows[2].beyond_noise.unwrap().is_real(), "{:?}", rows[2]);
+        assert_eq!(rows[3].beyond_noise, None, "the plain loop's own row");
+        assert_eq!(rows[3].beyond_noise_text(), "-");
+        assert_eq!(
+            rows[4].beyond_noise,
+            Some(Judgement::Unknown(Unknown::GeneratorLimited))
+        );
     }
 
     #[test]
