@@ -271,9 +271,11 @@ mod tests {
         assert!(close(r.log_ratio, ln2, 1e-12));
         assert!(close(r.t, 1.0, 1e-9));
         assert!(close(r.df, 4.0, 1e-9));
-        // Two terms are Welch's own test.
-        let pair = welch_log_contrast(&[(-1.0, &b), (1.0, &a)]).unwrap();
-        assert_eq!(pair, welch_log(&b, &a).unwrap());
+        // The inverse ratio: the opposite log ratio and t, the same degrees of freedom and p.
+        let inverse = welch_log_contrast(&[(-1.0, &a), (1.0, &b), (1.0, &c), (-1.0, &d)]).unwrap();
+        assert!(close(inverse.log_ratio, -r.log_ratio, 1e-12));
+        assert!(close(inverse.t, -r.t, 1e-9));
+        assert!(close(inverse.df, r.df, 1e-9) && close(inverse.p_value, r.p_value, 1e-12));
         assert!(welch_log_contrast(&[(1.0, &a), (-1.0, &[1.0])]).is_none());
         assert!(welch_log_contrast(&[]).is_none());
     }

@@ -199,14 +199,14 @@ impl RuntimeComparison {
     /// Rows whose model ratio differs from Node's beyond the noise, rows the rule judged, and
     /// rows it could not judge (generator-limited, too few repetitions).
     pub fn beyond_noise_counts(&self) -> (usize, usize, usize) {
-        let judged = self.rows.iter().filter_map(|r| r.beyond_noise);
-        let tested = judged.clone().filter(|j| matches!(j, Judgement::Tested(_)));
-        let unknown = judged.clone().count() - tested.clone().count();
-        (
-            tested.clone().filter(|j| j.is_real()).count(),
-            tested.count(),
-            unknown,
-        )
+        let (mut real, mut tested, mut unknown) = (0, 0, 0);
+        for judged in self.rows.iter().filter_map(|r| r.beyond_noise) {
+            match judged {
+                Judgement::Tested(d) => (real, tested) = (real + usize::from(d.real), tested + 1),
+                Judgement::Unknown(_) => unknown += 1,
+            }
+        }
+        (real, tested, unknown)
     }
 
     /// The row with the largest |difference|.

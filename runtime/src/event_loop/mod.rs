@@ -452,7 +452,7 @@ impl EventLoop {
         }
         let mut polls = 1;
         loop {
-            self.dispatch_ready(n, &mut ready);
+            self.dispatch_ready(&mut ready);
             if n < EVENTS_CAPACITY || polls == 48 {
                 break;
             }
@@ -463,9 +463,9 @@ impl EventLoop {
         *self.ready.borrow_mut() = ready;
     }
 
-    /// Runs the watchers of one poll's `n` events in `ready`, in order.
-    fn dispatch_ready(&self, n: usize, ready: &mut Vec<(mio::Token, Ready)>) {
-        self.metrics.borrow_mut().events += n as u64;
+    /// Runs the watchers of one poll's events, in order, and empties `ready`.
+    fn dispatch_ready(&self, ready: &mut Vec<(mio::Token, Ready)>) {
+        self.metrics.borrow_mut().events += ready.len() as u64;
         for (token, readiness) in ready.drain(..) {
             if token == WAKE_TOKEN {
                 self.process_wakeups();

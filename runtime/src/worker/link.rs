@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::{Message, PostError};
-use crate::posix_sync::{PosixGuard, PosixMutex};
+use crate::posix_sync::PosixMutex;
 use crate::AsyncSender;
 
 /// At least this many queued values are delivered per wake-up before yielding to the rest of
@@ -44,17 +44,13 @@ struct Inbox {
 pub(crate) struct Link {
     pub thread_id: u64,
     pub name: String,
+    // Node's `MessagePort` queues are behind a `uv_mutex_t` (`node::Mutex`): POSIX mutexes.
     inbox: PosixMutex<Inbox>,
     worker_wake: PosixMutex<Option<AsyncSender>>,
     events: PosixMutex<VecDeque<Event>>,
     parent_wake: AsyncSender,
     terminate: AtomicBool,
     startup: OnceLock<Duration>,
-}
-
-/// Node's `MessagePort` queues are behind a `uv_mutex_t` (`node::Mutex`), a POSIX mutex.
-fn lock<T>(m: &PosixMutex<T>) -> PosixGuard<'_, T> {
-    m.lock()
 }
 
 impl Link {
@@ -80,7 +76,7 @@ impl Link {
             return Err(PostError(message));
         }
         {
-            let mut inbox = lock(&self.inbox);
+            let mut inbox = self.inbox.lock();
             if inbox.closed {
                 return Err(PostError(message));
             }
@@ -92,28 +88,28 @@ impl Link {
 
     /// Worker side: the oldest message for the worker.
     pub fn take_for_worker(&self) -> Option<Message> {
-        lock(&self.inbox).queue.pop_front()
+        self.inbox.lock().queue.pop_front()
     }
 
     pub fn inbox_len(&self) -> usize {
-        lock(&self.inbox).queue.len()
+        self.inbox.lock().queue.len()
     }
 
     /// Worker side, once its loop has ended: refuses later posts; returns what was never read
     /// (for the caller to drop outside the lock).
     pub fn close_inbox(&self) -> VecDeque<Message> {
-        let mut inbox = lock(&self.inbox);
+        let mut inbox = self.inbox.lock();
         inbox.closed = true;
         std::mem::take(&mut inbox.queue)
     }
 
     /// Worker side: where wake-ups for the worker's loop go (`None` once it has ended).
     pub fn set_worker_wake(&self, sender: Option<AsyncSender>) {
-        *lock(&self.worker_wake) = sender;
+        *self.worker_wake.lock() = sender;
     }
 
     pub fn wake_worker(&self) {
-        if let Some(sender) = lock(&self.worker_wake).as_ref() {
+        if let Some(sender) = self.worker_wake.lock().as_ref() {
             sender.send();
         }
     }
@@ -128,17 +124,17 @@ impl Link {
     }
 
     pub fn push_event(&self, event: Event) {
-        lock(&self.events).push_back(event);
+        self.events.lock().push_back(event);
         self.parent_wake.send();
     }
 
     /// Parent side: the oldest event.
     pub fn take_event(&self) -> Option<Event> {
-        lock(&self.events).pop_front()
+        self.events.lock().pop_front()
     }
 
     pub fn events_len(&self) -> usize {
-        lock(&self.events).len()
+        self.events.lock().len()
     }
 
     pub fn wake_parent(&self) {
