@@ -115,6 +115,34 @@ fn plan_prints_points_and_count_and_flags_override_axes() {
 }
 
 #[test]
+fn the_profile_check_runs_every_point_on_node_and_on_both_cost_flavours() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../costs/check.toml");
+    let plan = lab(&["--plan", "--config", config]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let ids = plan_ids(&lab(&["--plan", "--json", "--config", config]));
+    // 42 configurations (hash 12, file 9, net 3, web 18), each native, with Node's costs and on
+    // Node.
+    assert_eq!(point_count(&plan), 126);
+    assert_eq!(ids.len(), 126);
+    for runtime in ["", "looplab+node:", "node:"] {
+        let count = |workload: &str| {
+            ids.iter()
+                .filter(|id| {
+                    id.strip_prefix(runtime)
+                        .is_some_and(|rest| !rest.contains(':'))
+                })
+                .filter(|id| id.contains(&format!("/{workload}/")))
+                .count()
+        };
+        let counts = ["hash", "file", "net", "web"].map(count);
+        assert_eq!(counts, [12, 9, 3, 18], "{runtime}");
+    }
+    let text = stdout(&plan);
+    assert!(text.contains("5 repetitions"), "{text}");
+    assert!(text.contains("3s measured"), "{text}");
+}
+
+#[test]
 fn bad_keys_and_values_are_one_line_and_exit_2() {
     let file = write_temp("repetitions = 2\npool_size = [4]\n");
     let path = file.path().to_str().expect("utf-8 temp path");

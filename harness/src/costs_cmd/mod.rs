@@ -24,7 +24,7 @@
 //!    is in `worker_task`.
 //! 2. Requests under the sweep's load (16 keep-alive connections, closed loop, the lab's own
 //!    generator, after 2 s of warm-up: Node's loop costs more per request while V8 compiles
-//!    the handlers), pool 4, the JavaScript thread's CPU per request (Node's main thread, the
+//!    the handlers), pool 4 (file: 1), the JavaScript thread's CPU per request (Node's main thread, the
 //!    loop thread of `lab serve`), looplab charging what is already known so that each
 //!    residual is charged once: `http_request` = `GET /hello` (`scripts/node/hello-server.js`
 //!    vs `lab serve --workload hello`; micro costs charged); `wakeup` = the same requests on
@@ -32,7 +32,7 @@
 //!    so each pays one wake-up from the poll (Node's thread paid 51 µs a request so, 15 µs
 //!    on 16 connections; looplab 33 and 16); then with `http_request` and `wakeup` charged
 //!    too, `fs.readFile` of 1 KiB and of 64 KiB per request (4 pool
-//!    trips: open, fstat, read, close): `file_kib` = (64 KiB − 1 KiB) / 63 and `file_trip` =
+//!    trips: open, fstat, read, close; pool 1, see [`Kind::pool`]): `file_kib` = (64 KiB − 1 KiB) / 63 and `file_trip` =
 //!    (1 KiB − one `file_kib`) / 4; and `crypto_completion` = `GET /hash` (`crypto.pbkdf2`,
 //!    10,000 iterations), whose JavaScript thread pays far more per request while the pool
 //!    hashes than an idle micro-benchmark shows; and `worker_task` = the same hash in a pool of
@@ -243,8 +243,8 @@ fn composite(
         let small = request_pair(s, Kind::File(1024), &charged_file)?;
         let large = request_pair(s, Kind::File(64 * 1024), &charged_file)?;
         let kib = large.minus(small).scaled(63.0);
-        push(samples, "file_kib", kib, "GET /file of 64 KiB less of 1 KiB, / 63 KiB (fs.readFile under the same load, JavaScript thread's CPU; micro costs, http_request and wakeup charged)");
-        push(samples, "file_trip", small.minus(kib).scaled(4.0), "GET /file of 1 KiB less one file_kib, / 4 trips (open, fstat, read, close; JavaScript thread's CPU; micro costs, http_request and wakeup charged)");
+        push(samples, "file_kib", kib, "GET /file of 64 KiB less of 1 KiB, / 63 KiB (fs.readFile under the same load, pool 1, JavaScript thread's CPU; micro costs, http_request and wakeup charged)");
+        push(samples, "file_trip", small.minus(kib).scaled(4.0), "GET /file of 1 KiB less one file_kib, / 4 trips (open, fstat, read, close; pool 1, where the loop seldom sleeps; JavaScript thread's CPU; micro costs, http_request and wakeup charged)");
         let hash = request_pair(s, Kind::Hash, &charged_file)?;
         push(samples, "crypto_completion", hash, "GET /hash (crypto.pbkdf2, 10,000 iterations, pool 4) under the same load: the JavaScript thread's CPU per request (micro costs, http_request and wakeup charged)");
         let offloaded = request_pair(s, Kind::HashInWorkers, &charged_file)?;
@@ -267,8 +267,23 @@ enum Kind {
     HashInWorkers,
 }
 
-/// Node's and looplab's servers (pool 4) each answering the same kind of requests: the
-/// JavaScript thread's CPU per request on each, ns.
+impl Kind {
+    /// The pool size both servers run with. File requests use 1 thread: the loop then waits
+    /// for it seldom and sleeps less than once every 5 requests on Node (0.06-0.19 at 64 KiB),
+    /// so the residual is the trips' own cost; at pool 4 Node's loop sleeps about 0.4 times a
+    /// request and looplab's 0.5, and what a wake-up under that load costs beyond `wakeup`
+    /// was taken for the trips' (file_trip 3.3 µs at pool 4: 56.6 µs of looplab's loop
+    /// against 40-48 of Node's per 64 KiB request at pool 1).
+    fn pool(self) -> &'static str {
+        match self {
+            Kind::File(_) => "1",
+            _ => "4",
+        }
+    }
+}
+
+/// Node's and looplab's servers (pool [`Kind::pool`]) each answering the same kind of
+/// requests: the JavaScript thread's CPU per request on each, ns.
 fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
     let file = tempfile::NamedTempFile::new().context("create a file to serve")?;
     let mut node = Command::new(&s.node);
@@ -276,9 +291,9 @@ fn request_pair(s: &Sides, kind: Kind, costs: &Path) -> Result<Pair> {
         .args(["--port", "0", "--file"])
         .arg(file.path())
         .args(["--iterations", HASH_ITERATIONS])
-        .env("UV_THREADPOOL_SIZE", "4");
+        .env("UV_THREADPOOL_SIZE", kind.pool());
     let mut lab = Command::new(&s.lab);
-    lab.args(["serve", "--port", "0", "--pool", "4", "--costs"])
+    lab.args(["serve", "--port", "0", "--pool", kind.pool(), "--costs"])
         .arg(costs);
     let path = match kind {
         Kind::Hello | Kind::HelloAlone => {
