@@ -1,7 +1,7 @@
 //! Errors a caller of the runtime can cause, each naming the offending value and the fix.
 
 /// Invalid configuration or arguments given to the runtime.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RuntimeError {
     /// A thread-pool size outside what libuv allows.
     #[error("pool size {0} is out of range 1..=1024; choose a size like 1, 2, 4 or 8")]
@@ -23,4 +23,15 @@ pub enum RuntimeError {
     /// PBKDF2 key length above Node's limit.
     #[error("pbkdf2 key length {0} is out of range 0..=2147483647 bytes")]
     Pbkdf2KeyLength(usize),
+    /// A PBKDF2 password or salt longer than Node accepts.
+    #[error("pbkdf2 {what} of {len} bytes is out of range 0..=2147483647 bytes")]
+    Pbkdf2InputLength {
+        /// `password` or `salt`.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The system's libcrypto (OpenSSL), which hashes as Node's does, failed to derive a key.
+    #[error("OpenSSL's PBKDF2 failed ({0}); check that libcrypto 3 loads its default provider (OPENSSL_CONF)")]
+    Pbkdf2Library(String),
 }
