@@ -101,9 +101,9 @@ pub struct Load<'a> {
 /// thread: Node's, or the loop of `lab serve --strategy loop`) spends per request answered
 /// under `load`, less its idle CPU over as long, ns. Only that thread, because that is where
 /// a profile's costs are charged. The CPU per request depends on how many requests arrive
-/// together (one connection at a time cost Node 42-53 µs per hello request in four
-/// calibrations, 16 at once 14-16 µs: one poll and one wake-up serve several) and on what
-/// the other threads do meanwhile.
+/// together (one connection at a time cost Node 40-53 µs per hello request in seven
+/// calibrations on two machines, 16 at once 14-16 µs: one poll and one wake-up serve
+/// several) and on what the other threads do meanwhile.
 pub fn js_thread_per_request(command: &mut Command, load: &Load) -> Result<f64> {
     let mut server = spawn(command)?;
     let stdout = server.0.stdout.take().context("server stdout")?;

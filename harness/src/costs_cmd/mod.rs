@@ -29,14 +29,15 @@
 //!    charged once: `http_request` = `GET /hello` (`scripts/node/hello-server.js` vs `lab serve
 //!    --workload hello`; micro costs charged); `wakeup` = the same requests on one connection, with
 //!    this run's `http_request` charged: the loop sleeps between them, so each pays one wake-up
-//!    from the poll (Node's thread paid 42-53 µs a request so in four calibrations, 15 µs on 16
-//!    connections; looplab 33 and 16); then with `http_request` and `wakeup` charged too,
-//!    `fs.readFile` of 1 KiB and of 64 KiB per request (4 pool trips: open, fstat, read, close;
-//!    pool 1, see [`Kind::pool`]): `file_kib` = (64 KiB − 1 KiB) / 63 and `file_trip` = (1 KiB −
-//!    one `file_kib`) / 4; and `crypto_completion` = `GET /hash` (`crypto.pbkdf2`, 10,000
-//!    iterations), whose JavaScript thread pays far more per request while the pool hashes than an
-//!    idle micro-benchmark shows; and `worker_task` = the same hash in a pool of 2 worker threads
-//!    (piscina, `--workers 2`; `lab serve --strategy workers`), with `worker_message` charged too.
+//!    from the poll (Node's thread paid 40-53 µs a request so in seven calibrations on two
+//!    machines, 15 µs on 16 connections; looplab 33-43 and 16); then with `http_request` and
+//!    `wakeup` charged too, `fs.readFile` of 1 KiB and of 64 KiB per request (4 pool trips:
+//!    open, fstat, read, close; pool 1, see [`Kind::pool`]): `file_kib` = (64 KiB − 1 KiB) / 63
+//!    and `file_trip` = (1 KiB − one `file_kib`) / 4; and `crypto_completion` = `GET /hash`
+//!    (`crypto.pbkdf2`, 10,000 iterations), whose JavaScript thread pays far more per request while
+//!    the pool hashes than an idle micro-benchmark shows; and `worker_task` = the same hash in a
+//!    pool of 2 worker threads (piscina, `--workers 2`; `lab serve --strategy workers`), with
+//!    `worker_message` charged too.
 //! 3. Not measured, charged 0 with the reason in `how`: `io` (a socket callback is part of
 //!    what `http_request` measures) and `cluster_handoff` (needs a cluster twin on both sides;
 //!    the primary's hand-off is a small part of a request on a 2-core machine).
