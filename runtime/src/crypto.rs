@@ -54,7 +54,6 @@ fn usable() -> Result<(), RuntimeError> {
 }
 
 /// The hash itself, `keylen` bytes (none asked, none derived: Node returns an empty key).
-#[inline(never)]
 fn derive(
     password: &[u8],
     salt: &[u8],
